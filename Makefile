@@ -1,0 +1,39 @@
+# Every target installs what it needs into .venv first: a fresh machine needs only Python 3.11 and pip.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run demo test test-all lint worker sandbox clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)          ## the embedded stack + demo orders, until Ctrl-C
+	$(PY) -m hub.stack run
+
+demo: $(STAMP)         ## the same, non-interactive: exit 0 iff every demo order ends as expected
+	$(PY) -m hub.stack demo
+
+test: $(STAMP)         ## the suite CI runs (short forms of the slow runs)
+	$(PY) -m pytest -m 'not slow'
+
+test-all: $(STAMP)     ## everything, including the slow soak runs
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+worker: $(STAMP)
+	$(PY) worker.py
+
+sandbox: $(STAMP)
+	$(PY) -m sandbox
+
+clean:
+	rm -rf .data .pytest_cache .mypy_cache .ruff_cache
