@@ -1,0 +1,77 @@
+"""The one place where the connector error taxonomy becomes Temporal behaviour.
+
+| connector error       | Temporal                                                       |
+|-----------------------|----------------------------------------------------------------|
+| BusinessRejection     | non-retryable ``ApplicationError`` → the workflow compensates  |
+| ConfigurationError    | non-retryable ``ApplicationError`` → compensates, logged as an operator alert |
+| RateLimitedError      | retryable, ``next_retry_delay`` = the upstream's Retry-After    |
+| TransientError        | retryable (the activity retry policy's backoff)                 |
+| IndeterminateError    | retryable: the next attempt re-sends with the same key          |
+
+The same interceptor binds the log context (order, workflow, activity, attempt) so every connector log line
+says which order it is about, without the connectors knowing Temporal.
+"""
+
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+)
+
+from connectors.errors import (
+    BusinessRejection,
+    ConfigurationError,
+    ConnectorError,
+    RateLimitedError,
+)
+
+log = structlog.get_logger("hub.activity")
+
+
+def to_application_error(error: ConnectorError) -> ApplicationError:
+    details = {"upstream": error.upstream, "code": error.code}
+    kind = type(error).__name__
+    if isinstance(error, BusinessRejection | ConfigurationError):
+        return ApplicationError(error.message, details, type=kind, non_retryable=True)
+    delay = timedelta(seconds=error.retry_after) if isinstance(error, RateLimitedError) else None
+    return ApplicationError(error.message, details, type=kind, next_retry_delay=delay)
+
+
+class ConnectorBoundaryInterceptor(Interceptor):
+    """Register on the worker: ``Worker(..., interceptors=[ConnectorBoundaryInterceptor()])``."""
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _Boundary(next)
+
+
+class _Boundary(ActivityInboundInterceptor):
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        info = activity.info()
+        order_id = getattr(input.args[0], "order_id", None) if input.args else None
+        with structlog.contextvars.bound_contextvars(
+            order_id=order_id,
+            workflow_id=info.workflow_id,
+            activity=info.activity_type,
+            attempt=info.attempt,
+        ):
+            try:
+                return await super().execute_activity(input)
+            except ConnectorError as error:
+                failure = to_application_error(error)
+                level = "error" if isinstance(error, ConfigurationError) else "warning"
+                log.log(
+                    structlog.stdlib.NAME_TO_LEVEL[level],
+                    "connector_failed",
+                    upstream=error.upstream,
+                    error_class=type(error).__name__,
+                    code=error.code,
+                    retryable=not failure.non_retryable,
+                    reason=error.message,
+                )
+                raise failure from error

@@ -1,0 +1,27 @@
+"""Customer notification activity: render the notice, send it under its deterministic id."""
+
+from temporalio import activity
+
+from connectors.ports import Notifier
+from domain.keys import notification_id
+from domain.notification import Delivery, OutboundMessage
+from notifications.notice import CustomerNotice
+from notifications.render import render
+
+
+class NotificationActivities:
+    def __init__(self, notifier: Notifier) -> None:
+        self._notifier = notifier
+
+    @activity.defn(name="notify_customer")
+    async def notify(self, notice: CustomerNotice) -> Delivery:
+        rendered = render(notice)
+        return await self._notifier.send(
+            OutboundMessage(
+                notification_id=notification_id(notice.order_id, notice.kind.value, notice.seq),
+                order_id=notice.order_id,
+                recipient=str(notice.customer.email),
+                subject=rendered.subject,
+                text=rendered.text,
+            )
+        )

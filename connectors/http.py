@@ -1,0 +1,129 @@
+"""Turning an HTTP exchange into the error taxonomy: the status-code rules live here, once.
+
+Vendor adapters decide only what is vendor-specific (which 4xx codes are business rejections).
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import httpx
+
+from connectors.errors import (
+    BusinessRejection,
+    ConfigurationError,
+    ConnectorError,
+    IndeterminateError,
+    RateLimitedError,
+    TransientError,
+)
+
+DEFAULT_RETRY_AFTER_S = 1.0
+
+T = TypeVar("T")
+
+
+def raise_for_transport(exc: httpx.TransportError, *, upstream: str, mutation: bool) -> None:
+    """A request that got no answer. A mutation may have been applied before the connection broke."""
+    if mutation and not isinstance(exc, httpx.ConnectError):
+        # ConnectError means the request never left; anything later (read timeout, reset) is a maybe.
+        raise IndeterminateError(f"{upstream}: no answer ({type(exc).__name__})", upstream=upstream) from exc
+    raise TransientError(f"{upstream}: unreachable ({type(exc).__name__})", upstream=upstream) from exc
+
+
+def raise_for_status(
+    response: httpx.Response,
+    *,
+    upstream: str,
+    mutation: bool,
+    business: Callable[[httpx.Response], BusinessRejection | None] = lambda _: None,
+) -> None:
+    """Raise the taxonomy error for a non-2xx answer; return for 2xx.
+
+    ``business`` lets the adapter claim vendor-specific rejections (Stripe's 402, EasyPost's postage failure)
+    before the generic rules apply.
+    """
+    status = response.status_code
+    if status < 300:
+        return
+    rejection = business(response)
+    if rejection is not None:
+        raise rejection
+    detail = f"{upstream}: HTTP {status} {_short_body(response)}"
+    if status == 429:
+        raise RateLimitedError(detail, upstream=upstream, retry_after=_retry_after(response))
+    if status >= 500:
+        if mutation:
+            raise IndeterminateError(detail, upstream=upstream)
+        raise TransientError(detail, upstream=upstream)
+    if status in (408, 409, 423, 425):
+        raise TransientError(detail, upstream=upstream)
+    raise ConfigurationError(detail, upstream=upstream)
+
+
+async def send(
+    request: Callable[[], Awaitable[httpx.Response]],
+    *,
+    upstream: str,
+    mutation: bool,
+    business: Callable[[httpx.Response], BusinessRejection | None] = lambda _: None,
+) -> httpx.Response:
+    """Perform ``request`` and return its 2xx response, or raise the taxonomy error."""
+    try:
+        response = await request()
+    except httpx.TransportError as exc:
+        raise_for_transport(exc, upstream=upstream, mutation=mutation)
+        raise  # unreachable: raise_for_transport always raises
+    raise_for_status(response, upstream=upstream, mutation=mutation, business=business)
+    return response
+
+
+async def get_optional(
+    http: httpx.AsyncClient, path: str, *, upstream: str, params: dict[str, str] | None = None
+) -> httpx.Response | None:
+    """GET a resource by our reference: ``None`` when it does not exist (404), the taxonomy error otherwise."""
+    try:
+        response = await http.get(path, params=params)
+    except httpx.TransportError as exc:
+        raise_for_transport(exc, upstream=upstream, mutation=False)
+        raise
+    if response.status_code == 404:
+        return None
+    raise_for_status(response, upstream=upstream, mutation=False)
+    return response
+
+
+async def reconcile(attempt: Callable[[], Awaitable[T]], lookup: Callable[[], Awaitable[T | None]]) -> T:
+    """Run a mutation; if its outcome is unknown, look our reference up before anyone re-sends it.
+
+    Found: the mutation happened, return what it made. Not found: still unknown, so the error propagates and
+    Temporal retries the mutation with the same idempotency key.
+    """
+    try:
+        return await attempt()
+    except IndeterminateError:
+        try:
+            found = await lookup()
+        except ConnectorError:
+            found = None
+        if found is not None:
+            return found
+        raise
+
+
+def json_body(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _retry_after(response: httpx.Response) -> float:
+    try:
+        return max(0.0, float(response.headers.get("Retry-After", DEFAULT_RETRY_AFTER_S)))
+    except ValueError:
+        return DEFAULT_RETRY_AFTER_S
+
+
+def _short_body(response: httpx.Response) -> str:
+    return response.text[:200].replace("\n", " ")

@@ -1,0 +1,48 @@
+"""Stock holds: the hub's own concept, which each ERP adapter translates into its system's terms."""
+
+from datetime import date
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class HoldStatus(StrEnum):
+    HELD = "held"
+    RELEASED = "released"
+    COMMITTED = "committed"
+
+
+class StockRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    sku: str
+    quantity: int
+
+
+class HoldLine(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    sku: str
+    requested: int
+    held: int
+    short: int
+    restock_date: date | None = None
+
+
+class Hold(BaseModel):
+    """Stock kept aside for an order. May be partial: ``short`` lines could not be held."""
+
+    model_config = ConfigDict(frozen=True)
+
+    hold_id: str
+    order_id: str
+    status: HoldStatus
+    lines: list[HoldLine]
+
+    @property
+    def short_lines(self) -> list[HoldLine]:
+        return [line for line in self.lines if line.short > 0]
+
+    @property
+    def units_held(self) -> int:
+        return sum(line.held for line in self.lines)

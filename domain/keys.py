@@ -1,0 +1,42 @@
+"""Identifiers derived from business identity.
+
+Temporal runs activities at least once, so every external side effect carries a key that is the same on every
+attempt, after a worker crash, a reset or a continue-as-new: it is built from the order id and the step, never
+from a run id, a clock or a random value. The upstream (or our reconciliation) uses it to recognise a repeat.
+"""
+
+
+def order_workflow_id(order_id: str) -> str:
+    """``A-1001`` → ``order:A-1001``: the order's workflow id, legible in the Temporal UI and PII-free."""
+    return f"order:{order_id}"
+
+
+def idempotency_key(order_id: str, operation: str, n: int = 1) -> str:
+    """``idempotency_key("A-1", "payment.capture")`` → ``A-1:payment.capture:1``.
+
+    ``n`` numbers repeated operations of the same kind on one order (a second capture for a second shipment).
+    """
+    return f"{order_id}:{operation}:{n}"
+
+
+def hold_id(order_id: str, n: int = 1) -> str:
+    """The ERP hold's name; the hold contract makes ``PUT`` on it idempotent."""
+    return idempotency_key(order_id, "inventory.hold", n)
+
+
+def shipment_reference(order_id: str, n: int = 1) -> str:
+    """Our reference on the carrier's shipment; EasyPost accepts it in place of its own id."""
+    return idempotency_key(order_id, "shipment", n)
+
+
+def notification_id(order_id: str, event: str, n: int = 1) -> str:
+    """One id per (order, event, sequence): the message's dedupe key and the left part of its Message-ID.
+
+    Dots, not colons, so that ``{notification_id}@domain`` is a valid RFC 5322 Message-ID.
+    """
+    return f"{order_id}.{event}.{n}"
+
+
+def order_id_of(key: str) -> str:
+    """The order id a derived key belongs to (everything before the first colon)."""
+    return key.split(":", 1)[0]

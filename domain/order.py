@@ -1,0 +1,78 @@
+"""The order as a backend submits it: validated once, at the edge, and immutable afterwards."""
+
+import hashlib
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, Strict
+
+from domain.currency import CurrencyCode
+
+# Ids travel into workflow ids, idempotency keys, URLs and Message-IDs: a strict, printable alphabet keeps all
+# of those valid without escaping, and rejects control characters and unbounded lengths at the edge.
+OrderId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+CustomerId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+Sku = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")]
+# BCP 47 language tag, the subset shops use: "fr", "fr-FR", "zh-Hant-TW".
+Locale = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z]{4})?(-([A-Z]{2}|[0-9]{3}))?$")]
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Strict: a JSON 12.5 or "12" is an error, not silently an int. Money is never a float.
+MinorUnits = Annotated[int, Strict(), Field(ge=0, le=10**12)]
+
+MAX_LINES = 500
+MAX_QUANTITY = 10_000
+
+Channel = Literal["web", "store", "phone", "api"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Customer(_Frozen):
+    id: CustomerId
+    email: EmailStr
+    name: Text
+    locale: Locale = "en"
+
+
+class Address(_Frozen):
+    line1: Text
+    line2: Annotated[str, StringConstraints(max_length=200)] | None = None
+    city: Text
+    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=16)]
+    region: Annotated[str, StringConstraints(max_length=100)] | None = None
+    country: CountryCode
+
+
+class OrderLine(_Frozen):
+    sku: Sku
+    quantity: Annotated[int, Strict(), Field(gt=0, le=MAX_QUANTITY)]
+    unit_price: MinorUnits
+    """Price of one unit in the order currency's minor units."""
+
+    @property
+    def amount(self) -> int:
+        return self.quantity * self.unit_price
+
+
+class Order(_Frozen):
+    """A customer's order. Amounts are integer minor units of ``currency``."""
+
+    order_id: OrderId
+    customer: Customer
+    currency: CurrencyCode
+    lines: Annotated[list[OrderLine], Field(min_length=1, max_length=MAX_LINES)]
+    shipping_address: Address
+    payment_method: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,255}$")]
+    """The payment provider's token for the customer's payment method (e.g. Stripe ``pm_…``)."""
+    channel: Channel = "web"
+
+    @property
+    def total(self) -> int:
+        return sum(line.amount for line in self.lines)
+
+    def fingerprint(self) -> str:
+        """A digest of the order's content: the same id submitted with other content is a conflict, not a
+        repeat. Kept as workflow memo so it can be compared without reading the (PII-bearing) input."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()

@@ -1,0 +1,92 @@
+"""The order workflow's public contract: its input, the decisions it accepts and the view it answers with.
+
+Clients (the Python client, the HTTP API, the CLI) depend on these models, never on workflow code.
+"""
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from domain.order import Channel, Order
+from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
+
+
+class OrderPolicy(BaseModel):
+    """Timing the starter chooses per deployment; carried in the input so the workflow stays deterministic."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tracking_poll_interval: timedelta = timedelta(hours=6)
+    """How often to ask the carrier for tracking when no carrier event has arrived."""
+    delivery_deadline: timedelta = timedelta(days=30)
+    """After this long without a delivery scan the order needs a person."""
+
+
+class OrderWorkflowInput(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    order: Order
+    policy: OrderPolicy = OrderPolicy()
+
+
+class FailureReason(StrEnum):
+    """Why an order ended without shipping, as the customer message and the timeline name it."""
+
+    PAYMENT_DECLINED = "payment_declined"
+    OUT_OF_STOCK = "out_of_stock"
+    LABEL_REJECTED = "label_rejected"
+    CAPTURE_FAILED = "capture_failed"
+    CANCELED_BY_CUSTOMER = "canceled_by_customer"
+    CANCELED_BY_MERCHANT = "canceled_by_merchant"
+    SYSTEM_ERROR = "system_error"
+
+
+class CancelRequest(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = "customer request"
+    requested_via: Channel = "api"
+
+
+Outcome = Literal["succeeded", "failed", "compensated", "skipped", "info"]
+
+
+class TimelineEntry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    at: datetime
+    step: str
+    outcome: Outcome
+    detail: str | None = None
+
+
+class ShipmentView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    shipment_no: int
+    reference: str
+    status: FulfillmentStatus
+    carrier: str | None = None
+    tracking_code: str | None = None
+    tracking_url: str | None = None
+
+
+class OrderView(BaseModel):
+    """What anyone may ask about an order: the three statuses, shipments and what happened when."""
+
+    order_id: str
+    customer_id: str
+    currency: str
+    total: int
+    status: OrderStatus
+    payment_status: PaymentStatus
+    fulfillment_status: FulfillmentStatus
+    shipments: list[ShipmentView] = Field(default_factory=list)
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+    failure_reason: FailureReason | None = None
+    compensations: list[str] = Field(default_factory=list)
+    """What was undone, in the order it was undone (``label voided``, ``stock released`` …)."""
+    messages_sent: list[str] = Field(default_factory=list)
+    """Notification ids of the customer messages delivered."""

@@ -1,0 +1,83 @@
+"""Typed settings, built once from the environment (``HUB_`` prefix, ``__`` for nesting) and passed down.
+
+``HUB_PAYMENT__BASE_URL=https://api.stripe.com HUB_PAYMENT__API_KEY=sk_live_… python worker.py`` points the
+same code that runs in the demo at production. Defaults point at the local sandbox.
+"""
+
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import BaseModel, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.order import Address
+from domain.order_view import OrderPolicy
+
+SANDBOX = "http://127.0.0.1:8100"
+
+
+class TemporalSettings(BaseModel):
+    address: str = "localhost:7233"
+    namespace: str = "default"
+    task_queue: str = "orders"
+
+
+class HttpUpstream(BaseModel):
+    base_url: str
+    api_key: SecretStr
+    timeout_s: float = 10.0
+    """Per request; an answer slower than this is treated as lost (indeterminate for a mutation)."""
+
+
+class PaymentSettings(HttpUpstream):
+    provider: Literal["stripe"] = "stripe"
+    base_url: str = SANDBOX
+    api_key: SecretStr = SecretStr("sk_test_sandbox")
+
+
+class CarrierSettings(HttpUpstream):
+    provider: Literal["easypost"] = "easypost"
+    base_url: str = f"{SANDBOX}/v2"
+    api_key: SecretStr = SecretStr("EZTK_sandbox")
+    ship_from_name: str = "Order Hub Warehouse"
+    ship_from: Address = Address(line1="1 Depot Road", city="Lyon", postal_code="69007", country="FR")
+
+
+class ErpSettings(HttpUpstream):
+    provider: Literal["rest-holds"] = "rest-holds"
+    base_url: str = f"{SANDBOX}/erp"
+    api_key: SecretStr = SecretStr("erp_sandbox_token")
+
+
+class EmailSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 2525
+    sender: str = "Order Hub <orders@hub.example>"
+    message_id_domain: str = "hub.example"
+    username: str | None = None
+    password: SecretStr | None = None
+    start_tls: bool = False
+    timeout_s: float = 10.0
+
+
+class OrderSettings(BaseModel):
+    tracking_poll_interval: timedelta = timedelta(hours=6)
+    delivery_deadline: timedelta = timedelta(days=30)
+
+    def policy(self) -> OrderPolicy:
+        return OrderPolicy(
+            tracking_poll_interval=self.tracking_poll_interval, delivery_deadline=self.delivery_deadline
+        )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HUB_", env_nested_delimiter="__", extra="ignore")
+
+    temporal: TemporalSettings = TemporalSettings()
+    payment: PaymentSettings = PaymentSettings()
+    carrier: CarrierSettings = CarrierSettings()
+    erp: ErpSettings = ErpSettings()
+    email: EmailSettings = EmailSettings()
+    orders: OrderSettings = OrderSettings()
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: str = "INFO"

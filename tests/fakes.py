@@ -1,0 +1,157 @@
+"""In-memory stand-ins for the ports, for workflow tests that need no network. They keep the contract's
+semantics (idempotent by key, compensations no-ops when nothing happened) and count every side effect."""
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from connectors.errors import BusinessRejection, TransientError
+from domain.inventory import Hold, HoldLine, HoldStatus, StockRequest
+from domain.notification import Delivery, OutboundMessage
+from domain.payment import Payment, ProviderPaymentState
+from domain.shipping import Label, LabelRequest, LabelVoid, Tracking, TrackingStatus
+
+
+@dataclass
+class Effects:
+    """Side effects applied, by kind, and the keys seen: a repeat must never count twice."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    flaky: dict[str, int] = field(default_factory=dict)
+    """operation → how many more calls fail transiently before it works."""
+    reject: dict[str, str] = field(default_factory=dict)
+    """operation → business rejection code."""
+
+    def gate(self, operation: str, upstream: str) -> None:
+        if self.flaky.get(operation, 0) > 0:
+            self.flaky[operation] -= 1
+            raise TransientError(f"{operation} flaked", upstream=upstream)
+        if operation in self.reject:
+            raise BusinessRejection(f"{operation} rejected", upstream=upstream, code=self.reject[operation])
+
+
+class FakePayments:
+    def __init__(self, effects: Effects) -> None:
+        self.effects = effects
+        self.by_key: dict[str, Payment] = {}
+
+    async def authorize(
+        self, *, order_id: str, amount: int, currency: str, payment_method: str, idempotency_key: str
+    ) -> Payment:
+        self.effects.gate("authorize", "payment")
+        if idempotency_key not in self.by_key:
+            self.effects.counts["authorize"] += 1
+            self.by_key[idempotency_key] = Payment(
+                payment_id=f"pi_{order_id}", order_id=order_id, reference=idempotency_key,
+                state=ProviderPaymentState.AUTHORIZED, currency=currency, authorized=amount,
+            )
+        return self.by_key[idempotency_key]
+
+    def _update(self, payment: Payment, **changes: object) -> Payment:
+        updated = self.by_key[payment.reference].model_copy(update=changes)
+        self.by_key[payment.reference] = updated
+        return updated
+
+    async def capture(self, payment: Payment, amount: int, *, idempotency_key: str) -> Payment:
+        self.effects.gate("capture", "payment")
+        current = self.by_key[payment.reference]
+        if current.state is ProviderPaymentState.CAPTURED:
+            return current
+        self.effects.counts["capture"] += 1
+        return self._update(payment, state=ProviderPaymentState.CAPTURED, captured=amount)
+
+    async def void(self, payment: Payment, *, idempotency_key: str) -> Payment:
+        current = self.by_key[payment.reference]
+        if current.state is not ProviderPaymentState.VOIDED:
+            self.effects.counts["void"] += 1
+        return self._update(payment, state=ProviderPaymentState.VOIDED)
+
+    async def refund(self, payment: Payment, amount: int, *, idempotency_key: str) -> Payment:
+        self.effects.counts["refund"] += 1
+        return self._update(payment, refunded=payment.refunded + amount)
+
+    async def find_by_order(self, order_id: str, *, reference: str) -> Payment | None:
+        return self.by_key.get(reference)
+
+
+class FakeInventory:
+    def __init__(self, effects: Effects, short: dict[str, int] | None = None) -> None:
+        self.effects = effects
+        self.short = short or {}
+        self.holds: dict[str, Hold] = {}
+
+    async def reserve(self, *, hold_id: str, order_id: str, lines: list[StockRequest]) -> Hold:
+        self.effects.gate("reserve", "erp")
+        if hold_id not in self.holds:
+            self.effects.counts["reserve"] += 1
+            held = [
+                HoldLine(sku=r.sku, requested=r.quantity, held=r.quantity - min(r.quantity, self.short.get(r.sku, 0)),
+                         short=min(r.quantity, self.short.get(r.sku, 0)))
+                for r in lines
+            ]
+            self.holds[hold_id] = Hold(hold_id=hold_id, order_id=order_id, status=HoldStatus.HELD, lines=held)
+        return self.holds[hold_id]
+
+    async def get_hold(self, hold_id: str) -> Hold | None:
+        return self.holds.get(hold_id)
+
+    async def release(self, hold_id: str) -> Hold | None:
+        hold = self.holds.get(hold_id)
+        if hold is None:
+            return None
+        if hold.status is HoldStatus.HELD:
+            self.effects.counts["release"] += 1
+            self.holds[hold_id] = hold.model_copy(update={"status": HoldStatus.RELEASED})
+        return self.holds[hold_id]
+
+    async def commit(self, hold_id: str) -> Hold:
+        self.effects.gate("commit", "erp")
+        hold = self.holds[hold_id]
+        if hold.status is HoldStatus.HELD:
+            self.effects.counts["commit"] += 1
+            self.holds[hold_id] = hold.model_copy(update={"status": HoldStatus.COMMITTED})
+        return self.holds[hold_id]
+
+
+class FakeCarrier:
+    def __init__(self, effects: Effects, deliver_after_polls: int = 2) -> None:
+        self.effects = effects
+        self.labels: dict[str, Label] = {}
+        self.voided: set[str] = set()
+        self.polls: Counter[str] = Counter()
+        self.deliver_after_polls = deliver_after_polls
+
+    async def buy_label(self, request: LabelRequest) -> Label:
+        self.effects.gate("buy_label", "carrier")
+        if request.reference not in self.labels:
+            self.effects.counts["buy_label"] += 1
+            self.labels[request.reference] = Label(
+                reference=request.reference, shipment_id=f"shp_{len(self.labels)}", carrier="USPS",
+                service="Priority", tracking_code=f"TRK{len(self.labels)}", label_url="http://label", cost="7.50",
+            )
+        return self.labels[request.reference]
+
+    async def void_label(self, reference: str) -> LabelVoid:
+        if reference not in self.labels:
+            return LabelVoid(reference=reference, voided=False)
+        self.effects.gate("void_label", "carrier")
+        if reference not in self.voided:
+            self.effects.counts["void_label"] += 1
+            self.voided.add(reference)
+        return LabelVoid(reference=reference, voided=True)
+
+    async def track(self, reference: str) -> Tracking:
+        self.polls[reference] += 1
+        delivered = self.polls[reference] >= self.deliver_after_polls
+        status = TrackingStatus.DELIVERED if delivered else TrackingStatus.IN_TRANSIT
+        return Tracking(reference=reference, tracking_code="TRK", status=status, raw_status=status.value.lower())
+
+
+class FakeNotifier:
+    def __init__(self, effects: Effects) -> None:
+        self.effects = effects
+        self.sent: dict[str, OutboundMessage] = {}
+
+    async def send(self, message: OutboundMessage) -> Delivery:
+        self.effects.gate("send", "email")
+        self.sent[message.notification_id] = message
+        return Delivery(notification_id=message.notification_id, channel="email", accepted=True)

@@ -1,0 +1,22 @@
+"""Order factories for tests: valid orders with unique ids, varied on demand."""
+
+import uuid
+from typing import Any
+
+from domain.order import Order
+
+BASE: dict[str, Any] = {
+    "customer": {"id": "C-42", "email": "ana@example.com", "name": "Ana Martin", "locale": "fr-FR"},
+    "currency": "EUR",
+    "lines": [{"sku": "PEN-01", "quantity": 1, "unit_price": 12900}, {"sku": "INK-07", "quantity": 2, "unit_price": 450}],
+    "shipping_address": {"line1": "3 rue des Lilas", "city": "Paris", "postal_code": "75011", "country": "FR"},
+    "payment_method": "pm_card_visa",
+}
+
+
+def unique_id(prefix: str = "T") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def make_order(order_id: str | None = None, **changes: Any) -> Order:
+    return Order.model_validate({**BASE, "order_id": order_id or unique_id(), **changes})

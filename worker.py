@@ -1,0 +1,146 @@
+"""The composition root: settings → HTTP clients → connectors → activity classes → Temporal worker.
+
+``python worker.py`` runs a worker against whatever Temporal address ``HUB_TEMPORAL__ADDRESS`` names.
+"""
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AsyncExitStack
+from typing import Any
+
+import httpx
+import structlog
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.boundary import ConnectorBoundaryInterceptor
+from activities.inventory import InventoryActivities
+from activities.notifications import NotificationActivities
+from activities.payment import PaymentActivities
+from activities.shipping import ShippingActivities
+from connectors.easypost_carrier import EasyPostCarrier
+from connectors.ports import Carrier, Inventory, Notifier, PaymentGateway
+from connectors.rest_erp import RestErpInventory
+from connectors.smtp_email import SmtpEmailNotifier
+from connectors.stripe_payments import StripePaymentGateway
+from hub.logging import configure_logging
+from hub.settings import HttpUpstream, Settings
+from workflows.order import OrderWorkflow
+
+log = structlog.get_logger("hub.worker")
+
+
+async def connect(settings: Settings) -> Client:
+    return await Client.connect(
+        settings.temporal.address,
+        namespace=settings.temporal.namespace,
+        data_converter=pydantic_data_converter,
+    )
+
+
+def _http(upstream: HttpUpstream, *, auth: httpx.Auth | None = None) -> httpx.AsyncClient:
+    headers = {} if auth else {"Authorization": f"Bearer {upstream.api_key.get_secret_value()}"}
+    return httpx.AsyncClient(
+        base_url=upstream.base_url,
+        headers=headers,
+        auth=auth,
+        timeout=httpx.Timeout(upstream.timeout_s),
+        # One client per upstream: connection reuse, and one place for its limits.
+        limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+    )
+
+
+@contextlib.asynccontextmanager
+async def activities(settings: Settings) -> AsyncIterator[list[Callable[..., Any]]]:
+    """The activity callables, with their connectors and HTTP clients open for the duration."""
+    async with AsyncExitStack() as stack:
+        payment_http = await stack.enter_async_context(_http(settings.payment))
+        carrier_http = await stack.enter_async_context(
+            _http(settings.carrier, auth=httpx.BasicAuth(settings.carrier.api_key.get_secret_value(), ""))
+        )
+        erp_http = await stack.enter_async_context(_http(settings.erp))
+
+        email = settings.email
+        yield activity_functions(
+            payment=StripePaymentGateway(payment_http),
+            inventory=RestErpInventory(erp_http),
+            carrier=EasyPostCarrier(
+                carrier_http, ship_from=settings.carrier.ship_from, ship_from_name=settings.carrier.ship_from_name
+            ),
+            notifier=SmtpEmailNotifier(
+                host=email.host,
+                port=email.port,
+                sender=email.sender,
+                message_id_domain=email.message_id_domain,
+                timeout_s=email.timeout_s,
+                username=email.username,
+                password=email.password.get_secret_value() if email.password else None,
+                start_tls=email.start_tls,
+            ),
+        )
+
+
+def activity_functions(
+    *, payment: PaymentGateway, inventory: Inventory, carrier: Carrier, notifier: Notifier
+) -> list[Callable[..., Any]]:
+    """Every activity the order workflow calls, bound to the given connectors."""
+    payments = PaymentActivities(payment)
+    stock = InventoryActivities(inventory)
+    shipping = ShippingActivities(carrier)
+    notifications = NotificationActivities(notifier)
+    return [
+        payments.authorize,
+        payments.capture,
+        payments.reverse,
+        stock.reserve,
+        stock.release,
+        stock.commit,
+        shipping.buy_label,
+        shipping.void_label,
+        shipping.track,
+        notifications.notify,
+    ]
+
+
+def order_worker(client: Client, task_queue: str, activity_fns: Sequence[Callable[..., Any]]) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[OrderWorkflow],
+        activities=activity_fns,
+        interceptors=[ConnectorBoundaryInterceptor()],
+        workflow_runner=SandboxedWorkflowRunner(
+            # pydantic's EmailStr imports these lazily on first validation; loading them once, outside the
+            # sandbox, keeps every workflow run from re-importing them.
+            restrictions=SandboxRestrictions.default.with_passthrough_modules("email_validator", "idna")
+        ),
+    )
+
+
+@contextlib.asynccontextmanager
+async def running_worker(client: Client, settings: Settings, task_queue: str | None = None) -> AsyncIterator[Worker]:
+    """A started worker for the order workflows; tests use this exact composition."""
+    async with activities(settings) as activity_fns:
+        async with order_worker(client, task_queue or settings.temporal.task_queue, activity_fns) as worker:
+            yield worker
+
+
+async def main() -> None:
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    client = await connect(settings)
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    async with running_worker(client, settings):
+        log.info("worker_started", address=settings.temporal.address, task_queue=settings.temporal.task_queue)
+        await stop.wait()
+        log.info("worker_stopping")  # leaving the context drains in-flight activities
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,1 @@
+"""Deterministic orchestration: no I/O, clocks, randomness or environment reads in this package."""
