@@ -140,6 +140,7 @@ class OrderWorkflow:
             short = ", ".join(f"{line.sku} (missing {line.short})" for line in hold.short_lines)
             self._record("reserve_stock", "failed", f"short: {short}")
             raise OrderAborted(FailureReason.OUT_OF_STOCK, [line.sku for line in hold.short_lines])
+        self._stop_if_cancel_requested()  # never confirm an order the customer has already cancelled
         self._set_status(OrderStatus.CONFIRMED)
         await self._notify(NoticeKind.ORDER_CONFIRMED)
         self._stop_if_cancel_requested()

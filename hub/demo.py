@@ -1,0 +1,165 @@
+"""Demo orders: the happy path and every failure path, each with the ending it must reach.
+
+The faults are injected in the sandbox by order id, so each scenario's upstreams misbehave only for its order.
+"""
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from temporalio.client import Client
+
+from domain.order import Order
+from domain.order_view import FailureReason, OrderPolicy, OrderView
+from domain.status import OrderStatus
+from hub.client import OrderClient
+from hub.invariants import violations
+
+SOLD_OUT_SKU = "LAMP-SOLD-OUT"
+
+
+def _order(order_id: str, *, payment_method: str = "pm_card_visa", sku: str = "PEN-01") -> Order:
+    return Order.model_validate(
+        {
+            "order_id": order_id,
+            "customer": {"id": "C-DEMO", "email": "ana@example.com", "name": "Ana Martin", "locale": "fr-FR"},
+            "currency": "EUR",
+            "lines": [{"sku": sku, "quantity": 1, "unit_price": 12900}, {"sku": "INK-07", "quantity": 2, "unit_price": 450}],
+            "shipping_address": {"line1": "3 rue des Lilas", "city": "Paris", "postal_code": "75011", "country": "FR"},
+            "payment_method": payment_method,
+        }
+    )
+
+
+@dataclass
+class Scenario:
+    name: str
+    expected: OrderStatus
+    reason: FailureReason | None = None
+    payment_method: str = "pm_card_visa"
+    sku: str = "PEN-01"
+    rules: list[dict[str, Any]] = field(default_factory=list)
+    """Sandbox fault rules for this scenario's order (``order_prefix`` is filled in)."""
+    cancel_after_authorize: bool = False
+
+
+SCENARIOS = [
+    Scenario("happy", OrderStatus.COMPLETED),
+    Scenario("flaky-upstreams", OrderStatus.COMPLETED, rules=[{"upstream": "*", "operation": "*", "error_rate": 0.3}]),
+    Scenario("declined", OrderStatus.CANCELED, FailureReason.PAYMENT_DECLINED, payment_method="pm_card_chargeDeclined"),
+    Scenario("out-of-stock", OrderStatus.CANCELED, FailureReason.OUT_OF_STOCK, sku=SOLD_OUT_SKU),
+    Scenario(
+        "label-rejected",
+        OrderStatus.CANCELED,
+        FailureReason.LABEL_REJECTED,
+        rules=[{"upstream": "carrier", "operation": "shipment.buy", "reject": {"code": "SHIPMENT.POSTAGE.FAILURE",
+                "message": "address not serviceable"}}],
+    ),
+    Scenario(
+        "capture-failed",
+        OrderStatus.CANCELED,
+        FailureReason.CAPTURE_FAILED,
+        rules=[{"upstream": "payment", "operation": "capture", "reject": {"code": "charge_expired_for_capture",
+                "message": "authorization expired"}}],
+    ),
+    Scenario(
+        "customer-cancels",
+        OrderStatus.CANCELED,
+        FailureReason.CANCELED_BY_CUSTOMER,
+        # Slow stock reservation leaves time for the customer's cancellation to arrive mid-saga.
+        rules=[{"upstream": "erp", "operation": "hold.put", "latency_ms": 1500}],
+        cancel_after_authorize=True,
+    ),
+]
+
+
+@dataclass
+class Result:
+    scenario: Scenario
+    order: Order
+    view: OrderView | None
+    mail: list[dict[str, Any]]
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+async def run_scenarios(client: Client, sandbox_url: str, task_queue: str, timeout_s: float = 90.0) -> list[Result]:
+    tag = time.strftime("D%H%M%S")  # fresh ids each run: the SQLite history keeps earlier runs' orders
+    orders = {s.name: _order(f"{tag}-{s.name}", payment_method=s.payment_method, sku=s.sku) for s in SCENARIOS}
+    async with httpx.AsyncClient(base_url=sandbox_url, timeout=10) as sandbox:
+        rules = [{**rule, "order_prefix": orders[s.name].order_id} for s in SCENARIOS for rule in s.rules]
+        (await sandbox.put("/_sandbox/faults", json={"seed": 7, "rules": rules})).raise_for_status()
+        (await sandbox.put("/_sandbox/stock", json={"items": [{"sku": SOLD_OUT_SKU, "on_hand": 0}]})).raise_for_status()
+
+        hub = OrderClient(client, task_queue=task_queue, policy=OrderPolicy(tracking_poll_interval=timedelta(seconds=1)))
+        results = await asyncio.gather(
+            *(_play(hub, sandbox, s, orders[s.name], timeout_s) for s in SCENARIOS)
+        )
+    return list(results)
+
+
+async def _play(hub: OrderClient, sandbox: httpx.AsyncClient, scenario: Scenario, order: Order, timeout_s: float) -> Result:
+    problems: list[str] = []
+    view: OrderView | None = None
+    try:
+        placed = await hub.place(order)
+        if scenario.cancel_after_authorize:
+            await _eventually(lambda: _authorized(hub, order.order_id), timeout_s)
+            await hub.cancel(order.order_id)
+        view = await asyncio.wait_for(placed.handle.result(), timeout_s)
+    except Exception as error:  # the demo reports every failure rather than stopping at the first
+        problems.append(f"{type(error).__name__}: {error}")
+    mail = (await sandbox.get("/_sandbox/mail", params={"order_id": order.order_id})).json()
+    if view is not None:
+        if view.status is not scenario.expected or view.failure_reason is not scenario.reason:
+            problems.append(f"ended {view.status.value}/{view.failure_reason}, expected {scenario.expected.value}/{scenario.reason}")
+        ledger = (await sandbox.get("/_sandbox/ledger", params={"order_id": order.order_id})).json()
+        problems += violations(order, view, ledger)
+        received = sorted(m["message_id"].strip("<>").split("@")[0] for m in mail)
+        if received != sorted(view.messages_sent):
+            problems.append(f"mail received {received}, workflow sent {view.messages_sent}")
+        if view.status is OrderStatus.CANCELED and sum("order-canceled" in m for m in received) != 1:
+            problems.append("a cancelled order must get exactly one cancellation message")
+    return Result(scenario, order, view, mail, problems)
+
+
+async def _authorized(hub: OrderClient, order_id: str) -> bool:
+    view = await hub.view(order_id)
+    return any(e.step == "authorize_payment" for e in view.timeline)
+
+
+async def _eventually(check: Callable[[], Awaitable[bool]], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not await check():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not reached")
+        await asyncio.sleep(0.1)
+
+
+def print_summary(results: list[Result], sandbox_url: str, ui_port: int) -> bool:
+    print()
+    print(f"{'order':<28} {'outcome':<34} {'compensated':<44} messages  ok")
+    for r in results:
+        v = r.view
+        outcome = f"{v.status.value}" + (f" ({v.failure_reason.value})" if v and v.failure_reason else "") if v else "-"
+        undone = ", ".join(v.compensations) if v and v.compensations else "-"
+        subjects = "; ".join(m["subject"] for m in r.mail)
+        print(f"{r.order.order_id:<28} {outcome:<34} {undone:<44} {len(r.mail):<9} {'yes' if r.ok else 'NO'}")
+        print(f"{'':<28} mail: {subjects}")
+        for problem in r.problems:
+            print(f"{'':<28} !! {problem}")
+    ok = all(r.ok for r in results)
+    print()
+    print(f"{sum(r.ok for r in results)}/{len(results)} demo orders ended as expected.")
+    print("Where to look:")
+    print(f"  Temporal Web UI   http://localhost:{ui_port}/namespaces/default/workflows?query=CustomerId%3D%22C-DEMO%22")
+    print(f"  money and stock   {sandbox_url}/_sandbox/ledger?order_id={results[0].order.order_id}")
+    print(f"  customer mail     {sandbox_url}/_sandbox/mail?order_id={results[0].order.order_id}")
+    return ok
