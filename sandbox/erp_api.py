@@ -1,0 +1,312 @@
+"""The ERP stock-hold contract (docs/erp-holds-api.md), served under ``/erp``.
+
+Stock per SKU is ``on_hand`` (``--default-stock`` unless set through ``PUT /_sandbox/stock``) minus what
+active holds keep. A hold takes what is available line by line and reports the rest as ``short`` with the
+SKU's ``restock_date``. Committing a hold removes its units from ``on_hand`` (the goods left the warehouse);
+releasing gives them back to availability.
+
+Idempotency is the contract's: the caller names the hold, so a repeated PUT finds it instead of reserving
+twice, and release/commit are no-ops when repeated.
+"""
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from sandbox.faults import FaultEngine, retry_after_headers
+from sandbox.ledger import Ledger
+
+HOLD_ID = re.compile(r"[A-Za-z0-9._:-]{1,200}")
+Sku = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class HoldLineIn(BaseModel):
+    """A requested line of ``PUT /v1/holds/{hold_id}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sku: Sku
+    quantity: Annotated[StrictInt, Field(gt=0)]
+
+
+class HoldIn(BaseModel):
+    """Body of ``PUT /v1/holds/{hold_id}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    order_id: str = Field(min_length=1)
+    lines: list[HoldLineIn] = Field(min_length=1)
+
+
+@dataclass
+class HoldLine:
+    """One line of a hold as created: what was asked, what is held, what is missing."""
+
+    sku: str
+    requested: int
+    held: int
+    restock_date: date | None
+
+    @property
+    def short(self) -> int:
+        """Units that could not be held."""
+        return self.requested - self.held
+
+
+@dataclass
+class Hold:
+    """A stock hold and its lifecycle status (``held``, ``released``, ``committed``)."""
+
+    hold_id: str
+    order_id: str
+    lines: list[HoldLine]
+    status: str = "held"
+
+    @property
+    def units(self) -> int:
+        """Units actually held across lines."""
+        return sum(line.held for line in self.lines)
+
+    def same_request(self, body: HoldIn) -> bool:
+        """Whether a repeated PUT asks for the same thing (order and lines, in any line order)."""
+        asked = sorted((line.sku, line.quantity) for line in body.lines)
+        return body.order_id == self.order_id and asked == sorted(
+            (held.sku, held.requested) for held in self.lines
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The contract's Hold resource."""
+        return {
+            "hold_id": self.hold_id,
+            "order_id": self.order_id,
+            "status": self.status,
+            "lines": [
+                {
+                    "sku": line.sku,
+                    "requested": line.requested,
+                    "held": line.held,
+                    "short": line.short,
+                    "restock_date": line.restock_date.isoformat()
+                    if line.short and line.restock_date
+                    else None,
+                }
+                for line in self.lines
+            ],
+        }
+
+
+class ErpError(Exception):
+    """A contract error: ``{"error": {"code", "message"}}`` with its HTTP status."""
+
+    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.status = status
+        error: dict[str, Any] = {"code": code, "message": message}
+        if details is not None:
+            error["details"] = details
+        self.body = {"error": error}
+
+
+class Stock:
+    """On-hand quantities and restock dates per SKU, and the units active holds keep."""
+
+    def __init__(self, default_on_hand: int) -> None:
+        self._default = default_on_hand
+        self._on_hand: dict[str, int] = {}
+        self._restock: dict[str, date | None] = {}
+        self._held: dict[str, int] = {}
+
+    def set(self, sku: str, on_hand: int, restock_date: date | None) -> None:
+        """Set a SKU's on-hand quantity (absolute) and restock date."""
+        self._on_hand[sku] = on_hand
+        self._restock[sku] = restock_date
+
+    def available(self, sku: str) -> int:
+        """What a new hold could take now."""
+        return max(0, self._on_hand.get(sku, self._default) - self._held.get(sku, 0))
+
+    def restock_date(self, sku: str) -> date | None:
+        """When the ERP expects more of this SKU, if it knows."""
+        return self._restock.get(sku)
+
+    def hold(self, sku: str, units: int) -> None:
+        """Keep units for a hold."""
+        self._held[sku] = self._held.get(sku, 0) + units
+
+    def release(self, sku: str, units: int) -> None:
+        """Give held units back to availability."""
+        self._held[sku] = self._held.get(sku, 0) - units
+
+    def ship(self, sku: str, units: int) -> None:
+        """Held units leave the warehouse: no longer held, no longer on hand."""
+        self.release(sku, units)
+        self._on_hand[sku] = self._on_hand.get(sku, self._default) - units
+
+    def availability(self, sku: str) -> dict[str, Any]:
+        """One item of ``GET /v1/availability``."""
+        restock = self.restock_date(sku)
+        return {
+            "sku": sku,
+            "available": self.available(sku),
+            "restock_date": restock.isoformat() if restock else None,
+        }
+
+
+class ErpApi:
+    """The hold contract over an in-memory :class:`Stock` (mounted at ``/erp``)."""
+
+    def __init__(self, ledger: Ledger, faults: FaultEngine, default_stock: int) -> None:
+        self._ledger = ledger
+        self._faults = faults
+        self.stock = Stock(default_stock)
+        self._holds: dict[str, Hold] = {}
+
+    def routes(self) -> list[Route]:
+        """The contract's routes, relative to the ``/erp`` mount."""
+        return [
+            Route("/v1/holds/{hold_id}", self._put, methods=["PUT"]),
+            Route("/v1/holds/{hold_id}", self._get, methods=["GET"]),
+            Route("/v1/holds/{hold_id}/release", self._release, methods=["POST"]),
+            Route("/v1/holds/{hold_id}/commit", self._commit, methods=["POST"]),
+            Route("/v1/availability", self._availability, methods=["GET"]),
+        ]
+
+    # -- plumbing ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _check(request: Request) -> str:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ErpError(401, "unauthorized", "A bearer token is required.")
+        hold_id = request.path_params.get("hold_id", "")
+        if "hold_id" in request.path_params and not HOLD_ID.fullmatch(hold_id):
+            raise ErpError(422, "invalid_request", "hold_id may contain only [A-Za-z0-9._:-].")
+        return str(hold_id)
+
+    @staticmethod
+    def _error(error: ErpError, headers: dict[str, str] | None = None) -> JSONResponse:
+        return JSONResponse(error.body, status_code=error.status, headers=headers)
+
+    @staticmethod
+    def _transient(status: int) -> JSONResponse:
+        code = "rate_limited" if status == 429 else "unavailable"
+        return ErpApi._error(
+            ErpError(status, code, "The ERP is temporarily unavailable (sandbox fault)."),
+            retry_after_headers(status),
+        )
+
+    def _hold(self, hold_id: str) -> Hold:
+        hold = self._holds.get(hold_id)
+        if hold is None:
+            raise ErpError(404, "not_found", f"hold {hold_id} does not exist")
+        return hold
+
+    # -- endpoints ---------------------------------------------------------------------------------
+
+    async def _put(self, request: Request) -> Response:
+        try:
+            hold_id = self._check(request)
+            try:
+                body = HoldIn.model_validate_json(await request.body())
+            except ValidationError as invalid:
+                raise ErpError(
+                    422,
+                    "invalid_request",
+                    "malformed hold request",
+                    json.loads(invalid.json(include_url=False)),
+                ) from None
+        except ErpError as error:
+            return self._error(error)
+        decision = self._faults.decide("erp", "hold.put", body.order_id, hold_id)
+        await decision.wait_latency()
+        if decision.transient_status is not None:
+            return self._transient(decision.transient_status)
+        existing = self._holds.get(hold_id)
+        if existing is not None:
+            if not existing.same_request(body):
+                return self._error(
+                    ErpError(409, "hold_mismatch", f"hold {hold_id} exists with other lines or another order")
+                )
+            await self._faults.hang(decision)
+            return JSONResponse(existing.to_json(), status_code=200)
+        if decision.reject is not None:
+            return self._error(ErpError(409, decision.reject.code, decision.reject.message))
+        lines = []
+        for line in body.lines:
+            held = min(line.quantity, self.stock.available(line.sku))
+            self.stock.hold(line.sku, held)
+            lines.append(HoldLine(line.sku, line.quantity, held, self.stock.restock_date(line.sku)))
+        hold = Hold(hold_id, body.order_id, lines)
+        self._holds[hold_id] = hold
+        self._ledger.record(
+            hold.order_id, "erp", "reserve", units=hold.units, idempotency_key=hold_id, ref=hold_id
+        )
+        await self._faults.hang(decision)
+        return JSONResponse(hold.to_json(), status_code=201)
+
+    async def _get(self, request: Request) -> Response:
+        try:
+            return JSONResponse(self._hold(self._check(request)).to_json())
+        except ErpError as error:
+            return self._error(error)
+
+    async def _transition(self, request: Request, operation: str) -> Response:
+        """Release or commit: the target status, the conflicting one, and the stock movement differ."""
+        target, conflict, conflict_code = (
+            ("released", "committed", "hold_committed")
+            if operation == "hold.release"
+            else ("committed", "released", "hold_released")
+        )
+        try:
+            hold_id = self._check(request)
+        except ErpError as error:
+            return self._error(error)
+        existing = self._holds.get(hold_id)
+        decision = self._faults.decide("erp", operation, existing.order_id if existing else "", hold_id)
+        await decision.wait_latency()
+        if decision.transient_status is not None:
+            return self._transient(decision.transient_status)
+        try:
+            hold = self._hold(hold_id)
+        except ErpError as error:
+            return self._error(error)
+        if hold.status == conflict:
+            return self._error(ErpError(409, conflict_code, f"hold {hold_id} is already {conflict}"))
+        if hold.status == "held":
+            if decision.reject is not None:
+                return self._error(ErpError(409, decision.reject.code, decision.reject.message))
+            for line in hold.lines:
+                if operation == "hold.release":
+                    self.stock.release(line.sku, line.held)
+                else:
+                    self.stock.ship(line.sku, line.held)
+            hold.status = target
+            effect = "release" if operation == "hold.release" else "commit"
+            self._ledger.record(
+                hold.order_id, "erp", effect, units=hold.units, idempotency_key=hold_id, ref=hold_id
+            )
+        await self._faults.hang(decision)
+        return JSONResponse(hold.to_json())
+
+    async def _release(self, request: Request) -> Response:
+        return await self._transition(request, "hold.release")
+
+    async def _commit(self, request: Request) -> Response:
+        return await self._transition(request, "hold.commit")
+
+    async def _availability(self, request: Request) -> Response:
+        try:
+            self._check(request)
+        except ErpError as error:
+            return self._error(error)
+        skus = request.query_params.getlist("sku")
+        if any(not sku or len(sku) > 64 for sku in skus):
+            return self._error(ErpError(422, "invalid_request", "a sku is 1 to 64 characters"))
+        return JSONResponse({"items": [self.stock.availability(sku) for sku in skus]})
