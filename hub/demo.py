@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-import httpx
 from temporalio.client import Client
 
 from domain.order import Order
@@ -18,6 +17,7 @@ from domain.order_view import FailureReason, OrderPolicy, OrderView
 from domain.status import OrderStatus
 from hub.client import OrderClient
 from hub.invariants import violations
+from sandbox.client import SandboxControl
 
 SOLD_OUT_SKU = "LAMP-SOLD-OUT"
 
@@ -93,10 +93,11 @@ class Result:
 async def run_scenarios(client: Client, sandbox_url: str, task_queue: str, timeout_s: float = 90.0) -> list[Result]:
     tag = time.strftime("D%H%M%S")  # fresh ids each run: the SQLite history keeps earlier runs' orders
     orders = {s.name: _order(f"{tag}-{s.name}", payment_method=s.payment_method, sku=s.sku) for s in SCENARIOS}
-    async with httpx.AsyncClient(base_url=sandbox_url, timeout=10) as sandbox:
-        rules = [{**rule, "order_prefix": orders[s.name].order_id} for s in SCENARIOS for rule in s.rules]
-        (await sandbox.put("/_sandbox/faults", json={"seed": 7, "rules": rules})).raise_for_status()
-        (await sandbox.put("/_sandbox/stock", json={"items": [{"sku": SOLD_OUT_SKU, "on_hand": 0}]})).raise_for_status()
+    async with SandboxControl(sandbox_url) as sandbox:
+        await sandbox.set_faults(
+            [{**rule, "order_prefix": orders[s.name].order_id} for s in SCENARIOS for rule in s.rules]
+        )
+        await sandbox.set_stock(SOLD_OUT_SKU, 0)
 
         hub = OrderClient(client, task_queue=task_queue, policy=OrderPolicy(tracking_poll_interval=timedelta(seconds=1)))
         results = await asyncio.gather(
@@ -105,7 +106,7 @@ async def run_scenarios(client: Client, sandbox_url: str, task_queue: str, timeo
     return list(results)
 
 
-async def _play(hub: OrderClient, sandbox: httpx.AsyncClient, scenario: Scenario, order: Order, timeout_s: float) -> Result:
+async def _play(hub: OrderClient, sandbox: SandboxControl, scenario: Scenario, order: Order, timeout_s: float) -> Result:
     problems: list[str] = []
     view: OrderView | None = None
     try:
@@ -116,12 +117,11 @@ async def _play(hub: OrderClient, sandbox: httpx.AsyncClient, scenario: Scenario
         view = await asyncio.wait_for(placed.handle.result(), timeout_s)
     except Exception as error:  # the demo reports every failure rather than stopping at the first
         problems.append(f"{type(error).__name__}: {error}")
-    mail = (await sandbox.get("/_sandbox/mail", params={"order_id": order.order_id})).json()
+    mail = await sandbox.mail(order.order_id)
     if view is not None:
         if view.status is not scenario.expected or view.failure_reason is not scenario.reason:
             problems.append(f"ended {view.status.value}/{view.failure_reason}, expected {scenario.expected.value}/{scenario.reason}")
-        ledger = (await sandbox.get("/_sandbox/ledger", params={"order_id": order.order_id})).json()
-        problems += violations(order, view, ledger)
+        problems += violations(order, view, await sandbox.ledger(order.order_id))
         received = sorted(m["message_id"].strip("<>").split("@")[0] for m in mail)
         if received != sorted(view.messages_sent):
             problems.append(f"mail received {received}, workflow sent {view.messages_sent}")

@@ -11,14 +11,11 @@ happy path and every failure path and prints what became of each.
 import argparse
 import asyncio
 import contextlib
-import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from temporalio.client import Client
@@ -26,6 +23,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from hub.binaries import temporal_cli
 from hub.demo import print_summary, run_scenarios
+from hub.processes import Process
 from sandbox.process import SandboxProcess
 from workflows.search_attributes import ALL
 
@@ -44,31 +42,6 @@ class StackSettings(BaseSettings):
     smtp_port: int = 2525
     data_dir: Path = ROOT / ".data"
     task_queue: str = "orders"
-
-
-class Process:
-    """A child process with its output in a log file, stopped politely then firmly."""
-
-    def __init__(self, name: str, command: list[str], log_dir: Path, env: dict[str, str] | None = None) -> None:
-        self.name = name
-        self.log_path = log_dir / f"{name}.log"
-        self._log: IO[bytes] = self.log_path.open("ab")
-        self.popen = subprocess.Popen(
-            command, stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=ROOT
-        )
-
-    def stop(self, grace_s: float = 10.0) -> None:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(grace_s)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
-        self._log.close()
-
-    def tail(self, lines: int = 20) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
 def start_temporal(settings: StackSettings, log_dir: Path) -> Process:
@@ -104,22 +77,23 @@ async def connect_when_ready(address: str, process: Process, timeout_s: float = 
             await asyncio.sleep(0.5)
 
 
-def worker_env(settings: StackSettings, sandbox: SandboxProcess) -> dict[str, str]:
-    """The worker's configuration, as an operator would give it: environment variables."""
+def worker_env(temporal_address: str, task_queue: str, sandbox: SandboxProcess, timeout_s: float) -> dict[str, str]:
+    """A worker's configuration against the sandbox, as an operator gives it: environment variables.
+
+    ``timeout_s`` should be shorter than the sandbox's hold on "timeout after apply" answers, so that those
+    really time out.
+    """
+    timeouts = {f"HUB_{upstream}__TIMEOUT_S": str(timeout_s) for upstream in ("PAYMENT", "CARRIER", "ERP", "EMAIL")}
     return {
-        "HUB_TEMPORAL__ADDRESS": f"{settings.host}:{settings.temporal_port}",
-        "HUB_TEMPORAL__TASK_QUEUE": settings.task_queue,
+        "HUB_TEMPORAL__ADDRESS": temporal_address,
+        "HUB_TEMPORAL__TASK_QUEUE": task_queue,
         "HUB_PAYMENT__BASE_URL": sandbox.base_url,
         "HUB_CARRIER__BASE_URL": f"{sandbox.base_url}/v2",
         "HUB_ERP__BASE_URL": f"{sandbox.base_url}/erp",
-        "HUB_EMAIL__HOST": settings.host,
+        "HUB_EMAIL__HOST": sandbox.host,
         "HUB_EMAIL__PORT": str(sandbox.smtp_port),
-        # Shorter than the sandbox's hold on "timeout after apply" answers, so those really time out.
-        "HUB_PAYMENT__TIMEOUT_S": "2",
-        "HUB_CARRIER__TIMEOUT_S": "2",
-        "HUB_ERP__TIMEOUT_S": "2",
-        "HUB_EMAIL__TIMEOUT_S": "2",
         "HUB_LOG_FORMAT": "json",
+        **timeouts,
     }
 
 
@@ -134,9 +108,8 @@ def stack(settings: StackSettings) -> Iterator[tuple[Process, SandboxProcess, Pr
         sandbox.start(
             settings.host, settings.sandbox_port, settings.smtp_port, transit_seconds=1, hang_seconds=3
         )
-        worker = Process(
-            "worker", [sys.executable, str(ROOT / "worker.py")], log_dir, worker_env(settings, sandbox)
-        )
+        address = f"{settings.host}:{settings.temporal_port}"
+        worker = Process.worker(log_dir, worker_env(address, settings.task_queue, sandbox, timeout_s=2))
         yield temporal, sandbox, worker
     finally:
         if worker is not None:

@@ -1,0 +1,74 @@
+"""Integration fixtures: the real dev server, the production adapters over HTTP/SMTP, and the sandbox."""
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from temporalio.client import Client
+
+from domain.order import Order
+from domain.order_view import OrderPolicy, OrderView
+from hub.client import OrderClient
+from hub.invariants import violations
+from hub.settings import CarrierSettings, EmailSettings, ErpSettings, PaymentSettings, Settings, TemporalSettings
+from sandbox.client import SandboxControl
+from sandbox.process import SandboxProcess
+from tests.temporal_fixtures import temporal_client, temporal_env  # noqa: F401  (fixtures)
+from worker import running_worker
+
+# Shorter than the sandbox's 2 s hold on "timeout after apply" answers, so those really time out here.
+UPSTREAM_TIMEOUT_S = 1.0
+POLICY = OrderPolicy(tracking_poll_interval=timedelta(milliseconds=500))
+
+
+def hub_settings(sandbox: SandboxProcess, temporal_address: str = "unused") -> Settings:
+    url = sandbox.base_url
+    return Settings(
+        temporal=TemporalSettings(address=temporal_address),
+        payment=PaymentSettings(base_url=url, timeout_s=UPSTREAM_TIMEOUT_S),
+        carrier=CarrierSettings(base_url=f"{url}/v2", timeout_s=UPSTREAM_TIMEOUT_S),
+        erp=ErpSettings(base_url=f"{url}/erp", timeout_s=UPSTREAM_TIMEOUT_S),
+        email=EmailSettings(host=sandbox.host, port=sandbox.smtp_port, timeout_s=UPSTREAM_TIMEOUT_S),
+    )
+
+
+@pytest.fixture
+async def control(sandbox: SandboxProcess) -> AsyncIterator[SandboxControl]:
+    """The sandbox control API; fault rules set by a test are cleared after it."""
+    async with SandboxControl(sandbox.base_url) as control:
+        yield control
+        await control.clear_faults()
+
+
+@dataclass
+class LiveHub:
+    orders: OrderClient
+    control: SandboxControl
+
+    async def settle(self, order: Order, timeout_s: float = 60.0) -> tuple[OrderView, dict[str, Any], list[dict[str, Any]]]:
+        """Wait for the order's workflow to end; return its view, the ledger and the mail it caused."""
+        view = await asyncio.wait_for(self.orders.result(order.order_id), timeout_s)
+        return view, await self.control.ledger(order.order_id), await self.control.mail(order.order_id)
+
+    async def assert_books_balance(self, order: Order, view: OrderView) -> None:
+        assert violations(order, view, await self.control.ledger(order.order_id)) == []
+
+
+@pytest.fixture
+async def live_hub(temporal_client: Client, sandbox: SandboxProcess, control: SandboxControl) -> AsyncIterator[LiveHub]:
+    """An in-process worker built by worker.py's own composition, on a task queue of its own."""
+    task_queue = f"orders-{uuid.uuid4().hex}"
+    async with running_worker(temporal_client, hub_settings(sandbox), task_queue):
+        yield LiveHub(OrderClient(temporal_client, task_queue=task_queue, policy=POLICY), control)
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not await check():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.1)
