@@ -361,12 +361,12 @@ class EasyPostApi:
         await decision.wait_latency()
         if decision.transient_status is not None:
             return self._transient(decision.transient_status)
-        if decision.reject is not None:
-            return self._error(EasyPostError(422, "SHIPMENT.INVALID_PARAMS", decision.reject.message))
         existing = self.find(reference) if reference else None
-        if existing is not None:
+        if existing is not None:  # a retried create: nothing new to apply, so nothing to reject either
             await self._faults.hang(decision)
             return JSONResponse(self._shipment_json(existing, str(request.base_url)), status_code=201)
+        if decision.reject is not None:
+            return self._error(EasyPostError(422, "SHIPMENT.INVALID_PARAMS", decision.reject.message))
         try:
             shipment_id = new_id("shp", 32)
             now = datetime.now(UTC)
@@ -374,7 +374,7 @@ class EasyPostApi:
             shipment = Shipment(
                 id=shipment_id,
                 reference=reference,
-                is_return=bool(params.get("is_return", False)),
+                is_return=params.get("is_return") in (True, "true"),
                 to_address=self._object(params.get("to_address"), "adr", "Address", "to_address"),
                 from_address=self._object(params.get("from_address"), "adr", "Address", "from_address"),
                 parcel=parcel,

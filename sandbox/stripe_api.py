@@ -530,7 +530,8 @@ class StripeApi:
         except StripeError as error:
             return self._error(error)
         found = sorted((i for i in self._intents.values() if predicate(i)), key=lambda i: -i.seq)
-        limit = int(request.query_params.get("limit", "10") or 10)
+        raw_limit = request.query_params.get("limit", "10")
+        limit = int(raw_limit) if raw_limit.isdigit() and 0 < int(raw_limit) <= 100 else 10
         return self._respond(
             200,
             {
@@ -617,7 +618,6 @@ class StripeApi:
                 f"({intent.amount_capturable}).",
                 code="amount_too_large",
                 param="amount_to_capture",
-                stored=False,
             )
         if call.reject is not None:
             raise StripeError(400, "invalid_request_error", call.reject.message, code=call.reject.code)

@@ -151,3 +151,27 @@ async def test_wrong_api_key_is_an_authentication_error(sandbox: SandboxProcess)
     client = stripe.StripeClient("rk_live_nope", base_addresses={"api": sandbox.base_url})
     with pytest.raises(stripe.AuthenticationError):
         await client.v1.payment_intents.retrieve_async("pi_whatever")
+
+
+async def test_raw_form_with_appended_arrays_and_basic_auth(sandbox: SandboxProcess, order_id: str) -> None:
+    # What a hand-written adapter sends: ``key[]`` arrays, and curl-style Basic auth with the key as user.
+    form = {
+        "amount": "700",
+        "currency": "usd",
+        "payment_method": "pm_card_mastercard",
+        "payment_method_types[]": "card",
+        "capture_method": "manual",
+        "confirm": "true",
+        "metadata[order_id]": order_id,
+        "metadata[hub_reference]": f"{order_id}:payment.authorize:1",
+    }
+    async with httpx.AsyncClient(base_url=sandbox.base_url, auth=("sk_test_raw", "")) as http:
+        response = await http.post("/v1/payment_intents", data=form)
+    assert response.status_code == 200, response.text
+    intent = response.json()
+    assert (intent["status"], intent["currency"], intent["payment_method_types"]) == (
+        "requires_capture",
+        "usd",
+        ["card"],
+    )
+    assert intent["metadata"] == {"order_id": order_id, "hub_reference": f"{order_id}:payment.authorize:1"}
