@@ -1,38 +1,52 @@
-"""A small client for the sandbox's ``/_sandbox`` control API: used by the demo, the tests and the chaos run."""
+"""An async client for the sandbox's ``/_sandbox`` control API (the demo, the tests and the chaos run)."""
 
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
 
 class SandboxControl:
+    """Set fault rules and stock, read the ledger, the mail and the fault statistics of a running sandbox."""
+
     def __init__(self, base_url: str, *, timeout_s: float = 10.0) -> None:
         self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout_s)
 
-    async def __aenter__(self) -> "SandboxControl":
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self._http.aclose()
 
     async def set_faults(self, rules: list[dict[str, Any]], *, seed: int = 7) -> None:
-        """Replace every fault rule (rules select their orders by ``order_prefix``)."""
+        """Replace every fault rule (rules select orders by ``order_prefix``); restarts the statistics."""
         (await self._http.put("/_sandbox/faults", json={"seed": seed, "rules": rules})).raise_for_status()
 
     async def clear_faults(self) -> None:
+        """Remove every fault rule."""
         (await self._http.delete("/_sandbox/faults")).raise_for_status()
 
+    async def fault_stats(self) -> dict[str, int]:
+        """Faults injected since the rules were last set: ``delayed``, ``transient``, ``rejected``,
+        ``timeout_after_apply``."""
+        response = await self._http.get("/_sandbox/faults/stats")
+        response.raise_for_status()
+        stats: dict[str, int] = response.json()
+        return stats
+
     async def set_stock(self, sku: str, on_hand: int, restock_date: str | None = None) -> None:
+        """Set a SKU's on-hand quantity and restock date (ISO)."""
         item = {"sku": sku, "on_hand": on_hand, "restock_date": restock_date}
         (await self._http.put("/_sandbox/stock", json={"items": [item]})).raise_for_status()
 
     async def ledger(self, order_id: str) -> dict[str, Any]:
+        """The order's applied side effects and totals."""
         response = await self._http.get("/_sandbox/ledger", params={"order_id": order_id})
         response.raise_for_status()
         ledger: dict[str, Any] = response.json()
         return ledger
 
     async def mail(self, order_id: str) -> list[dict[str, Any]]:
+        """The messages the order caused, in arrival order."""
         response = await self._http.get("/_sandbox/mail", params={"order_id": order_id})
         response.raise_for_status()
         mail: list[dict[str, Any]] = response.json()

@@ -101,6 +101,7 @@ class ControlApi:
             Route("/faults", self._get_faults, methods=["GET"]),
             Route("/faults", self._put_faults, methods=["PUT"]),
             Route("/faults", self._delete_faults, methods=["DELETE"]),
+            Route("/faults/stats", self._fault_stats, methods=["GET"]),
             Route("/ledger", self._ledger_view, methods=["GET"]),
             Route("/mail", self._mail, methods=["GET"]),
             Route("/carrier/{id}/status", self._carrier_status, methods=["POST"]),
@@ -132,6 +133,9 @@ class ControlApi:
     async def _delete_faults(self, request: Request) -> Response:
         self._faults.clear()
         return JSONResponse(self._faults.snapshot())
+
+    async def _fault_stats(self, request: Request) -> Response:
+        return JSONResponse(self._faults.stats_snapshot())
 
     async def _ledger_view(self, request: Request) -> Response:
         order_id = request.query_params.get("order_id")

@@ -366,6 +366,7 @@ class EasyPostApi:
             await self._faults.hang(decision)
             return JSONResponse(self._shipment_json(existing, str(request.base_url)), status_code=201)
         if decision.reject is not None:
+            self._faults.note("rejected")
             return self._error(EasyPostError(422, "SHIPMENT.INVALID_PARAMS", decision.reject.message))
         try:
             shipment_id = new_id("shp", 32)
@@ -427,6 +428,7 @@ class EasyPostApi:
                 )
             )
         if decision.reject is not None:
+            self._faults.note("rejected")
             return self._error(EasyPostError(422, "SHIPMENT.POSTAGE.FAILURE", decision.reject.message))
         now = datetime.now(UTC)
         shipment.selected_rate = rate
@@ -470,6 +472,7 @@ class EasyPostApi:
             )
         if shipment.refund_status is None:
             if decision.reject is not None:
+                self._faults.note("rejected")
                 return self._error(EasyPostError(422, "SHIPMENT.REFUND.REJECTED", decision.reject.message))
             now = datetime.now(UTC)
             # A voided label never ships: freeze the tracking where it is.

@@ -237,6 +237,7 @@ class ErpApi:
             await self._faults.hang(decision)
             return JSONResponse(existing.to_json(), status_code=200)
         if decision.reject is not None:
+            self._faults.note("rejected")
             return self._error(ErpError(409, decision.reject.code, decision.reject.message))
         lines = []
         for line in body.lines:
@@ -281,6 +282,7 @@ class ErpApi:
             return self._error(ErpError(409, conflict_code, f"hold {hold_id} is already {conflict}"))
         if hold.status == "held":
             if decision.reject is not None:
+                self._faults.note("rejected")
                 return self._error(ErpError(409, decision.reject.code, decision.reject.message))
             for line in hold.lines:
                 if operation == "hold.release":

@@ -131,6 +131,7 @@ class FaultEngine:
         self.hang_seconds = hang_seconds
         self.rules: list[FaultRule] = []
         self._seen: Counter[tuple[str, str]] = Counter()
+        self.stats: Counter[str] = Counter()
 
     def configure(self, settings: FaultSettings) -> None:
         """Replace the rules; occurrence counters restart so the same requests replay the same outcomes."""
@@ -138,6 +139,7 @@ class FaultEngine:
             self.seed = settings.seed
         self.rules = list(settings.rules)
         self._seen.clear()
+        self.stats.clear()
 
     def clear(self) -> None:
         """Remove every rule and go back to the seed the process was started with."""
@@ -146,6 +148,18 @@ class FaultEngine:
     def snapshot(self) -> dict[str, Any]:
         """The active settings, as served by the control API."""
         return {"seed": self.seed, "rules": [r.model_dump() for r in self.rules]}
+
+    def note(self, kind: str) -> None:
+        """Count an injected fault: ``delayed``, ``transient``, ``rejected`` or ``timeout_after_apply``.
+
+        Upstreams note rejections themselves: a request that would apply nothing new is answered normally.
+        """
+        self.stats[kind] += 1
+
+    def stats_snapshot(self) -> dict[str, int]:
+        """Faults injected since the rules were last set, as served by ``GET /_sandbox/faults/stats``."""
+        kinds = ("delayed", "transient", "rejected", "timeout_after_apply")
+        return {kind: self.stats[kind] for kind in kinds}
 
     def decide(self, upstream: UpstreamName, operation: str, order_id: str, key: str) -> Decision:
         """Decide the fate of one mutating request.
@@ -173,7 +187,10 @@ class FaultEngine:
                 hang = True
             if reject is None and rule.reject is not None:
                 reject = rule.reject
+        if latency_ms:
+            self.note("delayed")
         if transient is not None:
+            self.note("transient")  # every upstream answers a transient failure at once
             return Decision(latency_ms / 1000, transient_status=transient)
         if reject is not None:
             return Decision(latency_ms / 1000, reject=reject)
@@ -182,6 +199,7 @@ class FaultEngine:
     async def hang(self, decision: Decision) -> None:
         """Hold the response of an applied request when the decision says so (the client times out)."""
         if decision.timeout_after_apply:
+            self.note("timeout_after_apply")
             await asyncio.sleep(self.hang_seconds)
 
 

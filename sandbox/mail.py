@@ -107,6 +107,7 @@ class Mailbox:
         if decision.transient_status is not None:
             return "451 4.3.0 Temporary failure, try again later (sandbox fault)"
         if decision.reject is not None and message_id not in self._messages:
+            self._faults.note("rejected")
             return f"550 5.7.1 {decision.reject.message}"
         self.store(content, envelope.mail_from or "", list(envelope.rcpt_tos))
         await self._faults.hang(decision)

@@ -471,6 +471,7 @@ class StripeApi:
         if method in DECLINING_METHODS:
             decline = ("card_declined", DECLINING_METHODS[method], "Your card was declined.")
         elif call.reject is not None:
+            self._faults.note("rejected")
             decline = (call.reject.code, call.reject.decline_code, call.reject.message)
         charge = new_id("ch")
         self._charges[charge] = intent.id
@@ -620,6 +621,7 @@ class StripeApi:
                 param="amount_to_capture",
             )
         if call.reject is not None:
+            self._faults.note("rejected")
             raise StripeError(400, "invalid_request_error", call.reject.message, code=call.reject.code)
         released = intent.amount_capturable - amount
         intent.status = "succeeded"
@@ -667,6 +669,7 @@ class StripeApi:
                 extra={"payment_intent": intent.to_json()},
             )
         if call.reject is not None:
+            self._faults.note("rejected")
             raise StripeError(400, "invalid_request_error", call.reject.message, code=call.reject.code)
         released = intent.amount_capturable
         intent.status = "canceled"
@@ -756,6 +759,7 @@ class StripeApi:
                 param="amount",
             )
         if call.reject is not None:
+            self._faults.note("rejected")
             raise StripeError(400, "invalid_request_error", call.reject.message, code=call.reject.code)
         reason = params.get("reason")
         refund = Refund(

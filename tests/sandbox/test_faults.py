@@ -102,6 +102,8 @@ async def test_error_rate_is_roughly_honoured_and_nothing_is_applied_on_failure(
     assert {r.status_code for r in failed} <= TRANSIENT
     assert all(r.headers["Retry-After"] == "1" for r in failed if r.status_code == 429)
     assert all(r.json()["error"]["code"] in ("unavailable", "rate_limited") for r in failed)
+    stats = (await http.get("/_sandbox/faults/stats")).json()
+    assert stats == {"delayed": 0, "transient": len(failed), "rejected": 0, "timeout_after_apply": 0}
     created = sum(r.status_code == 201 for r in responses)
     assert (await ledger(order_id))["inventory"]["reserved"] == created == 200 - len(failed)
 
@@ -133,6 +135,7 @@ async def test_timeout_after_apply_applies_then_hangs(
 
     view = await ledger(order_id)
     assert [(e["effect"], e["idempotency_key"]) for e in view["effects"]] == [("authorize", key)]
+    assert (await http.get("/_sandbox/faults/stats")).json()["timeout_after_apply"] == 1
     (await http.delete("/_sandbox/faults")).raise_for_status()
     retried = await http.post("/v1/payment_intents", data=authorize_form(order_id), headers=headers)
     assert retried.status_code == 200
@@ -260,6 +263,14 @@ async def test_carrier_rejections(
     after = (await http.get(f"/v2/shipments/{refused['id']}", headers=EASYPOST)).json()
     assert after["refund_status"] is None
     assert (await ledger(order_id))["labels"] == {"bought": 1, "voided": 0}
+    # A second buy of the bought shipment is answered as usual (postage exists), not counted as a rejection.
+    again = await http.post(
+        f"/v2/shipments/{refused['id']}/buy",
+        json={"rate": {"id": refused["rates"][0]["id"]}},
+        headers=EASYPOST,
+    )
+    assert again.json()["error"]["code"] == "SHIPMENT.POSTAGE.EXISTS"
+    assert (await http.get("/_sandbox/faults/stats")).json()["rejected"] == 2
 
 
 async def test_erp_rejection_uses_the_rule_code(
