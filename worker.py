@@ -69,7 +69,9 @@ async def activities(settings: Settings) -> AsyncIterator[list[Callable[..., Any
             payment=StripePaymentGateway(payment_http),
             inventory=RestErpInventory(erp_http),
             carrier=EasyPostCarrier(
-                carrier_http, ship_from=settings.carrier.ship_from, ship_from_name=settings.carrier.ship_from_name
+                carrier_http,
+                ship_from=settings.carrier.ship_from,
+                ship_from_name=settings.carrier.ship_from_name,
             ),
             notifier=SmtpEmailNotifier(
                 host=email.host,
@@ -124,9 +126,9 @@ def order_worker(client: Client, task_queue: str, activity_fns: Sequence[Callabl
 @contextlib.asynccontextmanager
 async def running_worker(client: Client, settings: Settings, task_queue: str | None = None) -> AsyncIterator[Worker]:
     """A started worker for the order workflows; tests use this exact composition."""
-    async with activities(settings) as activity_fns:
-        async with order_worker(client, task_queue or settings.temporal.task_queue, activity_fns) as worker:
-            yield worker
+    queue = task_queue or settings.temporal.task_queue
+    async with activities(settings) as fns, order_worker(client, queue, fns) as worker:
+        yield worker
 
 
 async def main() -> None:

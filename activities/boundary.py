@@ -64,9 +64,9 @@ class _Boundary(ActivityInboundInterceptor):
                 return await super().execute_activity(input)
             except ConnectorError as error:
                 failure = to_application_error(error)
-                level = "error" if isinstance(error, ConfigurationError) else "warning"
-                log.log(
-                    structlog.stdlib.NAME_TO_LEVEL[level],
+                # Configuration errors need an operator; the rest the retry policy or the saga handles.
+                emit = log.error if isinstance(error, ConfigurationError) else log.warning
+                emit(
                     "connector_failed",
                     upstream=error.upstream,
                     error_class=type(error).__name__,

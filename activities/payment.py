@@ -72,9 +72,7 @@ class PaymentActivities:
         Reads the provider's state first rather than trusting the workflow's memory, so it is right even when
         the authorize call's outcome was never known.
         """
-        payment = await self._gateway.find_by_order(
-            request.order_id, reference=authorization_key(request.order_id)
-        )
+        payment = await self._gateway.find_by_order(request.order_id, reference=authorization_key(request.order_id))
         if payment is None:
             return PaymentReversal(order_id=request.order_id)
         voided = refunded = 0
@@ -86,6 +84,4 @@ class PaymentActivities:
             refunded = payment.refundable
             key = idempotency_key(request.order_id, "payment.refund")
             await self._gateway.refund(payment, refunded, idempotency_key=key)
-        return PaymentReversal(
-            order_id=request.order_id, voided=voided, refunded=refunded, currency=payment.currency
-        )
+        return PaymentReversal(order_id=request.order_id, voided=voided, refunded=refunded, currency=payment.currency)

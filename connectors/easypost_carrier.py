@@ -51,9 +51,7 @@ class EasyPostCarrier:
     async def buy_label(self, request: LabelRequest) -> Label:
         shipment = await self._find(request.reference)
         if shipment is None:
-            shipment = await reconcile(
-                lambda: self._create(request), lambda: self._find(request.reference)
-            )
+            shipment = await reconcile(lambda: self._create(request), lambda: self._find(request.reference))
         if shipment.get("postage_label"):
             return _label(shipment)  # an earlier attempt bought it: never buy twice
         rate = min(shipment.get("rates") or [{}], key=lambda r: float(r.get("rate") or "inf"))
@@ -62,9 +60,7 @@ class EasyPostCarrier:
 
         async def attempt() -> Label:
             response = await send(
-                lambda: self._http.post(
-                    f"/shipments/{shipment['id']}/buy", json={"rate": {"id": rate["id"]}}
-                ),
+                lambda: self._http.post(f"/shipments/{shipment['id']}/buy", json={"rate": {"id": rate["id"]}}),
                 upstream=UPSTREAM,
                 mutation=True,
                 business=_rejection,

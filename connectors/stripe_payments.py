@@ -86,9 +86,7 @@ class StripePaymentGateway:
     async def capture(self, payment: Payment, amount: int, *, idempotency_key: str) -> Payment:
         async def attempt() -> Payment:
             path = f"/v1/payment_intents/{payment.payment_id}/capture"
-            return await self._payment(
-                await self._post(path, {"amount_to_capture": str(amount)}, idempotency_key)
-            )
+            return await self._payment(await self._post(path, {"amount_to_capture": str(amount)}, idempotency_key))
 
         async def lookup() -> Payment | None:
             current = await self._retrieve(payment.payment_id)

@@ -3,7 +3,7 @@
 import hashlib
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, Strict
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, Strict, StringConstraints
 
 from domain.currency import CurrencyCode
 

@@ -28,8 +28,16 @@ def _order(order_id: str, *, payment_method: str = "pm_card_visa", sku: str = "P
             "order_id": order_id,
             "customer": {"id": "C-DEMO", "email": "ana@example.com", "name": "Ana Martin", "locale": "fr-FR"},
             "currency": "EUR",
-            "lines": [{"sku": sku, "quantity": 1, "unit_price": 12900}, {"sku": "INK-07", "quantity": 2, "unit_price": 450}],
-            "shipping_address": {"line1": "3 rue des Lilas", "city": "Paris", "postal_code": "75011", "country": "FR"},
+            "lines": [
+                {"sku": sku, "quantity": 1, "unit_price": 12900},
+                {"sku": "INK-07", "quantity": 2, "unit_price": 450},
+            ],
+            "shipping_address": {
+                "line1": "3 rue des Lilas",
+                "city": "Paris",
+                "postal_code": "75011",
+                "country": "FR",
+            },
             "payment_method": payment_method,
         }
     )
@@ -49,22 +57,41 @@ class Scenario:
 
 SCENARIOS = [
     Scenario("happy", OrderStatus.COMPLETED),
-    Scenario("flaky-upstreams", OrderStatus.COMPLETED, rules=[{"upstream": "*", "operation": "*", "error_rate": 0.3}]),
-    Scenario("declined", OrderStatus.CANCELED, FailureReason.PAYMENT_DECLINED, payment_method="pm_card_chargeDeclined"),
+    Scenario(
+        "flaky-upstreams",
+        OrderStatus.COMPLETED,
+        rules=[{"upstream": "*", "operation": "*", "error_rate": 0.3}],
+    ),
+    Scenario(
+        "declined",
+        OrderStatus.CANCELED,
+        FailureReason.PAYMENT_DECLINED,
+        payment_method="pm_card_chargeDeclined",
+    ),
     Scenario("out-of-stock", OrderStatus.CANCELED, FailureReason.OUT_OF_STOCK, sku=SOLD_OUT_SKU),
     Scenario(
         "label-rejected",
         OrderStatus.CANCELED,
         FailureReason.LABEL_REJECTED,
-        rules=[{"upstream": "carrier", "operation": "shipment.buy", "reject": {"code": "SHIPMENT.POSTAGE.FAILURE",
-                "message": "address not serviceable"}}],
+        rules=[
+            {
+                "upstream": "carrier",
+                "operation": "shipment.buy",
+                "reject": {"code": "SHIPMENT.POSTAGE.FAILURE", "message": "address not serviceable"},
+            }
+        ],
     ),
     Scenario(
         "capture-failed",
         OrderStatus.CANCELED,
         FailureReason.CAPTURE_FAILED,
-        rules=[{"upstream": "payment", "operation": "capture", "reject": {"code": "charge_expired_for_capture",
-                "message": "authorization expired"}}],
+        rules=[
+            {
+                "upstream": "payment",
+                "operation": "capture",
+                "reject": {"code": "charge_expired_for_capture", "message": "authorization expired"},
+            }
+        ],
     ),
     Scenario(
         "customer-cancels",
@@ -99,14 +126,16 @@ async def run_scenarios(client: Client, sandbox_url: str, task_queue: str, timeo
         )
         await sandbox.set_stock(SOLD_OUT_SKU, 0)
 
-        hub = OrderClient(client, task_queue=task_queue, policy=OrderPolicy(tracking_poll_interval=timedelta(seconds=1)))
-        results = await asyncio.gather(
-            *(_play(hub, sandbox, s, orders[s.name], timeout_s) for s in SCENARIOS)
+        hub = OrderClient(
+            client, task_queue=task_queue, policy=OrderPolicy(tracking_poll_interval=timedelta(seconds=1))
         )
+        results = await asyncio.gather(*(_play(hub, sandbox, s, orders[s.name], timeout_s) for s in SCENARIOS))
     return list(results)
 
 
-async def _play(hub: OrderClient, sandbox: SandboxControl, scenario: Scenario, order: Order, timeout_s: float) -> Result:
+async def _play(
+    hub: OrderClient, sandbox: SandboxControl, scenario: Scenario, order: Order, timeout_s: float
+) -> Result:
     problems: list[str] = []
     view: OrderView | None = None
     try:
@@ -120,7 +149,9 @@ async def _play(hub: OrderClient, sandbox: SandboxControl, scenario: Scenario, o
     mail = await sandbox.mail(order.order_id)
     if view is not None:
         if view.status is not scenario.expected or view.failure_reason is not scenario.reason:
-            problems.append(f"ended {view.status.value}/{view.failure_reason}, expected {scenario.expected.value}/{scenario.reason}")
+            problems.append(
+                f"ended {view.status.value}/{view.failure_reason}, expected {scenario.expected.value}/{scenario.reason}"
+            )
         problems += violations(order, view, await sandbox.ledger(order.order_id))
         received = sorted(m["message_id"].strip("<>").split("@")[0] for m in mail)
         if received != sorted(view.messages_sent):
@@ -159,7 +190,9 @@ def print_summary(results: list[Result], sandbox_url: str, ui_port: int) -> bool
     print()
     print(f"{sum(r.ok for r in results)}/{len(results)} demo orders ended as expected.")
     print("Where to look:")
-    print(f"  Temporal Web UI   http://localhost:{ui_port}/namespaces/default/workflows?query=CustomerId%3D%22C-DEMO%22")
+    print(
+        f"  Temporal Web UI   http://localhost:{ui_port}/namespaces/default/workflows?query=CustomerId%3D%22C-DEMO%22"
+    )
     print(f"  money and stock   {sandbox_url}/_sandbox/ledger?order_id={results[0].order.order_id}")
     print(f"  customer mail     {sandbox_url}/_sandbox/mail?order_id={results[0].order.order_id}")
     return ok

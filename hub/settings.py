@@ -65,9 +65,7 @@ class OrderSettings(BaseModel):
     delivery_deadline: timedelta = timedelta(days=30)
 
     def policy(self) -> OrderPolicy:
-        return OrderPolicy(
-            tracking_poll_interval=self.tracking_poll_interval, delivery_deadline=self.delivery_deadline
-        )
+        return OrderPolicy(tracking_poll_interval=self.tracking_poll_interval, delivery_deadline=self.delivery_deadline)
 
 
 class Settings(BaseSettings):

@@ -105,9 +105,7 @@ def stack(settings: StackSettings) -> Iterator[tuple[Process, SandboxProcess, Pr
     sandbox = SandboxProcess(log_path=log_dir / "sandbox.log")
     worker: Process | None = None
     try:
-        sandbox.start(
-            settings.host, settings.sandbox_port, settings.smtp_port, transit_seconds=1, hang_seconds=3
-        )
+        sandbox.start(settings.host, settings.sandbox_port, settings.smtp_port, transit_seconds=1, hang_seconds=3)
         address = f"{settings.host}:{settings.temporal_port}"
         worker = Process.worker(log_dir, worker_env(address, settings.task_queue, sandbox, timeout_s=2))
         yield temporal, sandbox, worker
@@ -122,8 +120,11 @@ async def main(mode: str) -> int:
     settings = StackSettings()
     with stack(settings) as (temporal, sandbox, worker):
         client = await connect_when_ready(f"{settings.host}:{settings.temporal_port}", temporal)
-        print(f"Temporal dev server {settings.host}:{settings.temporal_port}, Web UI http://localhost:{settings.ui_port}")
-        print(f"Sandbox {sandbox.base_url}, SMTP sink {settings.host}:{sandbox.smtp_port}; logs in {worker.log_path.parent}")
+        print(
+            f"Temporal dev server {settings.host}:{settings.temporal_port}, Web UI http://localhost:{settings.ui_port}"
+        )
+        print(f"Sandbox {sandbox.base_url}, SMTP sink {settings.host}:{sandbox.smtp_port}")
+        print(f"Logs in {worker.log_path.parent}")
         results = await run_scenarios(client, sandbox.base_url, settings.task_queue)
         ok = print_summary(results, sandbox.base_url, settings.ui_port)
         if mode == "run":

@@ -41,8 +41,12 @@ class FakePayments:
         if idempotency_key not in self.by_key:
             self.effects.counts["authorize"] += 1
             self.by_key[idempotency_key] = Payment(
-                payment_id=f"pi_{order_id}", order_id=order_id, reference=idempotency_key,
-                state=ProviderPaymentState.AUTHORIZED, currency=currency, authorized=amount,
+                payment_id=f"pi_{order_id}",
+                order_id=order_id,
+                reference=idempotency_key,
+                state=ProviderPaymentState.AUTHORIZED,
+                currency=currency,
+                authorized=amount,
             )
         return self.by_key[idempotency_key]
 
@@ -84,8 +88,12 @@ class FakeInventory:
         if hold_id not in self.holds:
             self.effects.counts["reserve"] += 1
             held = [
-                HoldLine(sku=r.sku, requested=r.quantity, held=r.quantity - min(r.quantity, self.short.get(r.sku, 0)),
-                         short=min(r.quantity, self.short.get(r.sku, 0)))
+                HoldLine(
+                    sku=r.sku,
+                    requested=r.quantity,
+                    held=r.quantity - min(r.quantity, self.short.get(r.sku, 0)),
+                    short=min(r.quantity, self.short.get(r.sku, 0)),
+                )
                 for r in lines
             ]
             self.holds[hold_id] = Hold(hold_id=hold_id, order_id=order_id, status=HoldStatus.HELD, lines=held)
@@ -125,8 +133,13 @@ class FakeCarrier:
         if request.reference not in self.labels:
             self.effects.counts["buy_label"] += 1
             self.labels[request.reference] = Label(
-                reference=request.reference, shipment_id=f"shp_{len(self.labels)}", carrier="USPS",
-                service="Priority", tracking_code=f"TRK{len(self.labels)}", label_url="http://label", cost="7.50",
+                reference=request.reference,
+                shipment_id=f"shp_{len(self.labels)}",
+                carrier="USPS",
+                service="Priority",
+                tracking_code=f"TRK{len(self.labels)}",
+                label_url="http://label",
+                cost="7.50",
             )
         return self.labels[request.reference]
 

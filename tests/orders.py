@@ -8,8 +8,16 @@ from domain.order import Order
 BASE: dict[str, Any] = {
     "customer": {"id": "C-42", "email": "ana@example.com", "name": "Ana Martin", "locale": "fr-FR"},
     "currency": "EUR",
-    "lines": [{"sku": "PEN-01", "quantity": 1, "unit_price": 12900}, {"sku": "INK-07", "quantity": 2, "unit_price": 450}],
-    "shipping_address": {"line1": "3 rue des Lilas", "city": "Paris", "postal_code": "75011", "country": "FR"},
+    "lines": [
+        {"sku": "PEN-01", "quantity": 1, "unit_price": 12900},
+        {"sku": "INK-07", "quantity": 2, "unit_price": 450},
+    ],
+    "shipping_address": {
+        "line1": "3 rue des Lilas",
+        "city": "Paris",
+        "postal_code": "75011",
+        "country": "FR",
+    },
     "payment_method": "pm_card_visa",
 }
 

@@ -59,7 +59,11 @@ _FULFILLMENT_BY_TRACKING = {
     TrackingStatus.EXCEPTION: FulfillmentStatus.EXCEPTION,
     TrackingStatus.CANCELLED: FulfillmentStatus.CANCELED,
 }
-_FOLLOWING_ENDS = (FulfillmentStatus.DELIVERED, FulfillmentStatus.RETURNED_TO_SENDER, FulfillmentStatus.CANCELED)
+_FOLLOWING_ENDS = (
+    FulfillmentStatus.DELIVERED,
+    FulfillmentStatus.RETURNED_TO_SENDER,
+    FulfillmentStatus.CANCELED,
+)
 
 
 class OrderAborted(Exception):
@@ -149,9 +153,7 @@ class OrderWorkflow:
         label = await self._step(
             "buy_label",
             ShippingActivities.buy_label,
-            BuyLabel(
-                order_id=order.order_id, to_address=order.shipping_address, to_name=order.customer.name
-            ),
+            BuyLabel(order_id=order.order_id, to_address=order.shipping_address, to_name=order.customer.name),
             lambda lbl: f"{lbl.carrier} {lbl.service} {lbl.tracking_code}",
         )
         self._add_shipment(label)
@@ -305,7 +307,7 @@ class OrderWorkflow:
     ) -> R:
         """Run one forward step; a failure that survived its retries aborts the order with a reason."""
         try:
-            result = await workflow.execute_activity_method(activity, arg, **policies.STEP)  # type: ignore[arg-type]
+            result: R = await workflow.execute_activity_method(activity, arg, **policies.STEP)
         except ActivityError as error:
             self._record(name, "failed", _error_text(error))
             self._fail(name, error)

@@ -6,4 +6,3 @@ ORDER_STATUS = SearchAttributeKey.for_keyword("OrderStatus")
 CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
 
 ALL = (ORDER_STATUS, CUSTOMER_ID)
-

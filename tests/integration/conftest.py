@@ -15,10 +15,16 @@ from domain.order import Order
 from domain.order_view import OrderPolicy, OrderView
 from hub.client import OrderClient
 from hub.invariants import violations
-from hub.settings import CarrierSettings, EmailSettings, ErpSettings, PaymentSettings, Settings, TemporalSettings
+from hub.settings import (
+    CarrierSettings,
+    EmailSettings,
+    ErpSettings,
+    PaymentSettings,
+    Settings,
+    TemporalSettings,
+)
 from sandbox.client import SandboxControl
 from sandbox.process import SandboxProcess
-from tests.temporal_fixtures import temporal_client, temporal_env  # noqa: F401  (fixtures)
 from worker import running_worker
 
 # Shorter than the sandbox's 2 s hold on "timeout after apply" answers, so those really time out here.
@@ -50,7 +56,9 @@ class LiveHub:
     orders: OrderClient
     control: SandboxControl
 
-    async def settle(self, order: Order, timeout_s: float = 60.0) -> tuple[OrderView, dict[str, Any], list[dict[str, Any]]]:
+    async def settle(
+        self, order: Order, timeout_s: float = 60.0
+    ) -> tuple[OrderView, dict[str, Any], list[dict[str, Any]]]:
         """Wait for the order's workflow to end; return its view, the ledger and the mail it caused."""
         view = await asyncio.wait_for(self.orders.result(order.order_id), timeout_s)
         return view, await self.control.ledger(order.order_id), await self.control.mail(order.order_id)

@@ -20,7 +20,12 @@ def test_demo_exits_zero_when_every_demo_order_ends_as_expected(tmp_path: Path) 
         "HUB_STACK_DATA_DIR": str(tmp_path),
     }
     done = subprocess.run(
-        [sys.executable, "-m", "hub.stack", "demo"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240
+        [sys.executable, "-m", "hub.stack", "demo"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "7/7 demo orders ended as expected" in done.stdout

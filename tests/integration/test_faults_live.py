@@ -28,14 +28,14 @@ async def _place_all_and_check(live_hub: LiveHub, orders: list[Order]) -> None:
 
 async def _transient_faults_everywhere(live_hub: LiveHub, count: int) -> None:
     prefix = unique_id("FLAKY")
-    await live_hub.control.set_faults(
-        [{"upstream": "*", "operation": "*", "order_prefix": prefix, "error_rate": 0.3}]
-    )
+    await live_hub.control.set_faults([{"upstream": "*", "operation": "*", "order_prefix": prefix, "error_rate": 0.3}])
     await _place_all_and_check(live_hub, [make_order(f"{prefix}-{n}") for n in range(count)])
     assert (await live_hub.control.fault_stats())["transient"] > count  # faults really were injected
 
 
-async def test_thirty_percent_transient_faults_on_every_upstream_all_orders_complete(live_hub: LiveHub) -> None:
+async def test_thirty_percent_transient_faults_on_every_upstream_all_orders_complete(
+    live_hub: LiveHub,
+) -> None:
     await _transient_faults_everywhere(live_hub, count=12)
 
 

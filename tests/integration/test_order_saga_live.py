@@ -11,13 +11,17 @@ from tests.integration.conftest import LiveHub, eventually
 from tests.orders import make_order, unique_id
 
 
-async def test_happy_path_charges_the_total_commits_stock_buys_one_label_and_mails_twice(live_hub: LiveHub) -> None:
+async def test_happy_path_charges_the_total_commits_stock_buys_one_label_and_mails_twice(
+    live_hub: LiveHub,
+) -> None:
     order = make_order()
     await live_hub.orders.place(order)
     view, ledger, mail = await live_hub.settle(order)
 
     assert (view.status, view.payment_status, view.fulfillment_status) == (
-        OrderStatus.COMPLETED, PaymentStatus.CAPTURED, FulfillmentStatus.DELIVERED,
+        OrderStatus.COMPLETED,
+        PaymentStatus.CAPTURED,
+        FulfillmentStatus.DELIVERED,
     )
     assert ledger["payment"]["captured"] == order.total == 12900 + 2 * 450
     assert ledger["payment"]["refunded"] == 0
@@ -32,20 +36,45 @@ async def test_happy_path_charges_the_total_commits_stock_buys_one_label_and_mai
 
 
 FAILURES = {
-    "declined at authorize": ({"payment_method": "pm_card_chargeDeclined"}, [], FailureReason.PAYMENT_DECLINED),
-    "shortage at reserve": ({"lines": [{"sku": "SOLDOUT-1", "quantity": 2, "unit_price": 1000}]}, [],
-                            FailureReason.OUT_OF_STOCK),
-    "label rejected": ({}, [{"upstream": "carrier", "operation": "shipment.buy",
-                             "reject": {"code": "SHIPMENT.POSTAGE.FAILURE", "message": "no"}}],
-                       FailureReason.LABEL_REJECTED),
-    "capture failed": ({}, [{"upstream": "payment", "operation": "capture",
-                             "reject": {"code": "charge_expired_for_capture", "message": "expired"}}],
-                       FailureReason.CAPTURE_FAILED),
+    "declined at authorize": (
+        {"payment_method": "pm_card_chargeDeclined"},
+        [],
+        FailureReason.PAYMENT_DECLINED,
+    ),
+    "shortage at reserve": (
+        {"lines": [{"sku": "SOLDOUT-1", "quantity": 2, "unit_price": 1000}]},
+        [],
+        FailureReason.OUT_OF_STOCK,
+    ),
+    "label rejected": (
+        {},
+        [
+            {
+                "upstream": "carrier",
+                "operation": "shipment.buy",
+                "reject": {"code": "SHIPMENT.POSTAGE.FAILURE", "message": "no"},
+            }
+        ],
+        FailureReason.LABEL_REJECTED,
+    ),
+    "capture failed": (
+        {},
+        [
+            {
+                "upstream": "payment",
+                "operation": "capture",
+                "reject": {"code": "charge_expired_for_capture", "message": "expired"},
+            }
+        ],
+        FailureReason.CAPTURE_FAILED,
+    ),
 }
 
 
 @pytest.mark.parametrize("case", FAILURES, ids=list(FAILURES))
-async def test_business_failure_ends_cancelled_with_books_balanced_and_one_message(live_hub: LiveHub, case: str) -> None:
+async def test_business_failure_ends_cancelled_with_books_balanced_and_one_message(
+    live_hub: LiveHub, case: str
+) -> None:
     changes, rules, reason = FAILURES[case]
     order = make_order(**changes)
     await live_hub.control.set_stock("SOLDOUT-1", 1)
@@ -66,8 +95,16 @@ async def test_business_failure_ends_cancelled_with_books_balanced_and_one_messa
 
 async def test_failure_message_names_the_reason_and_what_was_undone(live_hub: LiveHub) -> None:
     order = make_order(customer={"id": "C-7", "email": "bo@example.com", "name": "Bo", "locale": "en-GB"})
-    await live_hub.control.set_faults([{"upstream": "payment", "operation": "capture", "order_prefix": order.order_id,
-                                         "reject": {"code": "charge_expired_for_capture", "message": "expired"}}])
+    await live_hub.control.set_faults(
+        [
+            {
+                "upstream": "payment",
+                "operation": "capture",
+                "order_prefix": order.order_id,
+                "reject": {"code": "charge_expired_for_capture", "message": "expired"},
+            }
+        ]
+    )
     await live_hub.orders.place(order)
     view, _, mail = await live_hub.settle(order)
 
@@ -90,7 +127,7 @@ async def test_cancel_before_shipping_undoes_everything(live_hub: LiveHub) -> No
 
     await eventually(authorized)
     cancelled = await live_hub.orders.cancel(order.order_id)
-    view, ledger, mail = await live_hub.settle(order)
+    view, _, mail = await live_hub.settle(order)
 
     assert cancelled.status is OrderStatus.CANCELED
     assert view.failure_reason is FailureReason.CANCELED_BY_CUSTOMER
@@ -115,10 +152,18 @@ async def test_cancel_is_rejected_with_a_reason_once_shipped(live_hub: LiveHub, 
     assert not [e for e in history.events if e.HasField("workflow_execution_update_accepted_event_attributes")]
 
 
-async def test_visible_in_temporal_by_status_and_customer_without_pii(live_hub: LiveHub, temporal_client: Client) -> None:
+async def test_visible_in_temporal_by_status_and_customer_without_pii(
+    live_hub: LiveHub, temporal_client: Client
+) -> None:
     customer_id = unique_id("C")
-    order = make_order(customer={"id": customer_id, "email": "secret.person@example.com", "name": "Secret Person",
-                                 "locale": "en"})
+    order = make_order(
+        customer={
+            "id": customer_id,
+            "email": "secret.person@example.com",
+            "name": "Secret Person",
+            "locale": "en",
+        }
+    )
     await live_hub.orders.place(order)
     await live_hub.settle(order)
 

@@ -10,7 +10,6 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.order_view import OrderPolicy
 from hub.client import OrderClient
-from tests.temporal_fixtures import temporal_client, temporal_env  # noqa: F401  (fixtures)
 from tests.fakes import Effects, FakeCarrier, FakeInventory, FakeNotifier, FakePayments
 from worker import activity_functions, order_worker
 
@@ -44,8 +43,6 @@ async def fake_hub(temporal_env: WorkflowEnvironment) -> AsyncIterator[FakeHub]:
         carrier=FakeCarrier(effects),
         notifier=FakeNotifier(effects),
     )
-    fns = activity_functions(
-        payment=hub.payments, inventory=hub.inventory, carrier=hub.carrier, notifier=hub.notifier
-    )
+    fns = activity_functions(payment=hub.payments, inventory=hub.inventory, carrier=hub.carrier, notifier=hub.notifier)
     async with order_worker(temporal_env.client, hub.orders.task_queue, fns):
         yield hub

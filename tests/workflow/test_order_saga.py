@@ -17,8 +17,18 @@ async def test_happy_path_ships_captures_and_completes_on_delivery(fake_hub: Fak
     assert view.payment_status is PaymentStatus.CAPTURED
     assert view.fulfillment_status is FulfillmentStatus.DELIVERED
     counts = fake_hub.effects.counts
-    assert (counts["authorize"], counts["reserve"], counts["buy_label"], counts["capture"], counts["commit"]) == (
-        1, 1, 1, 1, 1,
+    assert (
+        counts["authorize"],
+        counts["reserve"],
+        counts["buy_label"],
+        counts["capture"],
+        counts["commit"],
+    ) == (
+        1,
+        1,
+        1,
+        1,
+        1,
     )
     assert counts["void"] == counts["release"] == counts["void_label"] == 0
     assert sorted(fake_hub.notifier.sent) == sorted(
@@ -26,16 +36,31 @@ async def test_happy_path_ships_captures_and_completes_on_delivery(fake_hub: Fak
     )
     assert [s.tracking_code for s in view.shipments] == ["TRK0"]
     steps = [entry.step for entry in view.timeline if entry.outcome == "succeeded"]
-    assert steps[:5] == ["authorize_payment", "reserve_stock", "notify_order-confirmed", "buy_label", "capture_payment"]
+    assert steps[:5] == [
+        "authorize_payment",
+        "reserve_stock",
+        "notify_order-confirmed",
+        "buy_label",
+        "capture_payment",
+    ]
 
 
 @pytest.mark.parametrize(
     ("operation", "code", "reason", "undone"),
     [
         ("authorize", "card_declined", FailureReason.PAYMENT_DECLINED, []),
-        ("buy_label", "SHIPMENT.POSTAGE.FAILURE", FailureReason.LABEL_REJECTED, ["stock released", "payment voided"]),
-        ("capture", "charge_expired_for_capture", FailureReason.CAPTURE_FAILED,
-         ["label voided", "stock released", "payment voided"]),
+        (
+            "buy_label",
+            "SHIPMENT.POSTAGE.FAILURE",
+            FailureReason.LABEL_REJECTED,
+            ["stock released", "payment voided"],
+        ),
+        (
+            "capture",
+            "charge_expired_for_capture",
+            FailureReason.CAPTURE_FAILED,
+            ["label voided", "stock released", "payment voided"],
+        ),
     ],
 )
 async def test_business_rejection_compensates_in_reverse_and_tells_once(
