@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import httpx
 
-from connectors.errors import BusinessRejection, IndeterminateError
+from connectors.errors import BusinessRejection, ConnectorError, IndeterminateError
 from connectors.http import get_optional, json_body, reconcile, send
 from domain.order import Address
 from domain.shipping import Label, LabelRequest, LabelVoid, Parcel, Tracking, TrackingStatus
@@ -33,10 +33,13 @@ _TRACKING = {
 _POSTAGE_EXISTS = "SHIPMENT.POSTAGE.EXISTS"
 
 
-def _rejection(response: httpx.Response) -> BusinessRejection | None:
+def _rejection(response: httpx.Response) -> ConnectorError | None:
     error = json_body(response).get("error") or {}
     code = str(error.get("code") or "")
-    if response.status_code == 422 and code != _POSTAGE_EXISTS:
+    if code == _POSTAGE_EXISTS:
+        # Only an earlier attempt of ours can have bought this shipment's postage: reconcile, don't fail.
+        return IndeterminateError("label already bought", upstream=UPSTREAM, code=code)
+    if response.status_code == 422:
         return BusinessRejection(error.get("message") or "carrier refused", upstream=UPSTREAM, code=code)
     return None
 
@@ -63,10 +66,8 @@ class EasyPostCarrier:
                 lambda: self._http.post(f"/shipments/{shipment['id']}/buy", json={"rate": {"id": rate["id"]}}),
                 upstream=UPSTREAM,
                 mutation=True,
-                business=_rejection,
+                vendor=_rejection,
             )
-            if response.status_code == 422:  # postage exists: an earlier attempt's purchase went through
-                raise IndeterminateError("label already bought", upstream=UPSTREAM, code=_POSTAGE_EXISTS)
             return _label(json_body(response))
 
         async def lookup() -> Label | None:
@@ -85,7 +86,7 @@ class EasyPostCarrier:
             lambda: self._http.post(f"/shipments/{shipment['id']}/refund", json={}),
             upstream=UPSTREAM,
             mutation=True,
-            business=_rejection,
+            vendor=_rejection,
         )
         if json_body(response).get("refund_status") == "rejected":
             raise BusinessRejection("carrier refused to void the label", upstream=UPSTREAM, code="void_rejected")
@@ -120,7 +121,7 @@ class EasyPostCarrier:
             lambda: self._http.post("/shipments", json=body),
             upstream=UPSTREAM,
             mutation=True,
-            business=_rejection,
+            vendor=_rejection,
         )
         return json_body(response)
 

@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 import httpx
 
 from connectors.errors import (
-    BusinessRejection,
     ConfigurationError,
     ConnectorError,
     IndeterminateError,
@@ -20,6 +19,9 @@ from connectors.errors import (
 DEFAULT_RETRY_AFTER_S = 1.0
 
 T = TypeVar("T")
+
+VendorRule = Callable[[httpx.Response], ConnectorError | None]
+"""An adapter's reading of its upstream's own error codes: the taxonomy error, or ``None`` for the generic rules."""
 
 
 def raise_for_transport(exc: httpx.TransportError, *, upstream: str, mutation: bool) -> None:
@@ -35,19 +37,19 @@ def raise_for_status(
     *,
     upstream: str,
     mutation: bool,
-    business: Callable[[httpx.Response], BusinessRejection | None] = lambda _: None,
+    vendor: VendorRule = lambda _: None,
 ) -> None:
     """Raise the taxonomy error for a non-2xx answer; return for 2xx.
 
-    ``business`` lets the adapter claim vendor-specific rejections (Stripe's 402, EasyPost's postage failure)
-    before the generic rules apply.
+    ``vendor`` lets the adapter classify its upstream's own error codes first (Stripe's 402 is a business
+    rejection; EasyPost's "postage exists" means an earlier attempt succeeded) before the generic rules apply.
     """
     status = response.status_code
     if status < 300:
         return
-    rejection = business(response)
-    if rejection is not None:
-        raise rejection
+    classified = vendor(response)
+    if classified is not None:
+        raise classified
     detail = f"{upstream}: HTTP {status} {_short_body(response)}"
     if status == 429:
         raise RateLimitedError(detail, upstream=upstream, retry_after=_retry_after(response))
@@ -65,7 +67,7 @@ async def send(
     *,
     upstream: str,
     mutation: bool,
-    business: Callable[[httpx.Response], BusinessRejection | None] = lambda _: None,
+    vendor: VendorRule = lambda _: None,
 ) -> httpx.Response:
     """Perform ``request`` and return its 2xx response, or raise the taxonomy error."""
     try:
@@ -73,7 +75,7 @@ async def send(
     except httpx.TransportError as exc:
         raise_for_transport(exc, upstream=upstream, mutation=mutation)
         raise  # unreachable: raise_for_transport always raises
-    raise_for_status(response, upstream=upstream, mutation=mutation, business=business)
+    raise_for_status(response, upstream=upstream, mutation=mutation, vendor=vendor)
     return response
 
 

@@ -69,7 +69,7 @@ class RestErpInventory:
             lambda: self._http.request(method, path, json=json),
             upstream=UPSTREAM,
             mutation=True,
-            business=_rejection,
+            vendor=_rejection,
         )
         return Hold.model_validate(json_body(response))
 

@@ -156,7 +156,7 @@ class StripePaymentGateway:
             lambda: self._http.post(path, data=form, headers={"Idempotency-Key": idempotency_key}),
             upstream=UPSTREAM,
             mutation=True,
-            business=_rejection,
+            vendor=_rejection,
         )
         return json_body(response)
 

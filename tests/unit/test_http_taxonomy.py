@@ -1,0 +1,93 @@
+"""One mapping from HTTP to the error taxonomy, and from the taxonomy to Temporal."""
+
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from activities.boundary import to_application_error
+from connectors.errors import (
+    BusinessRejection,
+    ConfigurationError,
+    IndeterminateError,
+    RateLimitedError,
+    TransientError,
+)
+from connectors.http import raise_for_status, raise_for_transport, reconcile
+
+
+def _response(status: int, headers: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.Response(status, headers=headers, request=httpx.Request("POST", "http://upstream/x"))
+
+
+@pytest.mark.parametrize(
+    ("status", "mutation", "expected"),
+    [
+        (500, False, TransientError),
+        (503, False, TransientError),
+        (500, True, IndeterminateError),
+        (502, True, IndeterminateError),
+        (409, True, TransientError),
+        (400, True, ConfigurationError),
+        (401, False, ConfigurationError),
+        (403, True, ConfigurationError),
+        (422, True, ConfigurationError),
+    ],
+)
+def test_status_codes_map_to_the_taxonomy(status: int, mutation: bool, expected: type[Exception]) -> None:
+    with pytest.raises(expected) as raised:
+        raise_for_status(_response(status), upstream="erp", mutation=mutation)
+    assert type(raised.value) is expected
+
+
+def test_rate_limit_carries_retry_after() -> None:
+    with pytest.raises(RateLimitedError) as raised:
+        raise_for_status(_response(429, {"Retry-After": "7"}), upstream="payment", mutation=True)
+    assert raised.value.retry_after == 7.0
+
+
+def test_adapter_claims_business_rejections_first() -> None:
+    def business(response: httpx.Response) -> BusinessRejection | None:
+        return BusinessRejection("declined", upstream="payment", code="card_declined")
+
+    with pytest.raises(BusinessRejection):
+        raise_for_status(_response(402), upstream="payment", mutation=True, vendor=business)
+
+
+def test_a_lost_answer_to_a_mutation_is_indeterminate_but_a_refused_connection_is_not() -> None:
+    request = httpx.Request("POST", "http://upstream/x")
+    with pytest.raises(IndeterminateError):
+        raise_for_transport(httpx.ReadTimeout("slow", request=request), upstream="carrier", mutation=True)
+    with pytest.raises(TransientError):
+        raise_for_transport(httpx.ConnectError("refused", request=request), upstream="carrier", mutation=True)
+    with pytest.raises(TransientError):
+        raise_for_transport(httpx.ReadTimeout("slow", request=request), upstream="carrier", mutation=False)
+
+
+async def test_reconcile_returns_what_the_lookup_finds_after_an_unknown_outcome() -> None:
+    async def lost() -> str:
+        raise IndeterminateError("timeout", upstream="payment")
+
+    async def found() -> str | None:
+        return "pi_123"
+
+    async def missing() -> str | None:
+        return None
+
+    assert await reconcile(lost, found) == "pi_123"
+    with pytest.raises(IndeterminateError):
+        await reconcile(lost, missing)
+
+
+def test_temporal_mapping_business_and_configuration_stop_retries_rate_limit_sets_the_delay() -> None:
+    rejected = to_application_error(BusinessRejection("no", upstream="payment", code="card_declined"))
+    assert (rejected.type, rejected.non_retryable, rejected.details) == (
+        "BusinessRejection",
+        True,
+        ({"upstream": "payment", "code": "card_declined"},),
+    )
+    assert to_application_error(ConfigurationError("401", upstream="erp")).non_retryable
+    assert not to_application_error(IndeterminateError("?", upstream="erp")).non_retryable
+    limited = to_application_error(RateLimitedError("slow down", upstream="carrier", retry_after=3))
+    assert not limited.non_retryable
+    assert limited.next_retry_delay == timedelta(seconds=3)
