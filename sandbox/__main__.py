@@ -21,9 +21,7 @@ def _option(
 ) -> None:
     env = "SANDBOX_" + name.upper().replace("-", "_")
     raw = os.environ.get(env)
-    parser.add_argument(
-        f"--{name}", type=kind, default=kind(raw) if raw else default, help=f"{help_text} (env {env})"
-    )
+    parser.add_argument(f"--{name}", type=kind, default=kind(raw) if raw else default, help=f"{help_text} (env {env})")
 
 
 def parse_config(argv: Sequence[str] | None = None) -> SandboxConfig:

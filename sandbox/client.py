@@ -26,8 +26,8 @@ class SandboxControl:
         (await self._http.delete("/_sandbox/faults")).raise_for_status()
 
     async def fault_stats(self) -> dict[str, int]:
-        """Faults injected since the rules were last set: ``delayed``, ``transient``, ``rejected``,
-        ``timeout_after_apply``."""
+        """Faults injected since the rules were last set, reads included: ``delayed``, ``transient``,
+        ``rejected``, ``timeout_after_apply``."""
         response = await self._http.get("/_sandbox/faults/stats")
         response.raise_for_status()
         stats: dict[str, int] = response.json()

@@ -12,6 +12,9 @@ either the id or the reference.
 Tracking advances lazily (computed on read) from the purchase time: every ``transit_seconds`` one step of
 ``pre_transit → in_transit → out_for_delivery → delivered``. A status forced through the control API
 overrides it and stops the auto-advance; so does a label refund (a voided label never ships).
+
+The API's reads (``GET`` shipment, ``GET`` tracker) go through fault injection as operation ``read`` after
+authentication; the public label and tracking pages under ``/_sandbox`` are never faulted.
 """
 
 import base64
@@ -25,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox.faults import FaultEngine, retry_after_headers
+from sandbox.faults import READ, FaultEngine, read_key, retry_after_headers
 from sandbox.ids import new_id, random_token
 from sandbox.ledger import Ledger
 
@@ -65,9 +68,7 @@ LABEL_PNG = base64.b64decode(
 class EasyPostError(Exception):
     """An EasyPost error object plus its HTTP status."""
 
-    def __init__(
-        self, status: int, code: str, message: str, errors: list[dict[str, str]] | None = None
-    ) -> None:
+    def __init__(self, status: int, code: str, message: str, errors: list[dict[str, str]] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.body = {"error": {"code": code, "message": message, "errors": errors or []}}
@@ -195,6 +196,15 @@ class EasyPostApi:
         }[status]
         return EasyPostApi._error(EasyPostError(status, code, message), retry_after_headers(status))
 
+    async def _read_fault(self, request: Request, order_id: str) -> Response | None:
+        """Fault injection for a read: wait the injected latency; the transient failure to answer, if any."""
+        key = read_key(request.method, request.url.path, request.query_params.multi_items())
+        decision = self._faults.decide("carrier", READ, order_id, key)
+        await decision.wait_latency()
+        if decision.transient_status is not None:
+            return self._transient(decision.transient_status)
+        return None
+
     async def _json_body(self, request: Request) -> dict[str, Any]:
         if (denied := self._authenticate(request)) is not None:
             raise denied
@@ -221,14 +231,9 @@ class EasyPostApi:
             return list(shipment.history)
         elapsed = time.monotonic() - shipment.purchased_at
         steps = (
-            len(AUTO_ADVANCE) - 1
-            if self._transit <= 0
-            else min(len(AUTO_ADVANCE) - 1, int(elapsed // self._transit))
+            len(AUTO_ADVANCE) - 1 if self._transit <= 0 else min(len(AUTO_ADVANCE) - 1, int(elapsed // self._transit))
         )
-        return [
-            (AUTO_ADVANCE[i], shipment.bought_at + timedelta(seconds=i * self._transit))
-            for i in range(steps + 1)
-        ]
+        return [(AUTO_ADVANCE[i], shipment.bought_at + timedelta(seconds=i * self._transit)) for i in range(steps + 1)]
 
     def _status(self, shipment: Shipment) -> str:
         history = self._history(shipment)
@@ -393,10 +398,19 @@ class EasyPostApi:
         return JSONResponse(self._shipment_json(shipment, str(request.base_url)), status_code=201)
 
     async def _get(self, request: Request) -> Response:
+        if (denied := self._authenticate(request)) is not None:
+            return self._error(denied)
+        id_or_reference = request.path_params["id"]
+        # A reference names its order even before the shipment exists (a lookup after a lost create).
+        stored = self.find(id_or_reference)
+        if stored is not None:
+            order_id = stored.order_id
+        else:
+            order_id = order_id_of(id_or_reference) if ":" in id_or_reference else ""
+        if (fault := await self._read_fault(request, order_id)) is not None:
+            return fault
         try:
-            if (denied := self._authenticate(request)) is not None:
-                raise denied
-            shipment = self._lookup(request.path_params["id"])
+            shipment = self._lookup(id_or_reference)
         except EasyPostError as error:
             return self._error(error)
         return JSONResponse(self._shipment_json(shipment, str(request.base_url)))
@@ -493,6 +507,10 @@ class EasyPostApi:
     async def _get_tracker(self, request: Request) -> Response:
         if (denied := self._authenticate(request)) is not None:
             return self._error(denied)
+        shipment_id = self._by_tracker.get(request.path_params["id"])
+        order_id = self._shipments[shipment_id].order_id if shipment_id else ""
+        if (fault := await self._read_fault(request, order_id)) is not None:
+            return fault
         return self._tracker_response(request)
 
     async def _public_tracker(self, request: Request) -> Response:

@@ -7,6 +7,9 @@ releasing gives them back to availability.
 
 Idempotency is the contract's: the caller names the hold, so a repeated PUT finds it instead of reserving
 twice, and release/commit are no-ops when repeated.
+
+Reads (``GET`` a hold, ``GET`` availability) go through fault injection as operation ``read`` once the token
+(and the hold id's form) is checked.
 """
 
 import json
@@ -20,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox.faults import FaultEngine, retry_after_headers
+from sandbox.faults import READ, FaultEngine, read_key, retry_after_headers
 from sandbox.ledger import Ledger
 
 HOLD_ID = re.compile(r"[A-Za-z0-9._:-]{1,200}")
@@ -77,9 +80,7 @@ class Hold:
     def same_request(self, body: HoldIn) -> bool:
         """Whether a repeated PUT asks for the same thing (order and lines, in any line order)."""
         asked = sorted((line.sku, line.quantity) for line in body.lines)
-        return body.order_id == self.order_id and asked == sorted(
-            (held.sku, held.requested) for held in self.lines
-        )
+        return body.order_id == self.order_id and asked == sorted((held.sku, held.requested) for held in self.lines)
 
     def to_json(self) -> dict[str, Any]:
         """The contract's Hold resource."""
@@ -93,9 +94,7 @@ class Hold:
                     "requested": line.requested,
                     "held": line.held,
                     "short": line.short,
-                    "restock_date": line.restock_date.isoformat()
-                    if line.short and line.restock_date
-                    else None,
+                    "restock_date": line.restock_date.isoformat() if line.short and line.restock_date else None,
                 }
                 for line in self.lines
             ],
@@ -202,6 +201,15 @@ class ErpApi:
             retry_after_headers(status),
         )
 
+    async def _read_fault(self, request: Request, order_id: str) -> Response | None:
+        """Fault injection for a read: wait the injected latency; the transient failure to answer, if any."""
+        key = read_key(request.method, request.url.path, request.query_params.multi_items())
+        decision = self._faults.decide("erp", READ, order_id, key)
+        await decision.wait_latency()
+        if decision.transient_status is not None:
+            return self._transient(decision.transient_status)
+        return None
+
     def _hold(self, hold_id: str) -> Hold:
         hold = self._holds.get(hold_id)
         if hold is None:
@@ -246,15 +254,22 @@ class ErpApi:
             lines.append(HoldLine(line.sku, line.quantity, held, self.stock.restock_date(line.sku)))
         hold = Hold(hold_id, body.order_id, lines)
         self._holds[hold_id] = hold
-        self._ledger.record(
-            hold.order_id, "erp", "reserve", units=hold.units, idempotency_key=hold_id, ref=hold_id
-        )
+        self._ledger.record(hold.order_id, "erp", "reserve", units=hold.units, idempotency_key=hold_id, ref=hold_id)
         await self._faults.hang(decision)
         return JSONResponse(hold.to_json(), status_code=201)
 
     async def _get(self, request: Request) -> Response:
         try:
-            return JSONResponse(self._hold(self._check(request)).to_json())
+            hold_id = self._check(request)
+        except ErpError as error:
+            return self._error(error)
+        # The hub names holds ``{order_id}:…``, so an unknown hold still names its order.
+        stored = self._holds.get(hold_id)
+        order_id = stored.order_id if stored else (hold_id.split(":", 1)[0] if ":" in hold_id else "")
+        if (fault := await self._read_fault(request, order_id)) is not None:
+            return fault
+        try:
+            return JSONResponse(self._hold(hold_id).to_json())
         except ErpError as error:
             return self._error(error)
 
@@ -291,9 +306,7 @@ class ErpApi:
                     self.stock.ship(line.sku, line.held)
             hold.status = target
             effect = "release" if operation == "hold.release" else "commit"
-            self._ledger.record(
-                hold.order_id, "erp", effect, units=hold.units, idempotency_key=hold_id, ref=hold_id
-            )
+            self._ledger.record(hold.order_id, "erp", effect, units=hold.units, idempotency_key=hold_id, ref=hold_id)
         await self._faults.hang(decision)
         return JSONResponse(hold.to_json())
 
@@ -308,6 +321,8 @@ class ErpApi:
             self._check(request)
         except ErpError as error:
             return self._error(error)
+        if (fault := await self._read_fault(request, "")) is not None:
+            return fault
         skus = request.query_params.getlist("sku")
         if any(not sku or len(sku) > 64 for sku in skus):
             return self._error(ErpError(422, "invalid_request", "a sku is 1 to 64 characters"))

@@ -1,9 +1,14 @@
 """Fault injection: which requests get slow, fail transiently, hang after applying, or are rejected.
 
 Decisions are deterministic so a failing chaos run can be replayed: each one is derived from a sha256 of the
-seed, the rule's index, the operation, the request's key (idempotency key, reference, hold id or Message-ID)
-and how many times that key has been seen for that operation since the rules were last set. A client that
-retries with the same key therefore gets a fresh, but reproducible, draw on every attempt.
+seed, the rule's index, the operation, the request's key and how many times that key has been seen for that
+operation since the rules were last set. A mutation's key is its idempotency key, reference, hold id or
+Message-ID; a read's (operation ``read``, every GET of a vendor API) is its method, path and sorted query
+string (:func:`read_key`). A client that retries with the same key therefore gets a fresh, but reproducible,
+draw on every attempt.
+
+Reads only get latency and transient failures: they change nothing, so there is nothing to reject and
+nothing to apply before a hang.
 
 Each upstream renders the decision in its own wire format; this module only decides.
 """
@@ -11,17 +16,22 @@ Each upstream renders the decision in its own wire format; this module only deci
 import asyncio
 import hashlib
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, Self
+from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 UpstreamName = Literal["payment", "carrier", "erp", "email"]
 
+# The operation of every GET of a vendor wire API (not the ``/_sandbox`` pages); email has no reads.
+READ = "read"
+
 OPERATIONS: dict[UpstreamName, tuple[str, ...]] = {
-    "payment": ("authorize", "capture", "cancel", "refund"),
-    "carrier": ("shipment.create", "shipment.buy", "shipment.refund"),
-    "erp": ("hold.put", "hold.release", "hold.commit"),
+    "payment": ("authorize", "capture", "cancel", "refund", READ),
+    "carrier": ("shipment.create", "shipment.buy", "shipment.refund", READ),
+    "erp": ("hold.put", "hold.release", "hold.commit", READ),
     "email": ("send",),
 }
 
@@ -37,6 +47,7 @@ Operation = Literal[
     "hold.release",
     "hold.commit",
     "send",
+    "read",
     "*",
 ]
 
@@ -99,7 +110,8 @@ class Decision:
 
     wait ``latency_s``; if ``transient_status``, fail without applying anything; if ``reject``, answer the
     business rejection (nothing applied); otherwise apply, and if ``timeout_after_apply``, hold the answer for
-    the configured hang time before sending it.
+    the configured hang time before sending it. A read's decision never has ``reject`` or
+    ``timeout_after_apply``.
     """
 
     latency_s: float = 0.0
@@ -114,6 +126,12 @@ class Decision:
 
 
 NO_FAULT = Decision()
+
+
+def read_key(method: str, path: str, query: Iterable[tuple[str, str]]) -> str:
+    """The fault key of a read: ``GET /v1/refunds?payment_intent=pi_1``, query parameters sorted."""
+    encoded = urlencode(sorted(query))
+    return f"{method.upper()} {path}" + (f"?{encoded}" if encoded else "")
 
 
 def draw(seed: int, rule_index: int, operation: str, key: str, nth: int) -> tuple[float, int]:
@@ -162,11 +180,12 @@ class FaultEngine:
         return {kind: self.stats[kind] for kind in kinds}
 
     def decide(self, upstream: UpstreamName, operation: str, order_id: str, key: str) -> Decision:
-        """Decide the fate of one mutating request.
+        """Decide the fate of one request: a mutation, or a read (``operation`` :data:`READ`).
 
         Every matching rule adds its latency. The first matching rule whose draw falls under ``error_rate``
-        makes the request fail transiently; otherwise the first rule with a ``reject`` rejects it; otherwise a
-        draw in ``[error_rate, error_rate + timeout_after_apply_rate)`` makes it hang after applying.
+        makes the request fail transiently; otherwise, for a mutation, the first rule with a ``reject`` rejects
+        it; otherwise a draw in ``[error_rate, error_rate + timeout_after_apply_rate)`` makes a mutation hang
+        after applying. Rejections and hangs never apply to reads.
         """
         self._seen[(operation, key)] += 1
         if not self.rules:
@@ -176,6 +195,7 @@ class FaultEngine:
         transient: int | None = None
         reject: RejectSpec | None = None
         hang = False
+        mutation = operation != READ
         for index, rule in enumerate(self.rules):
             if not rule.matches(upstream, operation, order_id):
                 continue
@@ -183,9 +203,9 @@ class FaultEngine:
             u, pick = draw(self.seed, index, operation, key, nth)
             if transient is None and u < rule.error_rate:
                 transient = TRANSIENT_STATUSES[pick % len(TRANSIENT_STATUSES)]
-            elif u < rule.error_rate + rule.timeout_after_apply_rate:
+            elif mutation and u < rule.error_rate + rule.timeout_after_apply_rate:
                 hang = True
-            if reject is None and rule.reject is not None:
+            if mutation and reject is None and rule.reject is not None:
                 reject = rule.reject
         if latency_ms:
             self.note("delayed")

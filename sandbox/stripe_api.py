@@ -7,6 +7,7 @@ statuses the client maps to its exception classes (402 → ``CardError``, 400/40
 to an ``Idempotency-Key`` is stored and replayed (``Idempotent-Replayed: true``); the same key with other
 parameters is a 400 ``idempotency_error``. As with Stripe, nothing is stored when the request failed before
 executing (parameter validation, an injected transient failure), so a retry with the same key can succeed.
+Reads (retrieve, search, list) go through fault injection as operation ``read`` after authentication.
 """
 
 import base64
@@ -22,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox.faults import Decision, FaultEngine, RejectSpec, retry_after_headers
+from sandbox.faults import READ, Decision, FaultEngine, RejectSpec, read_key, retry_after_headers
 from sandbox.ids import new_id, random_token
 from sandbox.ledger import Ledger
 
@@ -35,9 +36,7 @@ DECLINING_METHODS: dict[str, str] = {
     "pm_card_chargeDeclinedLostCard": "lost_card",
     "pm_card_chargeDeclinedStolenCard": "stolen_card",
 }
-CANCELABLE = frozenset(
-    {"requires_payment_method", "requires_confirmation", "requires_action", "requires_capture"}
-)
+CANCELABLE = frozenset({"requires_payment_method", "requires_confirmation", "requires_action", "requires_capture"})
 
 
 class StripeError(Exception):
@@ -253,6 +252,15 @@ _CLAUSE = re.compile(
 _SEARCHABLE_FIELDS = ("status", "currency", "amount", "capture_method")
 
 
+def _queried_order(query: str) -> str:
+    """The order id a search query asks for (its ``metadata['order_id']:'…'`` clause), else ``""``."""
+    for clause in re.split(r"\s+AND\s+", query.strip()):
+        match = _CLAUSE.match(clause)
+        if match is not None and match.group("mkey") == "order_id":
+            return match.group("value")
+    return ""
+
+
 @dataclass(frozen=True)
 class _Call:
     """What an apply step needs from the request context: the injected rejection and the idempotency key."""
@@ -314,9 +322,7 @@ class StripeApi:
 
     @staticmethod
     def _respond(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
-        return JSONResponse(
-            body, status_code=status, headers={"Request-Id": new_id("req", 14), **(headers or {})}
-        )
+        return JSONResponse(body, status_code=status, headers={"Request-Id": new_id("req", 14), **(headers or {})})
 
     def _error(self, error: StripeError, headers: dict[str, str] | None = None) -> JSONResponse:
         return self._respond(error.status, error.body, headers)
@@ -368,6 +374,20 @@ class StripeApi:
         await self._faults.hang(decision)
         return self._respond(status, body, echo)
 
+    async def _read_fault(self, request: Request, order_id: str) -> Response | None:
+        """Fault injection for a read: wait the injected latency; the transient failure to answer, if any."""
+        key = read_key(request.method, request.url.path, request.query_params.multi_items())
+        decision = self._faults.decide("payment", READ, order_id, key)
+        await decision.wait_latency()
+        if decision.transient_status is not None:
+            return self._transient(decision.transient_status)
+        return None
+
+    def _intent_order(self, intent_id: str | None) -> str:
+        """The order of a stored intent; ``""`` for an unknown one."""
+        intent = self._intents.get(intent_id or "")
+        return intent.order_id if intent else ""
+
     def _transient(self, status: int) -> JSONResponse:
         if status == 429:
             error = StripeError(
@@ -378,9 +398,7 @@ class StripeApi:
                 stored=False,
             )
         else:
-            error = StripeError(
-                status, "api_error", "An unexpected error occurred (sandbox fault).", stored=False
-            )
+            error = StripeError(status, "api_error", "An unexpected error occurred (sandbox fault).", stored=False)
         return self._error(error, retry_after_headers(status))
 
     def _intent(self, intent_id: str, param: str | None = None) -> PaymentIntent:
@@ -437,8 +455,7 @@ class StripeApi:
             )
         method = params.get("payment_method")
         if method is not None and (
-            not isinstance(method, str)
-            or (method not in SUCCEEDING_METHODS and method not in DECLINING_METHODS)
+            not isinstance(method, str) or (method not in SUCCEEDING_METHODS and method not in DECLINING_METHODS)
         ):
             raise StripeError(
                 400,
@@ -516,18 +533,24 @@ class StripeApi:
         return 200, intent.to_json()
 
     async def _get_intent(self, request: Request) -> Response:
+        if (denied := self._authenticate(request)) is not None:
+            return self._error(denied)
+        intent_id = request.path_params["id"]
+        if (fault := await self._read_fault(request, self._intent_order(intent_id))) is not None:
+            return fault
         try:
-            if (denied := self._authenticate(request)) is not None:
-                raise denied
-            return self._respond(200, self._intent(request.path_params["id"]).to_json())
+            return self._respond(200, self._intent(intent_id).to_json())
         except StripeError as error:
             return self._error(error)
 
     async def _search_intents(self, request: Request) -> Response:
+        if (denied := self._authenticate(request)) is not None:
+            return self._error(denied)
+        query = request.query_params.get("query", "")
+        if (fault := await self._read_fault(request, _queried_order(query))) is not None:
+            return fault
         try:
-            if (denied := self._authenticate(request)) is not None:
-                raise denied
-            predicate = self._parse_query(request.query_params.get("query", ""))
+            predicate = self._parse_query(query)
         except StripeError as error:
             return self._error(error)
         found = sorted((i for i in self._intents.values() if predicate(i)), key=lambda i: -i.seq)
@@ -595,9 +618,7 @@ class StripeApi:
             lambda call: self._apply_capture(request.path_params["id"], params, call),
         )
 
-    def _apply_capture(
-        self, intent_id: str, params: dict[str, Any], call: _Call
-    ) -> tuple[int, dict[str, Any]]:
+    def _apply_capture(self, intent_id: str, params: dict[str, Any], call: _Call) -> tuple[int, dict[str, Any]]:
         intent = self._intent(intent_id)
         requested = _positive_int(params, "amount_to_capture", required=False)
         if intent.status != "requires_capture":
@@ -615,8 +636,7 @@ class StripeApi:
             raise StripeError(
                 400,
                 "invalid_request_error",
-                f"The amount to capture ({amount}) is greater than the amount capturable "
-                f"({intent.amount_capturable}).",
+                f"The amount to capture ({amount}) is greater than the amount capturable ({intent.amount_capturable}).",
                 code="amount_too_large",
                 param="amount_to_capture",
             )
@@ -628,14 +648,10 @@ class StripeApi:
         intent.amount_received = amount
         intent.amount_capturable = 0
         key = call.idempotency_key
-        self._ledger.record(
-            intent.order_id, "payment", "capture", amount=amount, idempotency_key=key, ref=intent.id
-        )
+        self._ledger.record(intent.order_id, "payment", "capture", amount=amount, idempotency_key=key, ref=intent.id)
         if released:
             # Stripe releases the uncaptured rest of the authorization: the money was never taken.
-            self._ledger.record(
-                intent.order_id, "payment", "void", amount=released, idempotency_key=key, ref=intent.id
-            )
+            self._ledger.record(intent.order_id, "payment", "void", amount=released, idempotency_key=key, ref=intent.id)
         return 200, intent.to_json()
 
     async def _cancel_intent(self, request: Request) -> Response:
@@ -653,9 +669,7 @@ class StripeApi:
             lambda call: self._apply_cancel(request.path_params["id"], params, call),
         )
 
-    def _apply_cancel(
-        self, intent_id: str, params: dict[str, Any], call: _Call
-    ) -> tuple[int, dict[str, Any]]:
+    def _apply_cancel(self, intent_id: str, params: dict[str, Any], call: _Call) -> tuple[int, dict[str, Any]]:
         intent = self._intent(intent_id)
         if intent.status not in CANCELABLE:
             raise StripeError(
@@ -724,9 +738,7 @@ class StripeApi:
             order_id = self._refund_target(params).order_id
         except StripeError:
             order_id = ""  # the apply step answers the missing target; faults only need an order id
-        return await self._mutate(
-            request, "refund", order_id, params, lambda call: self._apply_refund(params, call)
-        )
+        return await self._mutate(request, "refund", order_id, params, lambda call: self._apply_refund(params, call))
 
     def _apply_refund(self, params: dict[str, Any], call: _Call) -> tuple[int, dict[str, Any]]:
         intent = self._refund_target(params)
@@ -789,6 +801,8 @@ class StripeApi:
         if (denied := self._authenticate(request)) is not None:
             return self._error(denied)
         intent_id = request.query_params.get("payment_intent")
+        if (fault := await self._read_fault(request, self._intent_order(intent_id))) is not None:
+            return fault
         found = sorted(
             (r for r in self._refunds.values() if intent_id is None or r.payment_intent == intent_id),
             key=lambda r: -r.seq,
@@ -802,6 +816,9 @@ class StripeApi:
         if (denied := self._authenticate(request)) is not None:
             return self._error(denied)
         refund = self._refunds.get(request.path_params["id"])
+        order_id = self._intent_order(refund.payment_intent) if refund else ""
+        if (fault := await self._read_fault(request, order_id)) is not None:
+            return fault
         if refund is None:
             return self._error(
                 StripeError(

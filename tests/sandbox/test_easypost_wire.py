@@ -32,9 +32,7 @@ def ledger_of(sandbox: SandboxProcess, order_id: str) -> dict[str, Any]:
     return view
 
 
-def test_create_retrieve_buy_refund(
-    client: easypost.EasyPostClient, sandbox: SandboxProcess, order_id: str
-) -> None:
+def test_create_retrieve_buy_refund(client: easypost.EasyPostClient, sandbox: SandboxProcess, order_id: str) -> None:
     reference = f"{order_id}:shipment:1"
     shipment = create(client, reference)
     assert shipment.id.startswith("shp_")
@@ -98,9 +96,7 @@ def test_forced_status_overrides_auto_advance(
     reference = f"{order_id}:shipment:1"
     shipment = create(client, reference)
     bought = client.shipment.buy(shipment.id, rate=shipment.lowest_rate())
-    response = httpx.post(
-        f"{sandbox.base_url}/_sandbox/carrier/{reference}/status", json={"status": "failure"}
-    )
+    response = httpx.post(f"{sandbox.base_url}/_sandbox/carrier/{reference}/status", json={"status": "failure"})
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "failure"
     time.sleep(1.2)  # more than one transit step: a forced status does not advance

@@ -128,9 +128,7 @@ async def test_unknown_holds_are_404(erp: httpx.AsyncClient, order_id: str) -> N
         assert response.json()["error"]["code"] == "not_found"
 
 
-async def test_malformed_requests_and_auth(
-    erp: httpx.AsyncClient, http: httpx.AsyncClient, order_id: str
-) -> None:
+async def test_malformed_requests_and_auth(erp: httpx.AsyncClient, http: httpx.AsyncClient, order_id: str) -> None:
     hold_id = f"{order_id}:inventory.hold:1"
     for body in (
         {"order_id": order_id, "lines": []},

@@ -93,9 +93,7 @@ async def test_same_seed_and_requests_give_the_same_outcomes(
 async def test_error_rate_is_roughly_honoured_and_nothing_is_applied_on_failure(
     http: httpx.AsyncClient, set_faults: SetFaults, order_id: str, ledger: ReadLedger
 ) -> None:
-    await set_faults(
-        {"upstream": "erp", "operation": "hold.put", "order_prefix": order_id, "error_rate": 0.3}
-    )
+    await set_faults({"upstream": "erp", "operation": "hold.put", "order_prefix": order_id, "error_rate": 0.3})
     responses = [await put_hold(http, order_id, n) for n in range(200)]
     failed = [r for r in responses if r.status_code >= 300]
     assert 30 <= len(failed) <= 90  # 60 expected; these bounds are about 4.5 standard deviations wide
@@ -150,13 +148,9 @@ async def test_smtp_timeout_after_apply_stores_and_a_resend_is_deduplicated(
     await set_faults({"upstream": "email", "order_prefix": order_id, "timeout_after_apply_rate": 1})
     message_id = make_msgid(domain="hub.test")
     with pytest.raises(aiosmtplib.SMTPTimeoutError):
-        await aiosmtplib.send(
-            email(order_id, message_id), hostname=sandbox.host, port=sandbox.smtp_port, timeout=0.5
-        )
+        await aiosmtplib.send(email(order_id, message_id), hostname=sandbox.host, port=sandbox.smtp_port, timeout=0.5)
     (await http.delete("/_sandbox/faults")).raise_for_status()
-    await aiosmtplib.send(
-        email(order_id, message_id), hostname=sandbox.host, port=sandbox.smtp_port, timeout=5
-    )
+    await aiosmtplib.send(email(order_id, message_id), hostname=sandbox.host, port=sandbox.smtp_port, timeout=5)
     [stored] = (await http.get("/_sandbox/mail", params={"order_id": order_id})).json()
     assert (stored["message_id"], stored["deliveries"]) == (message_id, 2)
 
@@ -168,9 +162,7 @@ async def test_smtp_transient_and_reject(
     with pytest.raises(aiosmtplib.SMTPDataError) as transient:
         await aiosmtplib.send(email(order_id, make_msgid()), hostname=sandbox.host, port=sandbox.smtp_port)
     assert transient.value.code == 451
-    await set_faults(
-        {"upstream": "email", "order_prefix": order_id, "reject": {"code": "x", "message": "no"}}
-    )
+    await set_faults({"upstream": "email", "order_prefix": order_id, "reject": {"code": "x", "message": "no"}})
     with pytest.raises(aiosmtplib.SMTPDataError) as rejected:
         await aiosmtplib.send(email(order_id, make_msgid()), hostname=sandbox.host, port=sandbox.smtp_port)
     assert rejected.value.code == 550
@@ -228,12 +220,8 @@ async def test_carrier_rejections(
             }
         }
 
-    rejected = (
-        await http.post("/v2/shipments", json=shipment(f"{order_id}:shipment:1"), headers=EASYPOST)
-    ).json()
-    refused = (
-        await http.post("/v2/shipments", json=shipment(f"{order_id}:shipment:2"), headers=EASYPOST)
-    ).json()
+    rejected = (await http.post("/v2/shipments", json=shipment(f"{order_id}:shipment:1"), headers=EASYPOST)).json()
+    refused = (await http.post("/v2/shipments", json=shipment(f"{order_id}:shipment:2"), headers=EASYPOST)).json()
     bought = await http.post(
         f"/v2/shipments/{refused['id']}/buy",
         json={"rate": {"id": refused["rates"][0]["id"]}},
@@ -292,9 +280,7 @@ async def test_erp_rejection_uses_the_rule_code(
 async def test_latency_applies_to_matching_orders_only(
     http: httpx.AsyncClient, set_faults: SetFaults, order_id: str
 ) -> None:
-    await set_faults(
-        {"upstream": "erp", "operation": "hold.put", "order_prefix": order_id, "latency_ms": 400}
-    )
+    await set_faults({"upstream": "erp", "operation": "hold.put", "order_prefix": order_id, "latency_ms": 400})
     started = time.monotonic()
     assert (await put_hold(http, order_id, 1)).status_code == 201
     assert time.monotonic() - started >= 0.4
@@ -309,6 +295,7 @@ async def test_latency_applies_to_matching_orders_only(
         {"error_rate": 1.5},
         {"error_rate": 0.6, "timeout_after_apply_rate": 0.6},
         {"upstream": "payment", "operation": "hold.put"},
+        {"upstream": "email", "operation": "read"},  # SMTP has no reads
         {"operation": "teleport"},
         {"reject": {"message": "code missing"}},
         {"surprise": True},

@@ -123,9 +123,7 @@ def test_idempotent_replay_returns_the_first_response(
     assert again.last_response.headers["Idempotent-Replayed"] == "true"
 
     view = httpx.get(f"{sandbox.base_url}/_sandbox/ledger", params={"order_id": order_id}).json()
-    assert [(e["effect"], e["idempotency_key"], e["ref"]) for e in view["effects"]] == [
-        ("authorize", key, first.id)
-    ]
+    assert [(e["effect"], e["idempotency_key"], e["ref"]) for e in view["effects"]] == [("authorize", key, first.id)]
     assert view["payment"]["authorized"] == 12900
 
     with pytest.raises(stripe.IdempotencyError):
@@ -141,9 +139,7 @@ async def test_search_by_order_metadata(client: stripe.StripeClient, order_id: s
     assert found.has_more is False
     assert sorted(i.id for i in found.data) == sorted(i.id for i in mine)
 
-    nothing = await client.v1.payment_intents.search_async(
-        {"query": f"metadata['order_id']:'{uuid.uuid4()}'"}
-    )
+    nothing = await client.v1.payment_intents.search_async({"query": f"metadata['order_id']:'{uuid.uuid4()}'"})
     assert list(nothing.data) == []
 
 
