@@ -1,0 +1,76 @@
+"""There is no Docker engine here, so the compose file is checked for what can go wrong without one: every
+command and module it names exists, and every setting it passes is one the worker reads."""
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from hub.settings import Settings
+from workflows.search_attributes import ALL
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_the_stack_has_temporal_the_sandbox_and_the_worker() -> None:
+    assert set(COMPOSE["services"]) >= {"temporal", "sandbox", "worker"}
+
+
+def test_every_python_entry_point_named_exists() -> None:
+    for name, service in COMPOSE["services"].items():
+        command = service.get("command", [])
+        if command[:2] == ["python", "-m"]:
+            module = command[2].replace(".", "/")
+            assert (ROOT / module / "__main__.py").exists() or (ROOT / f"{module}.py").exists(), name
+        elif command[:1] == ["python"]:
+            assert (ROOT / command[1]).exists(), name
+        if "build" in service:
+            assert (ROOT / service["build"] / "Dockerfile").exists(), name
+
+
+def test_the_dockerfile_copies_every_package_the_entry_points_import() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    for package in ("domain", "connectors", "activities", "workflows", "notifications", "hub", "sandbox"):
+        assert f"COPY {package} {package}" in dockerfile
+    assert "COPY worker.py" in dockerfile
+
+
+def _field_exists(model: type[BaseModel], path: list[str]) -> bool:
+    field = model.model_fields.get(path[0].lower())
+    if field is None:
+        return False
+    if len(path) == 1:
+        return True
+    nested = field.annotation
+    return isinstance(nested, type) and issubclass(nested, BaseModel) and _field_exists(nested, path[1:])
+
+
+def test_every_worker_setting_is_one_the_worker_reads_and_parses() -> None:
+    environment: dict[str, str] = COMPOSE["services"]["worker"]["environment"]
+    for key in environment:
+        assert key.startswith("HUB_") and _field_exists(Settings, key.removeprefix("HUB_").split("__")), key
+    settings = Settings.model_validate(
+        {k.removeprefix("HUB_").lower(): v for k, v in environment.items() if "__" not in k}
+        | _nest({k.removeprefix("HUB_"): v for k, v in environment.items() if "__" in k})
+    )
+    assert settings.temporal.address == "temporal:7233"
+    assert settings.email.port == 2525
+
+
+def test_the_dev_server_registers_the_hub_search_attributes() -> None:
+    command = COMPOSE["services"]["temporal"]["command"]
+    for key in ALL:
+        assert f"--search-attribute={key.name}=Keyword" in command
+
+
+def _nest(flat: dict[str, str]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        *parents, leaf = key.lower().split("__")
+        target = nested
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[leaf] = value
+    return nested
