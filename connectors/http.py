@@ -3,8 +3,9 @@
 Vendor adapters decide only what is vendor-specific (which 4xx codes are business rejections).
 """
 
+import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import httpx
 
@@ -17,6 +18,9 @@ from connectors.errors import (
 )
 
 DEFAULT_RETRY_AFTER_S = 1.0
+READ_ATTEMPTS = 3
+READ_PAUSE_S = 0.2
+MAX_READ_PAUSE_S = 2.0
 
 T = TypeVar("T")
 
@@ -24,7 +28,7 @@ VendorRule = Callable[[httpx.Response], ConnectorError | None]
 """An adapter's reading of its upstream's own error codes: the taxonomy error, or ``None`` for the generic rules."""
 
 
-def raise_for_transport(exc: httpx.TransportError, *, upstream: str, mutation: bool) -> None:
+def raise_for_transport(exc: httpx.TransportError, *, upstream: str, mutation: bool) -> NoReturn:
     """A request that got no answer. A mutation may have been applied before the connection broke."""
     if mutation and not isinstance(exc, httpx.ConnectError):
         # ConnectError means the request never left; anything later (read timeout, reset) is a maybe.
@@ -68,30 +72,40 @@ async def send(
     upstream: str,
     mutation: bool,
     vendor: VendorRule = lambda _: None,
+    accept: frozenset[int] = frozenset(),
 ) -> httpx.Response:
-    """Perform ``request`` and return its 2xx response, or raise the taxonomy error."""
-    try:
-        response = await request()
-    except httpx.TransportError as exc:
-        raise_for_transport(exc, upstream=upstream, mutation=mutation)
-        raise  # unreachable: raise_for_transport always raises
-    raise_for_status(response, upstream=upstream, mutation=mutation, vendor=vendor)
-    return response
+    """Perform ``request`` and return its response if 2xx (or in ``accept``), else raise the taxonomy error.
+
+    A read that fails transiently is repeated here, briefly: it is safe to repeat, and one lost lookup should not
+    cost the whole activity attempt (and Temporal's backoff). Mutations are never repeated here: Temporal
+    retries them, with the same idempotency key, after the adapter has reconciled.
+    """
+    attempts = 1 if mutation else READ_ATTEMPTS
+    for attempt in range(1, attempts + 1):
+        try:
+            try:
+                response = await request()
+            except httpx.TransportError as exc:
+                raise_for_transport(exc, upstream=upstream, mutation=mutation)
+            if response.status_code not in accept:
+                raise_for_status(response, upstream=upstream, mutation=mutation, vendor=vendor)
+            return response
+        except TransientError as error:
+            pause = error.retry_after if isinstance(error, RateLimitedError) else READ_PAUSE_S * attempt
+            if attempt == attempts or pause > MAX_READ_PAUSE_S:
+                raise
+            await asyncio.sleep(pause)
+    raise AssertionError("unreachable")
 
 
 async def get_optional(
     http: httpx.AsyncClient, path: str, *, upstream: str, params: dict[str, str] | None = None
 ) -> httpx.Response | None:
     """GET a resource by our reference: ``None`` when it does not exist (404), the taxonomy error otherwise."""
-    try:
-        response = await http.get(path, params=params)
-    except httpx.TransportError as exc:
-        raise_for_transport(exc, upstream=upstream, mutation=False)
-        raise
-    if response.status_code == 404:
-        return None
-    raise_for_status(response, upstream=upstream, mutation=False)
-    return response
+    response = await send(
+        lambda: http.get(path, params=params), upstream=upstream, mutation=False, accept=frozenset({404})
+    )
+    return None if response.status_code == 404 else response
 
 
 async def reconcile(attempt: Callable[[], Awaitable[T]], lookup: Callable[[], Awaitable[T | None]]) -> T:

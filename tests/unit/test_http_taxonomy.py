@@ -13,7 +13,7 @@ from connectors.errors import (
     RateLimitedError,
     TransientError,
 )
-from connectors.http import raise_for_status, raise_for_transport, reconcile
+from connectors.http import raise_for_status, raise_for_transport, reconcile, send
 
 
 def _response(status: int, headers: dict[str, str] | None = None) -> httpx.Response:
@@ -91,3 +91,32 @@ def test_temporal_mapping_business_and_configuration_stop_retries_rate_limit_set
     limited = to_application_error(RateLimitedError("slow down", upstream="carrier", retry_after=3))
     assert not limited.non_retryable
     assert limited.next_retry_delay == timedelta(seconds=3)
+
+
+async def test_a_failed_read_is_repeated_in_place_but_a_failed_mutation_is_not() -> None:
+    calls = {"GET": 0, "POST": 0}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls[request.method] += 1
+        return httpx.Response(503 if calls[request.method] < 3 else 200, json={})
+
+    async with httpx.AsyncClient(base_url="http://upstream", transport=httpx.MockTransport(handler)) as http:
+        response = await send(lambda: http.get("/x"), upstream="erp", mutation=False)
+        assert response.status_code == 200 and calls["GET"] == 3
+        with pytest.raises(IndeterminateError):
+            await send(lambda: http.post("/x"), upstream="erp", mutation=True)
+        assert calls["POST"] == 1
+
+
+async def test_a_read_that_keeps_failing_gives_up_after_a_few_tries() -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(502)
+
+    async with httpx.AsyncClient(base_url="http://upstream", transport=httpx.MockTransport(handler)) as http:
+        with pytest.raises(TransientError):
+            await send(lambda: http.get("/x"), upstream="carrier", mutation=False)
+    assert calls == 3
