@@ -72,6 +72,5 @@ class _Boundary(ActivityInboundInterceptor):
                     error_class=type(error).__name__,
                     code=error.code,
                     retryable=not failure.non_retryable,
-                    reason=error.message,
                 )
                 raise failure from error

@@ -40,7 +40,7 @@ def _rejection(response: httpx.Response) -> ConnectorError | None:
         # Only an earlier attempt of ours can have bought this shipment's postage: reconcile, don't fail.
         return IndeterminateError("label already bought", upstream=UPSTREAM, code=code)
     if response.status_code == 422:
-        return BusinessRejection(error.get("message") or "carrier refused", upstream=UPSTREAM, code=code)
+        return BusinessRejection(f"carrier refused: {code}", upstream=UPSTREAM, code=code)
     return None
 
 

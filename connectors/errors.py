@@ -13,7 +13,11 @@ ConnectorError
 
 
 class ConnectorError(Exception):
-    """Base of every error a connector raises. ``upstream`` names the system (``payment``, ``carrier`` …)."""
+    """Base of every error a connector raises. ``upstream`` names the system (``payment``, ``carrier`` …).
+
+    ``message`` is written by the adapter from status and error codes, never copied from an upstream's error
+    text: it reaches logs and workflow histories, and upstream texts can echo customer data.
+    """
 
     def __init__(self, message: str, *, upstream: str, code: str | None = None) -> None:
         super().__init__(message)

@@ -54,7 +54,7 @@ def raise_for_status(
     classified = vendor(response)
     if classified is not None:
         raise classified
-    detail = f"{upstream}: HTTP {status} {_short_body(response)}"
+    detail = f"{upstream}: HTTP {status}" + (f" {code}" if (code := _error_code(response)) else "")
     if status == 429:
         raise RateLimitedError(detail, upstream=upstream, retry_after=_retry_after(response))
     if status >= 500:
@@ -141,5 +141,11 @@ def _retry_after(response: httpx.Response) -> float:
         return DEFAULT_RETRY_AFTER_S
 
 
-def _short_body(response: httpx.Response) -> str:
-    return response.text[:200].replace("\n", " ")
+def _error_code(response: httpx.Response) -> str | None:
+    """The upstream's machine-readable error code, and nothing else from its body: error texts often echo the
+    request (an address, an email), and this message ends up in logs and workflow histories."""
+    error = json_body(response).get("error")
+    if isinstance(error, dict):
+        code = error.get("code") or error.get("type")
+        return str(code)[:64] if code else None
+    return str(error)[:64] if isinstance(error, str) else None

@@ -23,7 +23,7 @@ def _rejection(response: httpx.Response) -> BusinessRejection | None:
     error = json_body(response).get("error") or {}
     code = error.get("code")
     if code in _BUSINESS_CODES:
-        return BusinessRejection(error.get("message") or code, upstream=UPSTREAM, code=code)
+        return BusinessRejection(f"erp refused: {code}", upstream=UPSTREAM, code=code)
     return None
 
 

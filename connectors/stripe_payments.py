@@ -47,9 +47,8 @@ def _rejection(response: httpx.Response) -> BusinessRejection | None:
     error = json_body(response).get("error") or {}
     code = error.get("decline_code") or error.get("code")
     if response.status_code == 402 or error.get("type") == "card_error" or code in _BUSINESS_CODES:
-        return BusinessRejection(
-            error.get("message") or "payment rejected", upstream=UPSTREAM, code=code or "card_declined"
-        )
+        code = code or "card_declined"
+        return BusinessRejection(f"payment rejected: {code}", upstream=UPSTREAM, code=code)
     return None
 
 

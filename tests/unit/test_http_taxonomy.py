@@ -120,3 +120,11 @@ async def test_a_read_that_keeps_failing_gives_up_after_a_few_tries() -> None:
         with pytest.raises(TransientError):
             await send(lambda: http.get("/x"), upstream="carrier", mutation=False)
     assert calls == 3
+
+
+def test_error_messages_carry_the_upstream_code_but_never_its_text() -> None:
+    body = {"error": {"code": "ADDRESS.VERIFY.FAILURE", "message": "3 rue des Lilas, 75011 Paris is not valid"}}
+    response = httpx.Response(400, json=body, request=httpx.Request("POST", "http://upstream/x"))
+    with pytest.raises(ConfigurationError) as raised:
+        raise_for_status(response, upstream="carrier", mutation=True)
+    assert raised.value.message == "carrier: HTTP 400 ADDRESS.VERIFY.FAILURE"
