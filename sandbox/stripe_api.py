@@ -604,18 +604,23 @@ class StripeApi:
         return matches
 
     async def _capture_intent(self, request: Request) -> Response:
+        return await self._act_on_intent(request, "capture", self._apply_capture)
+
+    async def _act_on_intent(
+        self,
+        request: Request,
+        operation: str,
+        apply: Callable[[str, dict[str, Any], _Call], tuple[int, dict[str, Any]]],
+    ) -> Response:
+        """A mutation of an existing intent (capture, cancel): faults and idempotency by the intent's order."""
         try:
             params = await self._read(request)
         except StripeError as error:
             return self._error(error)
-        intent = self._intents.get(request.path_params["id"])
-        order_id = intent.order_id if intent else ""
+        intent_id = request.path_params["id"]
+        intent = self._intents.get(intent_id)
         return await self._mutate(
-            request,
-            "capture",
-            order_id,
-            params,
-            lambda call: self._apply_capture(request.path_params["id"], params, call),
+            request, operation, intent.order_id if intent else "", params, lambda call: apply(intent_id, params, call)
         )
 
     def _apply_capture(self, intent_id: str, params: dict[str, Any], call: _Call) -> tuple[int, dict[str, Any]]:
@@ -655,19 +660,7 @@ class StripeApi:
         return 200, intent.to_json()
 
     async def _cancel_intent(self, request: Request) -> Response:
-        try:
-            params = await self._read(request)
-        except StripeError as error:
-            return self._error(error)
-        intent = self._intents.get(request.path_params["id"])
-        order_id = intent.order_id if intent else ""
-        return await self._mutate(
-            request,
-            "cancel",
-            order_id,
-            params,
-            lambda call: self._apply_cancel(request.path_params["id"], params, call),
-        )
+        return await self._act_on_intent(request, "cancel", self._apply_cancel)
 
     def _apply_cancel(self, intent_id: str, params: dict[str, Any], call: _Call) -> tuple[int, dict[str, Any]]:
         intent = self._intent(intent_id)
