@@ -1,0 +1,136 @@
+"""The three webhook signature schemes the hub receives (and, for its own events, sends).
+
+- **Standard Webhooks** (ERP pushes, the hub's outbound events): headers ``webhook-id``, ``webhook-timestamp``,
+  ``webhook-signature: v1,<base64>``; HMAC-SHA256 of ``{id}.{timestamp}.{body}`` keyed by the base64 part of
+  the ``whsec_…`` secret.
+- **Stripe**: ``Stripe-Signature: t=<unix>,v1=<hex>``; HMAC-SHA256 hex of ``{t}.{body}`` keyed by the
+  ``whsec_…`` string itself.
+- **EasyPost**: ``X-Hmac-Signature: hmac-sha256-hex=<hex>``; HMAC-SHA256 hex of the body keyed by the secret.
+
+Verification is over the exact raw bytes, compares in constant time, and refuses a timestamp more than
+``TOLERANCE`` away from now in either direction. EasyPost signs no timestamp header, so its freshness comes from
+the signed body (the caller checks the event's ``created_at``).
+"""
+
+import base64
+import hashlib
+import hmac
+import unicodedata
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+
+TOLERANCE = timedelta(minutes=5)
+
+
+class SignatureRejected(Exception):
+    """The request is not provably from the sender, or is too old or too new. ``str()`` says which, briefly."""
+
+
+def _hmac(key: bytes, content: bytes) -> bytes:
+    return hmac.new(key, content, hashlib.sha256).digest()
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    # Starlette's headers are case-insensitive; a plain dict from a test may not be.
+    for key, value in headers.items():
+        if key.lower() == name.lower():
+            return value
+    raise SignatureRejected(f"missing {name} header")
+
+
+def check_freshness(timestamp: datetime, now: datetime) -> None:
+    if abs(now - timestamp) > TOLERANCE:
+        raise SignatureRejected("timestamp outside the 5-minute tolerance")
+
+
+def _parse_unix(value: str) -> datetime:
+    try:
+        return datetime.fromtimestamp(int(value), UTC)
+    except (ValueError, OverflowError, OSError):
+        raise SignatureRejected("malformed timestamp") from None
+
+
+# -- Standard Webhooks ---------------------------------------------------------------------------------------
+
+
+def _standard_key(secret: str) -> bytes:
+    try:
+        return base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+    except ValueError:
+        raise ValueError("a Standard Webhooks secret is whsec_ followed by base64") from None
+
+
+def sign_standard(secret: str, message_id: str, timestamp: datetime, body: bytes) -> dict[str, str]:
+    """The three headers of a Standard Webhooks delivery."""
+    seconds = str(int(timestamp.timestamp()))
+    signature = _hmac(_standard_key(secret), f"{message_id}.{seconds}.".encode() + body)
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": seconds,
+        "webhook-signature": "v1," + base64.b64encode(signature).decode(),
+    }
+
+
+def verify_standard(secret: str, headers: Mapping[str, str], body: bytes, now: datetime) -> str:
+    """Verify a Standard Webhooks delivery; return its ``webhook-id`` (the event id)."""
+    message_id = _header(headers, "webhook-id")
+    seconds = _header(headers, "webhook-timestamp")
+    check_freshness(_parse_unix(seconds), now)
+    expected = _hmac(_standard_key(secret), f"{message_id}.{seconds}.".encode() + body)
+    # The header may carry several space-separated signatures (during secret rotation): any one may match.
+    for candidate in _header(headers, "webhook-signature").split():
+        version, _, value = candidate.partition(",")
+        try:
+            decoded = base64.b64decode(value, validate=True)
+        except ValueError:
+            continue
+        if version == "v1" and hmac.compare_digest(decoded, expected):
+            return message_id
+    raise SignatureRejected("no valid signature")
+
+
+# -- Stripe ----------------------------------------------------------------------------------------------------
+
+
+def sign_stripe(secret: str, timestamp: datetime, body: bytes) -> dict[str, str]:
+    seconds = str(int(timestamp.timestamp()))
+    signature = _hmac(secret.encode(), f"{seconds}.".encode() + body).hex()
+    return {"Stripe-Signature": f"t={seconds},v1={signature}"}
+
+
+def verify_stripe(secret: str, headers: Mapping[str, str], body: bytes, now: datetime) -> None:
+    parts: dict[str, list[str]] = {}
+    for item in _header(headers, "Stripe-Signature").split(","):
+        key, _, value = item.strip().partition("=")
+        parts.setdefault(key, []).append(value)
+    if not parts.get("t") or not parts.get("v1"):
+        raise SignatureRejected("malformed Stripe-Signature")
+    seconds = parts["t"][0]
+    check_freshness(_parse_unix(seconds), now)
+    expected = _hmac(secret.encode(), f"{seconds}.".encode() + body).hex()
+    if not any(hmac.compare_digest(candidate, expected) for candidate in parts["v1"]):
+        raise SignatureRejected("no valid signature")
+
+
+# -- EasyPost --------------------------------------------------------------------------------------------------
+
+_EASYPOST_PREFIX = "hmac-sha256-hex="
+
+
+def _easypost_key(secret: str) -> bytes:
+    # EasyPost normalises the secret (NFKD) before using it as the HMAC key.
+    return unicodedata.normalize("NFKD", secret).encode()
+
+
+def sign_easypost(secret: str, body: bytes) -> dict[str, str]:
+    return {"X-Hmac-Signature": _EASYPOST_PREFIX + _hmac(_easypost_key(secret), body).hex()}
+
+
+def verify_easypost(secret: str, headers: Mapping[str, str], body: bytes) -> None:
+    """Verify the body's signature. Freshness is the caller's: check the signed event's ``created_at``."""
+    header = _header(headers, "X-Hmac-Signature")
+    if not header.startswith(_EASYPOST_PREFIX):
+        raise SignatureRejected("malformed X-Hmac-Signature")
+    expected = _hmac(_easypost_key(secret), body).hex()
+    if not hmac.compare_digest(header.removeprefix(_EASYPOST_PREFIX), expected):
+        raise SignatureRejected("no valid signature")
