@@ -22,10 +22,12 @@ from activities.inventory import InventoryActivities
 from activities.notifications import NotificationActivities
 from activities.payment import PaymentActivities
 from activities.shipping import ShippingActivities
+from activities.status_events import StatusEventActivities
 from connectors.easypost_carrier import EasyPostCarrier
-from connectors.ports import Carrier, Inventory, Notifier, PaymentGateway
+from connectors.ports import Carrier, Inventory, Notifier, PaymentGateway, StatusPublisher
 from connectors.rest_erp import RestErpInventory
 from connectors.smtp_email import SmtpEmailNotifier
+from connectors.status_webhooks import StandardWebhookPublisher
 from connectors.stripe_payments import StripePaymentGateway
 from hub.logging import configure_logging
 from hub.settings import HttpUpstream, Settings
@@ -63,6 +65,8 @@ async def activities(settings: Settings) -> AsyncIterator[list[Callable[..., Any
             _http(settings.carrier, auth=httpx.BasicAuth(settings.carrier.api_key.get_secret_value(), ""))
         )
         erp_http = await stack.enter_async_context(_http(settings.erp))
+        events = settings.events
+        events_http = await stack.enter_async_context(httpx.AsyncClient(timeout=httpx.Timeout(events.timeout_s)))
 
         email = settings.email
         yield activity_functions(
@@ -83,17 +87,28 @@ async def activities(settings: Settings) -> AsyncIterator[list[Callable[..., Any
                 password=email.password.get_secret_value() if email.password else None,
                 start_tls=email.start_tls,
             ),
+            publisher=StandardWebhookPublisher(
+                events_http,
+                subscribers=events.subscribers,
+                secret=events.secret.get_secret_value() if events.secret else "",
+            ),
         )
 
 
 def activity_functions(
-    *, payment: PaymentGateway, inventory: Inventory, carrier: Carrier, notifier: Notifier
+    *,
+    payment: PaymentGateway,
+    inventory: Inventory,
+    carrier: Carrier,
+    notifier: Notifier,
+    publisher: StatusPublisher,
 ) -> list[Callable[..., Any]]:
     """Every activity the order workflow calls, bound to the given connectors."""
     payments = PaymentActivities(payment)
     stock = InventoryActivities(inventory)
     shipping = ShippingActivities(carrier)
     notifications = NotificationActivities(notifier)
+    status_events = StatusEventActivities(publisher)
     return [
         payments.authorize,
         payments.capture,
@@ -105,6 +120,7 @@ def activity_functions(
         shipping.void_label,
         shipping.track,
         notifications.notify,
+        status_events.publish,
     ]
 
 

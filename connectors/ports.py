@@ -9,6 +9,7 @@ from typing import Protocol
 
 from domain.inventory import Hold, StockRequest
 from domain.notification import Delivery, OutboundMessage
+from domain.order_view import OrderStatusChanged
 from domain.payment import Payment
 from domain.shipping import Label, LabelRequest, LabelVoid, Tracking
 
@@ -68,4 +69,10 @@ class Carrier(Protocol):
 class Notifier(Protocol):
     async def send(self, message: OutboundMessage) -> Delivery:
         """Deliver ``message``; the receiver can drop a repeat by ``message.notification_id``."""
+        ...
+
+
+class StatusPublisher(Protocol):
+    async def publish(self, events: list[OrderStatusChanged]) -> None:
+        """Deliver ``events`` in order; raise (retryably) if any subscriber has not accepted them."""
         ...

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from domain.order import Channel, Order
+from domain.order import Address, Channel, Order
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
 
 
@@ -22,6 +22,8 @@ class OrderPolicy(BaseModel):
     """How often to ask the carrier for tracking when no carrier event has arrived."""
     delivery_deadline: timedelta = timedelta(days=30)
     """After this long without a delivery scan the order needs a person."""
+    publish_status_events: bool = False
+    """Deliver every status change to the retailer's subscribers (signed webhooks), in order."""
 
 
 class OrderWorkflowInput(BaseModel):
@@ -47,6 +49,13 @@ class CancelRequest(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = "customer request"
+    requested_via: Channel = "api"
+
+
+class AddressChange(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    shipping_address: Address
     requested_via: Channel = "api"
 
 
@@ -90,3 +99,22 @@ class OrderView(BaseModel):
     """What was undone, in the order it was undone (``label voided``, ``stock released`` …)."""
     messages_sent: list[str] = Field(default_factory=list)
     """Notification ids of the customer messages delivered."""
+
+
+class OrderStatusChanged(BaseModel):
+    """The event the hub sends to the retailer's backends on every status change of an order.
+
+    ``seq`` counts from 1 per order without gaps, so a subscriber can tell a missed event from a late one;
+    ``event_id`` (``{order_id}.status.{seq}``) is the Standard Webhooks ``webhook-id`` and the dedupe key.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["order.status_changed"] = "order.status_changed"
+    event_id: str
+    order_id: str
+    seq: int
+    status: OrderStatus
+    payment_status: PaymentStatus
+    fulfillment_status: FulfillmentStatus
+    occurred_at: datetime

@@ -7,7 +7,7 @@ same code that runs in the demo at production. Defaults point at the local sandb
 from datetime import timedelta
 from typing import Literal
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.order import Address
@@ -60,6 +60,21 @@ class EmailSettings(BaseModel):
     timeout_s: float = 10.0
 
 
+class EventSettings(BaseModel):
+    """Where order status events go: the retailer's backends, as signed Standard Webhooks."""
+
+    subscribers: list[str] = []
+    secret: SecretStr | None = None
+    """``whsec_<base64>``: subscribers verify ``webhook-signature`` with it."""
+    timeout_s: float = 10.0
+
+    @model_validator(mode="after")
+    def _secret_when_subscribed(self) -> "EventSettings":
+        if self.subscribers and self.secret is None:
+            raise ValueError("events.secret is required when events.subscribers is set")
+        return self
+
+
 class OrderSettings(BaseModel):
     tracking_poll_interval: timedelta = timedelta(hours=6)
     delivery_deadline: timedelta = timedelta(days=30)
@@ -77,5 +92,6 @@ class Settings(BaseSettings):
     erp: ErpSettings = ErpSettings()
     email: EmailSettings = EmailSettings()
     orders: OrderSettings = OrderSettings()
+    events: EventSettings = EventSettings()
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from connectors.errors import BusinessRejection, TransientError
 from domain.inventory import Hold, HoldLine, HoldStatus, StockRequest
 from domain.notification import Delivery, OutboundMessage
+from domain.order_view import OrderStatusChanged
 from domain.payment import Payment, ProviderPaymentState
 from domain.shipping import Label, LabelRequest, LabelVoid, Tracking, TrackingStatus
 
@@ -124,6 +125,7 @@ class FakeCarrier:
     def __init__(self, effects: Effects, deliver_after_polls: int = 2) -> None:
         self.effects = effects
         self.labels: dict[str, Label] = {}
+        self.requests: dict[str, LabelRequest] = {}
         self.voided: set[str] = set()
         self.polls: Counter[str] = Counter()
         self.deliver_after_polls = deliver_after_polls
@@ -132,6 +134,7 @@ class FakeCarrier:
         self.effects.gate("buy_label", "carrier")
         if request.reference not in self.labels:
             self.effects.counts["buy_label"] += 1
+            self.requests[request.reference] = request
             self.labels[request.reference] = Label(
                 reference=request.reference,
                 shipment_id=f"shp_{len(self.labels)}",
@@ -168,3 +171,11 @@ class FakeNotifier:
         self.effects.gate("send", "email")
         self.sent[message.notification_id] = message
         return Delivery(notification_id=message.notification_id, channel="email", accepted=True)
+
+
+class FakePublisher:
+    def __init__(self) -> None:
+        self.events: list[OrderStatusChanged] = []
+
+    async def publish(self, events: list[OrderStatusChanged]) -> None:
+        self.events.extend(events)

@@ -8,7 +8,7 @@ what happened and what was undone.
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, NoReturn, TypeVar
 
 from temporalio import workflow
@@ -19,12 +19,16 @@ with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
     from activities.payment import AuthorizePayment, CapturePayment, PaymentActivities, ReversePayment
     from activities.shipping import BuyLabel, ShipmentRef, ShippingActivities
+    from activities.status_events import PublishStatusEvents, StatusEventActivities
     from domain.currency import format_amount
+    from domain.events import EventKind, UpstreamEvent
     from domain.inventory import StockRequest
     from domain.keys import notification_id, shipment_reference
     from domain.order_view import (
+        AddressChange,
         CancelRequest,
         FailureReason,
+        OrderStatusChanged,
         OrderView,
         OrderWorkflowInput,
         Outcome,
@@ -32,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
         TimelineEntry,
     )
     from domain.payment import Payment
-    from domain.shipping import Label, Tracking, TrackingStatus
+    from domain.shipping import Label, TrackingStatus
     from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
     from notifications.notice import CustomerNotice, NoticeKind, TrackingLink, Undone
     from workflows import policies
@@ -59,11 +63,28 @@ _FULFILLMENT_BY_TRACKING = {
     TrackingStatus.EXCEPTION: FulfillmentStatus.EXCEPTION,
     TrackingStatus.CANCELLED: FulfillmentStatus.CANCELED,
 }
+_FULFILLMENT_BY_EVENT = {
+    EventKind.SHIPMENT_IN_TRANSIT: FulfillmentStatus.IN_TRANSIT,
+    EventKind.SHIPMENT_OUT_FOR_DELIVERY: FulfillmentStatus.OUT_FOR_DELIVERY,
+    EventKind.SHIPMENT_DELIVERED: FulfillmentStatus.DELIVERED,
+    EventKind.SHIPMENT_EXCEPTION: FulfillmentStatus.EXCEPTION,
+    EventKind.SHIPMENT_RETURNED_TO_SENDER: FulfillmentStatus.RETURNED_TO_SENDER,
+}
 _FOLLOWING_ENDS = (
     FulfillmentStatus.DELIVERED,
     FulfillmentStatus.RETURNED_TO_SENDER,
     FulfillmentStatus.CANCELED,
 )
+# How far along a parcel is. Scans arrive unordered: one that is not further along than what we know is stale.
+# An exception has no rank of its own: the next progress scan (even at the same stage) clears it.
+_PROGRESS = {
+    FulfillmentStatus.LABEL_CREATED: 1,
+    FulfillmentStatus.IN_TRANSIT: 2,
+    FulfillmentStatus.OUT_FOR_DELIVERY: 3,
+    FulfillmentStatus.DELIVERED: 4,
+    FulfillmentStatus.RETURNED_TO_SENDER: 4,
+    FulfillmentStatus.CANCELED: 4,
+}
 
 
 class OrderAborted(Exception):
@@ -92,26 +113,50 @@ class OrderWorkflow:
         self._amount_returned = 0
         self._messages_sent: list[str] = []
         self._cancel: CancelRequest | None = None
+        self._address = input.order.shipping_address
+        self._buying_label = False  # from here on the address is on a label (or about to be)
         self._shipping = False  # past the point of no return: money is being taken, the parcel leaves
+        self._seen_events: set[str] = set()
+        self._latest_scan_at: datetime | None = None
+        self._progress = 0
+        self._status_seq = 0
+        self._last_status: tuple[OrderStatus, PaymentStatus, FulfillmentStatus] | None = None
+        self._outbox: list[OrderStatusChanged] = []
+        self._closing = False
+        self._status_changed()
 
     # -- the saga -------------------------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, input: OrderWorkflowInput) -> OrderView:
+        publisher = asyncio.create_task(self._publish_status_events()) if self._policy.publish_status_events else None
         saga = Compensations()
         try:
-            await self._ship(saga)
-        except OrderAborted as abort:
-            await self._abort(saga, abort)
+            try:
+                await self._ship(saga)
+            except OrderAborted as abort:
+                await self._abort(saga, abort)
+            else:
+                await self._follow_delivery()
         except asyncio.CancelledError:
-            # An operator cancelled the workflow itself (UI, CLI): undo and tell the customer, then end as
-            # cancelled so the history says who stopped it.
-            await self._abort(saga, OrderAborted(FailureReason.CANCELED_BY_MERCHANT))
+            # An operator cancelled the workflow itself (UI, CLI). Before shipping: undo and tell the customer.
+            # After: the parcel is gone, so only stop following it and leave the order to a person.
+            if self._shipping:
+                self._record("follow_delivery", "failed", "stopped by an operator")
+                self._update(status=OrderStatus.REQUIRES_ACTION)
+            else:
+                await self._abort(saga, OrderAborted(FailureReason.CANCELED_BY_MERCHANT))
+            await self._close(publisher)
             raise
-        else:
-            await self._follow_delivery()
         await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._close(publisher)
         return self.view()
+
+    async def _close(self, publisher: "asyncio.Task[None] | None") -> None:
+        """Deliver the status events still queued before the workflow ends."""
+        self._closing = True
+        if publisher is not None:
+            await publisher
 
     async def _ship(self, saga: Compensations) -> None:
         order = self._order
@@ -127,7 +172,7 @@ class OrderWorkflow:
             ),
             lambda p: f"authorized {format_amount(p.authorized, p.currency)}",
         )
-        self._payment_status = PaymentStatus.AUTHORIZED
+        self._update(payment=PaymentStatus.AUTHORIZED)
         self._stop_if_cancel_requested()
 
         saga.add("stock", self._release_stock)
@@ -145,15 +190,16 @@ class OrderWorkflow:
             self._record("reserve_stock", "failed", f"short: {short}")
             raise OrderAborted(FailureReason.OUT_OF_STOCK, [line.sku for line in hold.short_lines])
         self._stop_if_cancel_requested()  # never confirm an order the customer has already cancelled
-        self._set_status(OrderStatus.CONFIRMED)
+        self._update(status=OrderStatus.CONFIRMED)
         await self._notify(NoticeKind.ORDER_CONFIRMED)
         self._stop_if_cancel_requested()
 
         saga.add("label", self._void_label)
+        self._buying_label = True
         label = await self._step(
             "buy_label",
             ShippingActivities.buy_label,
-            BuyLabel(order_id=order.order_id, to_address=order.shipping_address, to_name=order.customer.name),
+            BuyLabel(order_id=order.order_id, to_address=self._address, to_name=order.customer.name),
             lambda lbl: f"{lbl.carrier} {lbl.service} {lbl.tracking_code}",
         )
         self._add_shipment(label)
@@ -166,7 +212,7 @@ class OrderWorkflow:
             CapturePayment(order_id=order.order_id, payment=payment, amount=order.total),
             lambda p: f"captured {format_amount(p.captured, p.currency)}",
         )
-        self._payment_status = _captured_status(captured)
+        self._update(payment=_captured_status(captured))
         await self._step("commit_stock", InventoryActivities.commit, HoldRef(order_id=order.order_id))
         saga.close()
         await self._notify(NoticeKind.ORDER_SHIPPED)
@@ -174,7 +220,7 @@ class OrderWorkflow:
     async def _abort(self, saga: Compensations, abort: OrderAborted) -> None:
         self._failure_reason = abort.reason
         if abort.reason is FailureReason.PAYMENT_DECLINED:
-            self._payment_status = PaymentStatus.FAILED
+            self._update(payment=PaymentStatus.FAILED)
         failed: list[str] = []
 
         def on_failure(name: str, error: BaseException) -> None:
@@ -182,9 +228,11 @@ class OrderWorkflow:
             self._record(f"undo_{name}", "failed", str(error))
 
         await saga.unwind(on_failure)
-        self._fulfillment_status = FulfillmentStatus.CANCELED
         # A compensation that could not finish (a label the carrier refuses to void) needs a person.
-        self._set_status(OrderStatus.REQUIRES_ACTION if failed else OrderStatus.CANCELED)
+        self._update(
+            status=OrderStatus.REQUIRES_ACTION if failed else OrderStatus.CANCELED,
+            fulfillment=FulfillmentStatus.CANCELED,
+        )
         await self._notify(NoticeKind.ORDER_CANCELED, short_skus=abort.short_skus)
 
     # -- compensations: each a no-op when its step never happened --------------------------------------------
@@ -194,11 +242,11 @@ class OrderWorkflow:
             PaymentActivities.reverse, ReversePayment(order_id=self._order.order_id), **policies.COMPENSATION
         )
         if reversal.voided:
-            self._payment_status = PaymentStatus.VOIDED
+            self._update(payment=PaymentStatus.VOIDED)
             self._undone.append(Undone.PAYMENT_VOIDED)
             self._note_undone("payment voided", format_amount(reversal.voided, self._order.currency))
         if reversal.refunded:
-            self._payment_status = PaymentStatus.REFUNDED
+            self._update(payment=PaymentStatus.REFUNDED)
             self._undone.append(Undone.PAYMENT_REFUNDED)
             self._note_undone("payment refunded", format_amount(reversal.refunded, self._order.currency))
         self._amount_returned = reversal.voided + reversal.refunded
@@ -218,41 +266,81 @@ class OrderWorkflow:
         if void.voided:
             self._undone.append(Undone.LABEL_VOIDED)
             self._note_undone("label voided", void.reference)
-            self._shipments = [s.model_copy(update={"status": FulfillmentStatus.CANCELED}) for s in self._shipments]
+            self._update(fulfillment=FulfillmentStatus.CANCELED)
 
     # -- after shipping ----------------------------------------------------------------------------------------
 
     async def _follow_delivery(self) -> None:
-        """Poll the carrier until the parcel is delivered (or comes back), or a person must look."""
+        """Wait for the carrier's scans (webhooks) until the parcel is delivered or comes back; ask the carrier
+        ourselves when none has arrived for a while; hand over to a person after the deadline."""
         deadline = workflow.now() + self._policy.delivery_deadline
         while self._fulfillment_status not in _FOLLOWING_ENDS:
             remaining = deadline - workflow.now()
             if remaining <= timedelta(0):
                 self._record("follow_delivery", "failed", "no delivery scan before the deadline")
-                self._set_status(OrderStatus.REQUIRES_ACTION)
+                self._update(status=OrderStatus.REQUIRES_ACTION)
                 return
-            await workflow.sleep(min(self._policy.tracking_poll_interval, remaining))
             try:
-                tracking = await workflow.execute_activity_method(
-                    ShippingActivities.track, ShipmentRef(order_id=self._order.order_id), **policies.TRACK
+                await workflow.wait_condition(
+                    lambda: self._fulfillment_status in _FOLLOWING_ENDS,
+                    timeout=min(self._policy.tracking_poll_interval, remaining),
                 )
-            except ActivityError as error:
-                self._record("track_shipment", "failed", _error_text(error))
-                continue
-            self._apply_tracking(tracking)
-        if self._fulfillment_status is FulfillmentStatus.DELIVERED:
-            self._set_status(OrderStatus.COMPLETED)
-        else:
-            self._set_status(OrderStatus.REQUIRES_ACTION)
+            except TimeoutError:
+                await self._poll_tracking()
+        completed = self._fulfillment_status is FulfillmentStatus.DELIVERED
+        self._update(status=OrderStatus.COMPLETED if completed else OrderStatus.REQUIRES_ACTION)
 
-    def _apply_tracking(self, tracking: Tracking) -> None:
-        status = _FULFILLMENT_BY_TRACKING.get(tracking.status)
-        if status is None or status is self._fulfillment_status:
+    async def _poll_tracking(self) -> None:
+        try:
+            tracking = await workflow.execute_activity_method(
+                ShippingActivities.track, ShipmentRef(order_id=self._order.order_id), **policies.TRACK
+            )
+        except ActivityError as error:
+            self._record("track_shipment", "failed", _error_text(error))
             return
-        self._fulfillment_status = status
-        self._shipments = [s.model_copy(update={"status": status}) for s in self._shipments]
+        status = _FULFILLMENT_BY_TRACKING.get(tracking.status)
+        if status is not None:
+            self._advance_fulfillment(status, f"carrier: {tracking.raw_status}")
+
+    def _advance_fulfillment(self, status: FulfillmentStatus, detail: str) -> None:
+        current = self._fulfillment_status
+        if not self._shipments or current in _FOLLOWING_ENDS or status is current:
+            return
+        if status is not FulfillmentStatus.EXCEPTION:
+            known = _PROGRESS.get(current, 0) if current is not FulfillmentStatus.EXCEPTION else self._progress
+            if _PROGRESS[status] < known or (_PROGRESS[status] == known and current is not FulfillmentStatus.EXCEPTION):
+                self._record("tracking", "skipped", f"stale {status.value} ({detail})")
+                return
+            self._progress = _PROGRESS[status]
+        self._update(fulfillment=status)
         outcome: Outcome = "failed" if status is FulfillmentStatus.EXCEPTION else "succeeded"
-        self._record("tracking", outcome, f"{status.value} (carrier: {tracking.raw_status})")
+        self._record("tracking", outcome, f"{status.value} ({detail})")
+
+    # -- what upstreams tell us ----------------------------------------------------------------------------
+
+    @workflow.signal
+    def record_event(self, event: UpstreamEvent) -> None:
+        """A verified webhook from the ERP, the carrier or the payment provider. Deliveries are at least once
+        and unordered: a repeated event id is dropped, a scan older than the newest applied one is stale."""
+        if event.event_id in self._seen_events:
+            return
+        self._seen_events.add(event.event_id)
+        status = _FULFILLMENT_BY_EVENT.get(event.kind)
+        if status is not None:
+            if self._latest_scan_at is not None and event.occurred_at < self._latest_scan_at:
+                self._record("tracking", "skipped", f"stale {status.value} (scanned {event.occurred_at.isoformat()})")
+                return
+            self._latest_scan_at = event.occurred_at
+            self._advance_fulfillment(status, f"{event.source}: {event.raw_status or event.kind.value}")
+        elif event.kind is EventKind.SHIPMENT_CONFIRMED:
+            self._record("warehouse", "info", f"shipment confirmed {event.tracking_code or ''}".strip())
+        elif event.kind is EventKind.REFUND_SUCCEEDED:
+            self._record("refund", "succeeded", format_amount(event.amount or 0, self._order.currency))
+        elif event.kind is EventKind.REFUND_FAILED:
+            self._record("refund", "failed", event.reason)
+        elif event.kind is EventKind.DISPUTE_OPENED:
+            amount = format_amount(event.amount or 0, self._order.currency)
+            self._record("dispute", "failed", f"opened: {event.reason or 'no reason given'}, {amount}")
 
     # -- customer decisions --------------------------------------------------------------------------------
 
@@ -277,6 +365,21 @@ class OrderWorkflow:
     def _stop_if_cancel_requested(self) -> None:
         if self._cancel is not None:
             raise OrderAborted(FailureReason.CANCELED_BY_CUSTOMER)
+
+    @workflow.update
+    def change_shipping_address(self, change: AddressChange) -> OrderView:
+        self._address = change.shipping_address
+        self._record("shipping_address", "info", f"changed via {change.requested_via}")
+        return self.view()
+
+    @change_shipping_address.validator
+    def _address_change_allowed(self, change: AddressChange) -> None:
+        if self._status.is_terminal:
+            raise ApplicationError(f"order is already {self._status.value}", type="AddressChangeRejected")
+        if self._buying_label:
+            raise ApplicationError(
+                "the shipping label is already bought for the current address", type="AddressChangeRejected"
+            )
 
     @workflow.query
     def view(self) -> OrderView:
@@ -360,15 +463,65 @@ class OrderWorkflow:
                 tracking_url=label.tracking_url,
             )
         )
-        self._fulfillment_status = FulfillmentStatus.LABEL_CREATED
+        self._progress = _PROGRESS[FulfillmentStatus.LABEL_CREATED]
+        self._update(fulfillment=FulfillmentStatus.LABEL_CREATED)
 
-    def _set_status(self, status: OrderStatus) -> None:
-        if status is self._status:
+    def _update(
+        self,
+        *,
+        status: OrderStatus | None = None,
+        payment: PaymentStatus | None = None,
+        fulfillment: FulfillmentStatus | None = None,
+    ) -> None:
+        """The one way statuses change: keeps search attributes, shipments and status events in step."""
+        if status is not None and status is not self._status:
+            self._status = status
+            # Upserted only on a real change: each upsert is a billed action and a history event.
+            workflow.upsert_search_attributes([ORDER_STATUS.value_set(status.value)])
+            self._record("order_status", "info", status.value)
+        if payment is not None:
+            self._payment_status = payment
+        if fulfillment is not None:
+            self._fulfillment_status = fulfillment
+            self._shipments = [s.model_copy(update={"status": fulfillment}) for s in self._shipments]
+        self._status_changed()
+
+    def _status_changed(self) -> None:
+        current = (self._status, self._payment_status, self._fulfillment_status)
+        if current == self._last_status:
             return
-        self._status = status
-        # Upserted only on a real change: each upsert is a billed action and a history event.
-        workflow.upsert_search_attributes([ORDER_STATUS.value_set(status.value)])
-        self._record("order_status", "info", status.value)
+        self._last_status = current
+        if not self._policy.publish_status_events:
+            return
+        self._status_seq += 1
+        self._outbox.append(
+            OrderStatusChanged(
+                event_id=f"{self._order.order_id}.status.{self._status_seq}",
+                order_id=self._order.order_id,
+                seq=self._status_seq,
+                status=self._status,
+                payment_status=self._payment_status,
+                fulfillment_status=self._fulfillment_status,
+                occurred_at=workflow.now(),
+            )
+        )
+
+    async def _publish_status_events(self) -> None:
+        """Drain the outbox in order, one activity per batch of changes that accumulated meanwhile."""
+        while True:
+            await workflow.wait_condition(lambda: bool(self._outbox) or self._closing)
+            if not self._outbox:
+                return
+            batch = list(self._outbox)
+            try:
+                await workflow.execute_activity_method(
+                    StatusEventActivities.publish,
+                    PublishStatusEvents(order_id=self._order.order_id, events=batch),
+                    **policies.PUBLISH,
+                )
+            except ActivityError as error:
+                self._record("publish_status_events", "failed", _error_text(error))
+            del self._outbox[: len(batch)]
 
     def _note_undone(self, what: str, detail: str) -> None:
         self._compensations.append(what)

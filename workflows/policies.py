@@ -43,3 +43,11 @@ TRACK: dict[str, Any] = {
     "schedule_to_close_timeout": timedelta(minutes=2),
     "retry_policy": STEP_RETRY,
 }
+# Subscribers may be down for a while; their events wait, in order, for up to three days.
+PUBLISH: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "schedule_to_close_timeout": timedelta(days=3),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=5)
+    ),
+}

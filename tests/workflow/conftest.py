@@ -10,7 +10,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.order_view import OrderPolicy
 from hub.client import OrderClient
-from tests.fakes import Effects, FakeCarrier, FakeInventory, FakeNotifier, FakePayments
+from tests.fakes import Effects, FakeCarrier, FakeInventory, FakeNotifier, FakePayments, FakePublisher
 from worker import activity_functions, order_worker
 
 
@@ -25,6 +25,7 @@ class FakeHub:
     inventory: FakeInventory
     carrier: FakeCarrier
     notifier: FakeNotifier
+    publisher: FakePublisher
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ async def fake_hub(temporal_env: WorkflowEnvironment) -> AsyncIterator[FakeHub]:
         orders=OrderClient(
             temporal_env.client,
             task_queue=f"orders-{uuid.uuid4().hex}",
-            policy=OrderPolicy(tracking_poll_interval=timedelta(milliseconds=200)),
+            policy=OrderPolicy(tracking_poll_interval=timedelta(milliseconds=200), publish_status_events=True),
         ),
         env=temporal_env,
         effects=effects,
@@ -42,7 +43,14 @@ async def fake_hub(temporal_env: WorkflowEnvironment) -> AsyncIterator[FakeHub]:
         inventory=FakeInventory(effects),
         carrier=FakeCarrier(effects),
         notifier=FakeNotifier(effects),
+        publisher=FakePublisher(),
     )
-    fns = activity_functions(payment=hub.payments, inventory=hub.inventory, carrier=hub.carrier, notifier=hub.notifier)
+    fns = activity_functions(
+        payment=hub.payments,
+        inventory=hub.inventory,
+        carrier=hub.carrier,
+        notifier=hub.notifier,
+        publisher=hub.publisher,
+    )
     async with order_worker(temporal_env.client, hub.orders.task_queue, fns):
         yield hub
