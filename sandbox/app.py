@@ -1,4 +1,5 @@
-"""Composition: one Starlette app serving every HTTP upstream, plus the SMTP server in its lifespan.
+"""Composition: one Starlette app serving every HTTP upstream, plus the SMTP server and the webhook delivery
+workers in its lifespan.
 
 Everything shares one event loop and one in-memory state, so the ledger sees the effects of all upstreams in
 order and a test can drive them together.
@@ -23,6 +24,7 @@ from sandbox.faults import FaultEngine
 from sandbox.ledger import Ledger
 from sandbox.mail import Mailbox, start_smtp_server
 from sandbox.stripe_api import StripeApi
+from sandbox.webhooks import WebhookDispatcher
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class Components:
     carrier: EasyPostApi
     erp: ErpApi
     mailbox: Mailbox
+    webhooks: WebhookDispatcher
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -48,26 +51,34 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def create_app(config: SandboxConfig) -> Starlette:
-    """Build the sandbox application; the SMTP server starts and stops with the app's lifespan."""
+    """Build the sandbox application; the SMTP server and the webhook workers start and stop with the app's
+    lifespan (as do the carrier's tracking schedulers, started per purchase)."""
     ledger = Ledger()
     faults = FaultEngine(seed=config.seed, hang_seconds=config.hang_seconds)
+    webhooks = WebhookDispatcher()
     components = Components(
         config=config,
         ledger=ledger,
         faults=faults,
-        stripe=StripeApi(ledger, faults),
-        carrier=EasyPostApi(ledger, faults, transit_seconds=config.transit_seconds),
-        erp=ErpApi(ledger, faults, default_stock=config.default_stock),
+        stripe=StripeApi(ledger, faults, webhooks),
+        carrier=EasyPostApi(ledger, faults, transit_seconds=config.transit_seconds, webhooks=webhooks),
+        erp=ErpApi(ledger, faults, default_stock=config.default_stock, webhooks=webhooks),
         mailbox=Mailbox(ledger, faults),
+        webhooks=webhooks,
     )
-    control = ControlApi(ledger, faults, components.erp, components.carrier, components.mailbox)
+    control = ControlApi(
+        ledger, faults, components.erp, components.carrier, components.mailbox, components.stripe, webhooks
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         smtp = await start_smtp_server(components.mailbox, config.host, config.smtp_port)
+        await webhooks.start()
         try:
             yield
         finally:
+            await components.carrier.aclose()
+            await webhooks.stop()
             smtp.close()
             # Bounded: an SMTP client that keeps its connection open must not block shutdown.
             with contextlib.suppress(TimeoutError):

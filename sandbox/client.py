@@ -6,7 +6,8 @@ import httpx
 
 
 class SandboxControl:
-    """Set fault rules and stock, read the ledger, the mail and the fault statistics of a running sandbox."""
+    """Set fault rules, stock and webhook endpoints, open disputes, read the ledger, the mail and the
+    statistics of a running sandbox."""
 
     def __init__(self, base_url: str, *, timeout_s: float = 10.0) -> None:
         self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout_s)
@@ -51,3 +52,50 @@ class SandboxControl:
         response.raise_for_status()
         mail: list[dict[str, Any]] = response.json()
         return mail
+
+    async def set_webhooks(
+        self,
+        *,
+        carrier: dict[str, str] | None = None,
+        payment: dict[str, str] | None = None,
+        erp: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Replace every source's webhook endpoint (``{"url", "secret"}``; ``None``: not pushed); restarts the
+        statistics. Returns the configuration with masked secrets."""
+        body = {"carrier": carrier, "payment": payment, "erp": erp}
+        response = await self._http.put("/_sandbox/webhooks", json=body)
+        response.raise_for_status()
+        settings: dict[str, Any] = response.json()
+        return settings
+
+    async def webhooks(self) -> dict[str, Any]:
+        """The webhook configuration, secrets masked."""
+        response = await self._http.get("/_sandbox/webhooks")
+        response.raise_for_status()
+        settings: dict[str, Any] = response.json()
+        return settings
+
+    async def clear_webhooks(self) -> None:
+        """Stop pushing webhooks (pending deliveries are discarded)."""
+        (await self._http.delete("/_sandbox/webhooks")).raise_for_status()
+
+    async def webhook_stats(self) -> dict[str, dict[str, int]]:
+        """Per source: ``sent``, ``failed_attempts``, ``dropped`` since the endpoints were last set."""
+        response = await self._http.get("/_sandbox/webhooks/stats")
+        response.raise_for_status()
+        stats: dict[str, dict[str, int]] = response.json()
+        return stats
+
+    async def dispute(self, payment_intent_id: str, reason: str = "general") -> dict[str, Any]:
+        """Open a dispute on a captured intent (pushes ``charge.dispute.created``); returns the dispute."""
+        response = await self._http.post(f"/_sandbox/payment/{payment_intent_id}/dispute", json={"reason": reason})
+        response.raise_for_status()
+        dispute: dict[str, Any] = response.json()
+        return dispute
+
+    async def set_carrier_status(self, shipment: str, status: str) -> dict[str, Any]:
+        """Force a shipment's tracking status (by id or reference); returns the tracker."""
+        response = await self._http.post(f"/_sandbox/carrier/{shipment}/status", json={"status": status})
+        response.raise_for_status()
+        tracker: dict[str, Any] = response.json()
+        return tracker

@@ -1,4 +1,5 @@
-"""Control and inspection endpoints under ``/_sandbox``: set stock and fault rules, read the ledger and mail.
+"""Control and inspection endpoints under ``/_sandbox``: set stock, fault rules and webhook endpoints, open
+disputes, force tracking statuses, read the ledger, the mail and the statistics.
 
 These are the test harness's levers, not an upstream's API: no auth, plain JSON, and 422 with pydantic's
 error list on a malformed body.
@@ -18,6 +19,8 @@ from sandbox.erp_api import ErpApi
 from sandbox.faults import FaultEngine, FaultSettings
 from sandbox.ledger import Ledger
 from sandbox.mail import Mailbox
+from sandbox.stripe_api import StripeApi
+from sandbox.webhooks import WebhookDispatcher, WebhookSettings
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -59,6 +62,29 @@ class CarrierStatus(BaseModel):
     ]
 
 
+class DisputeIn(BaseModel):
+    """Body of ``POST /_sandbox/payment/{payment_intent_id}/dispute``: Stripe's dispute reasons."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Literal[
+        "bank_cannot_process",
+        "check_returned",
+        "credit_not_processed",
+        "customer_initiated",
+        "debited_twice",
+        "duplicate",
+        "fraudulent",
+        "general",
+        "incorrect_account_details",
+        "insufficient_funds",
+        "product_not_received",
+        "product_unacceptable",
+        "subscription_canceled",
+        "unrecognized",
+    ] = "general"
+
+
 class InvalidBody(Exception):
     """A control body that does not validate; rendered as 422."""
 
@@ -85,13 +111,22 @@ class ControlApi:
     """The ``/_sandbox`` routes over the other components' state."""
 
     def __init__(
-        self, ledger: Ledger, faults: FaultEngine, erp: ErpApi, carrier: EasyPostApi, mailbox: Mailbox
+        self,
+        ledger: Ledger,
+        faults: FaultEngine,
+        erp: ErpApi,
+        carrier: EasyPostApi,
+        mailbox: Mailbox,
+        stripe: StripeApi,
+        webhooks: WebhookDispatcher,
     ) -> None:
         self._ledger = ledger
         self._faults = faults
         self._erp = erp
         self._carrier = carrier
         self._mailbox = mailbox
+        self._stripe = stripe
+        self._webhooks = webhooks
 
     def routes(self) -> list[Route]:
         """The routes, relative to the ``/_sandbox`` mount."""
@@ -105,6 +140,11 @@ class ControlApi:
             Route("/ledger", self._ledger_view, methods=["GET"]),
             Route("/mail", self._mail, methods=["GET"]),
             Route("/carrier/{id}/status", self._carrier_status, methods=["POST"]),
+            Route("/payment/{id}/dispute", self._dispute, methods=["POST"]),
+            Route("/webhooks", self._get_webhooks, methods=["GET"]),
+            Route("/webhooks", self._put_webhooks, methods=["PUT"]),
+            Route("/webhooks", self._delete_webhooks, methods=["DELETE"]),
+            Route("/webhooks/stats", self._webhook_stats, methods=["GET"]),
         ]
 
     async def _health(self, request: Request) -> Response:
@@ -115,9 +155,9 @@ class ControlApi:
             update = await _parse(request, StockUpdate)
         except InvalidBody as invalid:
             return _error(422, "invalid_request", "invalid stock update", invalid.details)
-        for item in update.items:
-            self._erp.stock.set(item.sku, item.on_hand, item.restock_date)
-        return JSONResponse({"items": [self._erp.stock.availability(item.sku) for item in update.items]})
+        return JSONResponse(
+            {"items": [self._erp.set_stock(item.sku, item.on_hand, item.restock_date) for item in update.items]}
+        )
 
     async def _get_faults(self, request: Request) -> Response:
         return JSONResponse(self._faults.snapshot())
@@ -157,3 +197,35 @@ class ControlApi:
         if shipment.tracker_id is None:
             return _error(409, "not_purchased", "the shipment has no label yet, so no tracker")
         return JSONResponse(self._carrier.force_status(shipment, body.status))
+
+    async def _dispute(self, request: Request) -> Response:
+        try:
+            body = await _parse(request, DisputeIn)
+        except InvalidBody as invalid:
+            return _error(422, "invalid_request", "invalid dispute", invalid.details)
+        intent_id = request.path_params["id"]
+        try:
+            status, dispute = self._stripe.open_dispute(intent_id, body.reason)
+        except KeyError:
+            return _error(404, "not_found", f"no payment intent {intent_id}")
+        except ValueError as not_captured:
+            return _error(409, "not_captured", str(not_captured))
+        return JSONResponse(dispute, status_code=status)
+
+    async def _get_webhooks(self, request: Request) -> Response:
+        return JSONResponse(self._webhooks.snapshot())
+
+    async def _put_webhooks(self, request: Request) -> Response:
+        try:
+            settings = await _parse(request, WebhookSettings)
+        except InvalidBody as invalid:
+            return _error(422, "invalid_request", "invalid webhook settings", invalid.details)
+        self._webhooks.configure(settings)
+        return JSONResponse(self._webhooks.snapshot())
+
+    async def _delete_webhooks(self, request: Request) -> Response:
+        self._webhooks.clear()
+        return JSONResponse(self._webhooks.snapshot())
+
+    async def _webhook_stats(self, request: Request) -> Response:
+        return JSONResponse(self._webhooks.stats_snapshot())

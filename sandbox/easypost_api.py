@@ -9,14 +9,18 @@ EasyPost has no idempotency keys: the hub makes shipment creation safe by a uniq
 shipment with a reference that exists returns that shipment unchanged, and ``GET /v2/shipments/{id}`` accepts
 either the id or the reference.
 
-Tracking advances lazily (computed on read) from the purchase time: every ``transit_seconds`` one step of
-``pre_transit → in_transit → out_for_delivery → delivered``. A status forced through the control API
-overrides it and stops the auto-advance; so does a label refund (a voided label never ships).
+Tracking advances from the purchase time: every ``transit_seconds`` one step of
+``pre_transit → in_transit → out_for_delivery → delivered``. Reads compute the status from the clock; a
+scheduler task per purchased shipment wakes at each step and pushes a ``tracker.updated`` webhook
+(``sandbox.webhooks``). A status forced through the control API overrides it, pushes its own event when the
+status changes, and stops the auto-advance and its scheduler; so does a label refund (a voided label never
+ships), which pushes nothing since the status stays where it was.
 
 The API's reads (``GET`` shipment, ``GET`` tracker) go through fault injection as operation ``read`` after
 authentication; the public label and tracking pages under ``/_sandbox`` are never faulted.
 """
 
+import asyncio
 import base64
 import json
 import time
@@ -31,6 +35,7 @@ from starlette.routing import Route
 from sandbox.faults import READ, FaultEngine, read_key, retry_after_headers
 from sandbox.ids import new_id, random_token
 from sandbox.ledger import Ledger
+from sandbox.webhooks import WebhookDispatcher
 
 AUTO_ADVANCE = ("pre_transit", "in_transit", "out_for_delivery", "delivered")
 TRACKER_STATUSES = frozenset(
@@ -107,6 +112,8 @@ class Shipment:
     forced_status: str | None = None
     refund_status: str | None = None
     history: list[tuple[str, datetime]] = field(default_factory=list)
+    # The sandbox's base URL as the buyer saw it, for the tracker's ``public_url`` outside a request.
+    base_url: str = ""
 
     @property
     def order_id(self) -> str:
@@ -122,13 +129,17 @@ class Shipment:
 class EasyPostApi:
     """In-memory shipments and trackers behind EasyPost's wire format (mounted at ``/v2``)."""
 
-    def __init__(self, ledger: Ledger, faults: FaultEngine, transit_seconds: float) -> None:
+    def __init__(
+        self, ledger: Ledger, faults: FaultEngine, transit_seconds: float, webhooks: WebhookDispatcher
+    ) -> None:
         self._ledger = ledger
         self._faults = faults
         self._transit = transit_seconds
+        self._webhooks = webhooks
         self._shipments: dict[str, Shipment] = {}
         self._by_reference: dict[str, str] = {}
         self._by_tracker: dict[str, str] = {}
+        self._advancing: dict[str, asyncio.Task[None]] = {}  # shipment id → its auto-advance scheduler
 
     def routes(self) -> list[Route]:
         """The API routes, relative to the ``/v2`` mount."""
@@ -156,15 +167,59 @@ class EasyPostApi:
         return self._shipments.get(shipment_id) if shipment_id else None
 
     def force_status(self, shipment: Shipment, status: str) -> dict[str, Any]:
-        """Force a tracking status (stops the auto-advance); returns the tracker as the API shows it."""
+        """Force a tracking status (stops the auto-advance); returns the tracker as the API shows it.
+
+        A ``tracker.updated`` webhook is pushed when the status changes (forcing the current one adds a
+        tracking detail and pushes nothing).
+        """
         if status not in TRACKER_STATUSES:
             raise ValueError(f"unknown tracker status {status!r}")
         now = datetime.now(UTC)
         shipment.history = self._history(shipment)
+        previous = shipment.history[-1][0] if shipment.history else "unknown"
         shipment.forced_status = status
+        self._stop_advancing(shipment)
         shipment.history.append((status, now))
         shipment.updated_at = now
-        return self._tracker_json(shipment, "")
+        tracker = self._tracker_json(shipment, shipment.base_url)
+        if status != previous:
+            self._webhooks.tracker_updated(tracker)
+        return tracker
+
+    async def aclose(self) -> None:
+        """Stop every auto-advance scheduler (the app's shutdown)."""
+        tasks = list(self._advancing.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._advancing.clear()
+
+    # -- auto-advance scheduler --------------------------------------------------------------------
+
+    def _start_advancing(self, shipment: Shipment) -> None:
+        task = asyncio.create_task(self._advance(shipment), name=f"advance-{shipment.id}")
+        self._advancing[shipment.id] = task
+        task.add_done_callback(lambda _: self._advancing.pop(shipment.id, None))
+
+    def _stop_advancing(self, shipment: Shipment) -> None:
+        task = self._advancing.pop(shipment.id, None)
+        if task is not None:
+            task.cancel()
+
+    async def _advance(self, shipment: Shipment) -> None:
+        """Wake at each ``transit_seconds`` step after purchase and push the step's tracker, until delivered.
+
+        The pushed tracker is the one of that step even if the loop woke late, so every step is pushed once,
+        in order; a forced status or a label refund ends the schedule.
+        """
+        assert shipment.purchased_at is not None
+        for step in range(1, len(AUTO_ADVANCE)):
+            delay = shipment.purchased_at + step * self._transit - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if shipment.forced_status is not None:
+                return
+            self._webhooks.tracker_updated(self._tracker_json(shipment, shipment.base_url, step=step))
 
     # -- plumbing ----------------------------------------------------------------------------------
 
@@ -225,22 +280,28 @@ class EasyPostApi:
 
     # -- tracking ----------------------------------------------------------------------------------
 
-    def _history(self, shipment: Shipment) -> list[tuple[str, datetime]]:
-        """Statuses reached so far, with their times: auto-advance steps unless a forced status froze it."""
+    def _history(self, shipment: Shipment, step: int | None = None) -> list[tuple[str, datetime]]:
+        """Statuses reached so far, with their times: auto-advance steps unless a forced status froze it.
+
+        ``step`` asks for the auto-advance history as of that step instead of the clock's.
+        """
         if shipment.forced_status is not None or shipment.purchased_at is None or shipment.bought_at is None:
             return list(shipment.history)
-        elapsed = time.monotonic() - shipment.purchased_at
-        steps = (
-            len(AUTO_ADVANCE) - 1 if self._transit <= 0 else min(len(AUTO_ADVANCE) - 1, int(elapsed // self._transit))
-        )
+        if step is not None:
+            steps = step
+        elif self._transit <= 0:
+            steps = len(AUTO_ADVANCE) - 1
+        else:
+            elapsed = time.monotonic() - shipment.purchased_at
+            steps = min(len(AUTO_ADVANCE) - 1, int(elapsed // self._transit))
         return [(AUTO_ADVANCE[i], shipment.bought_at + timedelta(seconds=i * self._transit)) for i in range(steps + 1)]
 
     def _status(self, shipment: Shipment) -> str:
         history = self._history(shipment)
         return history[-1][0] if history else "unknown"
 
-    def _tracker_json(self, shipment: Shipment, base_url: str) -> dict[str, Any]:
-        history = self._history(shipment)
+    def _tracker_json(self, shipment: Shipment, base_url: str, step: int | None = None) -> dict[str, Any]:
+        history = self._history(shipment, step)
         status = history[-1][0] if history else "unknown"
         assert shipment.tracker_id is not None and shipment.bought_at is not None
         last_change = history[-1][1] if history else shipment.bought_at
@@ -449,6 +510,7 @@ class EasyPostApi:
         shipment.tracking_code = f"EZ{random_token(12).upper()}"
         shipment.tracker_id = new_id("trk", 32)
         shipment.purchased_at, shipment.bought_at, shipment.updated_at = time.monotonic(), now, now
+        shipment.base_url = str(request.base_url)
         shipment.postage_label = {
             "id": new_id("pl", 32),
             "object": "PostageLabel",
@@ -467,6 +529,7 @@ class EasyPostApi:
             idempotency_key=shipment.ledger_key,
             ref=shipment.id,
         )
+        self._start_advancing(shipment)
         await self._faults.hang(decision)
         return JSONResponse(self._shipment_json(shipment, str(request.base_url)))
 
@@ -492,6 +555,7 @@ class EasyPostApi:
             # A voided label never ships: freeze the tracking where it is.
             shipment.history = self._history(shipment)
             shipment.forced_status = shipment.history[-1][0] if shipment.history else "unknown"
+            self._stop_advancing(shipment)
             shipment.refund_status, shipment.updated_at = "submitted", now
             self._ledger.record(
                 shipment.order_id,

@@ -10,6 +10,9 @@ twice, and release/commit are no-ops when repeated.
 
 Reads (``GET`` a hold, ``GET`` availability) go through fault injection as operation ``read`` once the token
 (and the hold id's form) is checked.
+
+Webhooks (``sandbox.webhooks``, Standard Webhooks): committing a hold pushes ``shipment.confirmed``; a stock
+update through the control API that changes a SKU's availability or restock date pushes ``stock.changed``.
 """
 
 import json
@@ -25,6 +28,7 @@ from starlette.routing import Route
 
 from sandbox.faults import READ, FaultEngine, read_key, retry_after_headers
 from sandbox.ledger import Ledger
+from sandbox.webhooks import WebhookDispatcher
 
 HOLD_ID = re.compile(r"[A-Za-z0-9._:-]{1,200}")
 Sku = Annotated[str, Field(min_length=1, max_length=64)]
@@ -161,9 +165,10 @@ class Stock:
 class ErpApi:
     """The hold contract over an in-memory :class:`Stock` (mounted at ``/erp``)."""
 
-    def __init__(self, ledger: Ledger, faults: FaultEngine, default_stock: int) -> None:
+    def __init__(self, ledger: Ledger, faults: FaultEngine, default_stock: int, webhooks: WebhookDispatcher) -> None:
         self._ledger = ledger
         self._faults = faults
+        self._webhooks = webhooks
         self.stock = Stock(default_stock)
         self._holds: dict[str, Hold] = {}
 
@@ -176,6 +181,15 @@ class ErpApi:
             Route("/v1/holds/{hold_id}/commit", self._commit, methods=["POST"]),
             Route("/v1/availability", self._availability, methods=["GET"]),
         ]
+
+    def set_stock(self, sku: str, on_hand: int, restock_date: date | None) -> dict[str, Any]:
+        """Set a SKU's stock (the control API); push ``stock.changed`` if its availability item changed."""
+        before = self.stock.availability(sku)
+        self.stock.set(sku, on_hand, restock_date)
+        after = self.stock.availability(sku)
+        if after != before:
+            self._webhooks.erp_event("stock.changed", sku, f"{after['available']}:{after['restock_date']}", after)
+        return after
 
     # -- plumbing ----------------------------------------------------------------------------------
 
@@ -307,6 +321,9 @@ class ErpApi:
             hold.status = target
             effect = "release" if operation == "hold.release" else "commit"
             self._ledger.record(hold.order_id, "erp", effect, units=hold.units, idempotency_key=hold_id, ref=hold_id)
+            if effect == "commit":
+                data = {"order_id": hold.order_id, "hold_id": hold_id}
+                self._webhooks.erp_event("shipment.confirmed", hold_id, "committed", data)
         await self._faults.hang(decision)
         return JSONResponse(hold.to_json())
 

@@ -8,6 +8,9 @@ to an ``Idempotency-Key`` is stored and replayed (``Idempotent-Replayed: true``)
 parameters is a 400 ``idempotency_error``. As with Stripe, nothing is stored when the request failed before
 executing (parameter validation, an injected transient failure), so a retry with the same key can succeed.
 Reads (retrieve, search, list) go through fault injection as operation ``read`` after authentication.
+
+Webhooks (``sandbox.webhooks``): a new refund pushes ``refund.updated`` (status ``succeeded``); a dispute
+opened through the control API (``open_dispute``) pushes ``charge.dispute.created``.
 """
 
 import base64
@@ -26,6 +29,7 @@ from starlette.routing import Route
 from sandbox.faults import READ, Decision, FaultEngine, RejectSpec, read_key, retry_after_headers
 from sandbox.ids import new_id, random_token
 from sandbox.ledger import Ledger
+from sandbox.webhooks import WebhookDispatcher
 
 # Stripe's test payment methods: the successful cards, and the ones that decline with a given decline_code.
 SUCCEEDING_METHODS = frozenset({"pm_card_visa", "pm_card_mastercard", "pm_card_amex", "pm_card_visa_debit"})
@@ -275,9 +279,11 @@ Apply = Callable[[_Call], tuple[int, dict[str, Any]]]
 class StripeApi:
     """In-memory PaymentIntents and Refunds behind Stripe's wire format (mounted at ``/v1``)."""
 
-    def __init__(self, ledger: Ledger, faults: FaultEngine) -> None:
+    def __init__(self, ledger: Ledger, faults: FaultEngine, webhooks: WebhookDispatcher) -> None:
         self._ledger = ledger
         self._faults = faults
+        self._webhooks = webhooks
+        self._disputes: dict[str, dict[str, Any]] = {}  # pi_… → its dispute (Stripe allows one per charge)
         self._intents: dict[str, PaymentIntent] = {}
         self._charges: dict[str, str] = {}  # ch_… → pi_…
         self._refunds: dict[str, Refund] = {}
@@ -788,6 +794,7 @@ class StripeApi:
             idempotency_key=call.idempotency_key,
             ref=refund.id,
         )
+        self._webhooks.stripe_event("refund.updated", refund.to_json())
         return 200, refund.to_json()
 
     async def _list_refunds(self, request: Request) -> Response:
@@ -824,3 +831,36 @@ class StripeApi:
                 )
             )
         return self._respond(200, refund.to_json())
+
+    # -- Disputes (control API only) ---------------------------------------------------------------
+
+    def open_dispute(self, intent_id: str, reason: str) -> tuple[int, dict[str, Any]]:
+        """The cardholder disputes the intent's charge: 201 and a ``charge.dispute.created`` push.
+
+        A second dispute of the same intent answers the first one (200) and pushes nothing. Raises
+        ``KeyError`` for an unknown intent and ``ValueError`` for one with nothing captured.
+        """
+        existing = self._disputes.get(intent_id)
+        if existing is not None:
+            return 200, dict(existing)
+        intent = self._intents.get(intent_id)
+        if intent is None:
+            raise KeyError(intent_id)
+        if intent.status != "succeeded" or intent.amount_received <= 0:
+            raise ValueError(f"payment intent {intent_id} has status {intent.status}: no captured charge to dispute")
+        dispute = {
+            "id": new_id("du"),
+            "object": "dispute",
+            "amount": intent.amount_received,
+            "charge": intent.latest_charge,
+            "created": int(time.time()),
+            "currency": intent.currency,
+            "livemode": False,
+            "metadata": {},
+            "payment_intent": intent.id,
+            "reason": reason,
+            "status": "needs_response",
+        }
+        self._disputes[intent_id] = dispute
+        self._webhooks.stripe_event("charge.dispute.created", dict(dispute))
+        return 201, dict(dispute)
