@@ -7,13 +7,10 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AsyncExitStack
 from typing import Any
 
-import httpx
 import structlog
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -23,75 +20,25 @@ from activities.notifications import NotificationActivities
 from activities.payment import PaymentActivities
 from activities.shipping import ShippingActivities
 from activities.status_events import StatusEventActivities
-from connectors.easypost_carrier import EasyPostCarrier
 from connectors.ports import Carrier, Inventory, Notifier, PaymentGateway, StatusPublisher
-from connectors.rest_erp import RestErpInventory
-from connectors.smtp_email import SmtpEmailNotifier
-from connectors.status_webhooks import StandardWebhookPublisher
-from connectors.stripe_payments import StripePaymentGateway
 from hub.logging import configure_logging
-from hub.settings import HttpUpstream, Settings
+from hub.settings import Settings
+from hub.upstreams import connect_temporal, open_upstreams
 from workflows.order import OrderWorkflow
 
 log = structlog.get_logger("hub.worker")
 
 
-async def connect(settings: Settings) -> Client:
-    return await Client.connect(
-        settings.temporal.address,
-        namespace=settings.temporal.namespace,
-        data_converter=pydantic_data_converter,
-    )
-
-
-def _http(upstream: HttpUpstream, *, auth: httpx.Auth | None = None) -> httpx.AsyncClient:
-    headers = {} if auth else {"Authorization": f"Bearer {upstream.api_key.get_secret_value()}"}
-    return httpx.AsyncClient(
-        base_url=upstream.base_url,
-        headers=headers,
-        auth=auth,
-        timeout=httpx.Timeout(upstream.timeout_s),
-        # One client per upstream: connection reuse, and one place for its limits.
-        limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
-    )
-
-
 @contextlib.asynccontextmanager
 async def activities(settings: Settings) -> AsyncIterator[list[Callable[..., Any]]]:
     """The activity callables, with their connectors and HTTP clients open for the duration."""
-    async with AsyncExitStack() as stack:
-        payment_http = await stack.enter_async_context(_http(settings.payment))
-        carrier_http = await stack.enter_async_context(
-            _http(settings.carrier, auth=httpx.BasicAuth(settings.carrier.api_key.get_secret_value(), ""))
-        )
-        erp_http = await stack.enter_async_context(_http(settings.erp))
-        events = settings.events
-        events_http = await stack.enter_async_context(httpx.AsyncClient(timeout=httpx.Timeout(events.timeout_s)))
-
-        email = settings.email
+    async with open_upstreams(settings) as upstreams:
         yield activity_functions(
-            payment=StripePaymentGateway(payment_http),
-            inventory=RestErpInventory(erp_http),
-            carrier=EasyPostCarrier(
-                carrier_http,
-                ship_from=settings.carrier.ship_from,
-                ship_from_name=settings.carrier.ship_from_name,
-            ),
-            notifier=SmtpEmailNotifier(
-                host=email.host,
-                port=email.port,
-                sender=email.sender,
-                message_id_domain=email.message_id_domain,
-                timeout_s=email.timeout_s,
-                username=email.username,
-                password=email.password.get_secret_value() if email.password else None,
-                start_tls=email.start_tls,
-            ),
-            publisher=StandardWebhookPublisher(
-                events_http,
-                subscribers=events.subscribers,
-                secret=events.secret.get_secret_value() if events.secret else "",
-            ),
+            payment=upstreams.payment,
+            inventory=upstreams.inventory,
+            carrier=upstreams.carrier,
+            notifier=upstreams.notifier,
+            publisher=upstreams.publisher,
         )
 
 
@@ -150,7 +97,7 @@ async def running_worker(client: Client, settings: Settings, task_queue: str | N
 async def main() -> None:
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
-    client = await connect(settings)
+    client = await connect_temporal(settings)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)

@@ -2,8 +2,8 @@
 
 EasyPost has no idempotency key for buying postage, so exactly-once comes from our own ``reference`` on the
 shipment, which EasyPost accepts in place of its id: before creating or buying we look the reference up and
-reuse what a previous attempt already made. The client's ``base_url`` ends in ``/v2`` and it authenticates with
-the API key as the Basic-auth user; ``worker.py`` builds it.
+reuse what a previous attempt already made. The client's ``base_url`` ends in ``/v2`` and it sends the API key
+as a bearer token; ``hub/upstreams.py`` builds it.
 """
 
 from typing import Any
@@ -102,6 +102,11 @@ class EasyPostCarrier:
             status=_TRACKING.get(raw, TrackingStatus.UNKNOWN),
             raw_status=raw,
         )
+
+    async def reference_of(self, shipment_id: str) -> str | None:
+        """Our reference on the carrier's shipment ``shipment_id``: how a tracking webhook finds its order."""
+        shipment = await self._find(shipment_id)
+        return str(shipment["reference"]) if shipment and shipment.get("reference") else None
 
     async def _find(self, reference: str) -> dict[str, Any] | None:
         response = await get_optional(self._http, f"/shipments/{quote(reference, safe='')}", upstream=UPSTREAM)

@@ -1,8 +1,8 @@
 """Stock holds over the hub's documented ERP contract (``docs/erp-holds-api.md``).
 
 The contract names holds by our key, so ``PUT`` is idempotent by construction and a repeat after a lost answer
-returns the hold already made. The client's ``base_url`` is the contract root; ``worker.py`` sets the bearer
-token.
+returns the hold already made. The client's ``base_url`` is the contract root; ``hub/upstreams.py`` sets the
+bearer token.
 """
 
 from typing import Any

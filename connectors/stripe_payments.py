@@ -2,7 +2,7 @@
 
 Wire: form-encoded bodies, ``Idempotency-Key`` on every mutation, amounts in the currency's minor unit (the
 same integers the hub uses). The client is an ``httpx.AsyncClient`` whose ``base_url`` is Stripe's API root and
-whose ``Authorization`` header carries the secret key; ``worker.py`` builds it.
+whose ``Authorization`` header carries the secret key; ``hub/upstreams.py`` builds it.
 
 Stripe stores the first result of a key for about 24 hours, even a 500, and its search index can lag by about
 a minute. So after an unknown outcome we look the payment up by our own reference first, and only re-send
@@ -15,7 +15,7 @@ from urllib.parse import quote
 import httpx
 
 from connectors.errors import BusinessRejection, IndeterminateError
-from connectors.http import json_body, reconcile, send
+from connectors.http import get_optional, json_body, reconcile, send
 from domain.payment import Payment, ProviderPaymentState
 
 UPSTREAM = "payment"
@@ -135,6 +135,14 @@ class StripePaymentGateway:
             if intent.get("metadata", {}).get("hub_reference") == reference:
                 return await self._payment(intent)
         return None
+
+    async def order_of(self, payment_id: str) -> str | None:
+        """The order a payment belongs to (our ``metadata[order_id]``): how a dispute webhook finds its order."""
+        response = await get_optional(
+            self._http, f"/v1/payment_intents/{quote(payment_id, safe='')}", upstream=UPSTREAM
+        )
+        order_id = json_body(response).get("metadata", {}).get("order_id") if response else None
+        return str(order_id) if order_id else None
 
     async def _settle(self, attempt: Any, lookup: Any) -> Payment:
         """Run a mutation on an existing intent. Stripe answers ``payment_intent_unexpected_state`` when the

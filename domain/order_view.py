@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from domain.order import Address, Channel, Order
+from domain.order import Address, Channel, Order, OrderLine
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
 
 
@@ -89,6 +89,7 @@ class OrderView(BaseModel):
     customer_id: str
     currency: str
     total: int
+    lines: list[OrderLine] = Field(default_factory=list)
     status: OrderStatus
     payment_status: PaymentStatus
     fulfillment_status: FulfillmentStatus
@@ -118,3 +119,17 @@ class OrderStatusChanged(BaseModel):
     payment_status: PaymentStatus
     fulfillment_status: FulfillmentStatus
     occurred_at: datetime
+
+
+def initial_view(order: Order) -> OrderView:
+    """What an order looks like the moment it is accepted, before its workflow has taken a step."""
+    return OrderView(
+        order_id=order.order_id,
+        customer_id=order.customer.id,
+        currency=order.currency,
+        total=order.total,
+        lines=order.lines,
+        status=OrderStatus.PENDING,
+        payment_status=PaymentStatus.NOT_PAID,
+        fulfillment_status=FulfillmentStatus.OPEN,
+    )

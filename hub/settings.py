@@ -4,10 +4,11 @@
 same code that runs in the demo at production. Defaults point at the local sandbox.
 """
 
+import json
 from datetime import timedelta
 from typing import Literal
 
-from pydantic import BaseModel, SecretStr, model_validator
+from pydantic import BaseModel, SecretStr, TypeAdapter, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.order import Address
@@ -75,12 +76,41 @@ class EventSettings(BaseModel):
         return self
 
 
+class ApiKey(BaseModel):
+    """A backend's key, stored only as its SHA-256 (``python -m api.keys hash KEY`` prints it)."""
+
+    id: str
+    sha256: str
+    scopes: list[Literal["orders:read", "orders:write"]]
+
+
+class WebhookSecrets(BaseModel):
+    erp: SecretStr | None = None
+    """Standard Webhooks secret, ``whsec_<base64>``."""
+    carrier: SecretStr | None = None
+    """EasyPost webhook secret."""
+    payment: SecretStr | None = None
+    """Stripe endpoint secret, ``whsec_…``."""
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    keys: list[ApiKey] = []
+    webhooks: WebhookSecrets = WebhookSecrets()
+    max_body_bytes: int = 1024 * 1024
+
+
 class OrderSettings(BaseModel):
     tracking_poll_interval: timedelta = timedelta(hours=6)
     delivery_deadline: timedelta = timedelta(days=30)
 
-    def policy(self) -> OrderPolicy:
-        return OrderPolicy(tracking_poll_interval=self.tracking_poll_interval, delivery_deadline=self.delivery_deadline)
+    def policy(self, events: EventSettings) -> OrderPolicy:
+        return OrderPolicy(
+            tracking_poll_interval=self.tracking_poll_interval,
+            delivery_deadline=self.delivery_deadline,
+            publish_status_events=bool(events.subscribers),
+        )
 
 
 class Settings(BaseSettings):
@@ -93,5 +123,25 @@ class Settings(BaseSettings):
     email: EmailSettings = EmailSettings()
     orders: OrderSettings = OrderSettings()
     events: EventSettings = EventSettings()
+    api: ApiSettings = ApiSettings()
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
+
+
+def to_env(model: BaseModel, prefix: str = "HUB_") -> dict[str, str]:
+    """The environment variables that configure a process to these settings (secrets revealed): how the stack
+    and the tests hand settings to the worker and API processes they start."""
+    env: dict[str, str] = {}
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        key = f"{prefix}{name.upper()}"
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            env[key] = value.get_secret_value()
+        elif isinstance(value, BaseModel) and not isinstance(value, Address):
+            env |= to_env(value, f"{key}__")
+        else:
+            dumped = TypeAdapter(type(value)).dump_python(value, mode="json")
+            env[key] = dumped if isinstance(dumped, str) else json.dumps(dumped)
+    return env

@@ -10,20 +10,39 @@ happy path and every failure path and prints what became of each.
 
 import argparse
 import asyncio
+import base64
 import contextlib
+import secrets
 import signal
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from api.auth import hash_key
 from hub.binaries import temporal_cli
 from hub.demo import print_summary, run_scenarios
 from hub.processes import Process
+from hub.settings import (
+    ApiKey,
+    ApiSettings,
+    CarrierSettings,
+    EmailSettings,
+    ErpSettings,
+    PaymentSettings,
+    Settings,
+    TemporalSettings,
+    WebhookSecrets,
+    to_env,
+)
+from sandbox.client import SandboxControl
 from sandbox.process import SandboxProcess
 from workflows.search_attributes import ALL
 
@@ -41,6 +60,7 @@ class StackSettings(BaseSettings):
     sandbox_port: int = 8100
     smtp_port: int = 2525
     data_dir: Path = ROOT / ".data"
+    api_port: int = 8000
     task_queue: str = "orders"
 
 
@@ -77,56 +97,119 @@ async def connect_when_ready(address: str, process: Process, timeout_s: float = 
             await asyncio.sleep(0.5)
 
 
-def worker_env(temporal_address: str, task_queue: str, sandbox: SandboxProcess, timeout_s: float) -> dict[str, str]:
-    """A worker's configuration against the sandbox, as an operator gives it: environment variables.
+def sandbox_settings(sandbox: SandboxProcess, *, temporal_address: str, task_queue: str, timeout_s: float) -> Settings:
+    """The hub's settings against the sandbox. ``timeout_s`` should be shorter than the sandbox's hold on
+    "timeout after apply" answers, so that those really time out."""
+    url = sandbox.base_url
+    return Settings(
+        temporal=TemporalSettings(address=temporal_address, task_queue=task_queue),
+        payment=PaymentSettings(base_url=url, timeout_s=timeout_s),
+        carrier=CarrierSettings(base_url=f"{url}/v2", timeout_s=timeout_s),
+        erp=ErpSettings(base_url=f"{url}/erp", timeout_s=timeout_s),
+        email=EmailSettings(host=sandbox.host, port=sandbox.smtp_port, timeout_s=timeout_s),
+        log_format="json",
+    )
 
-    ``timeout_s`` should be shorter than the sandbox's hold on "timeout after apply" answers, so that those
-    really time out.
-    """
-    timeouts = {f"HUB_{upstream}__TIMEOUT_S": str(timeout_s) for upstream in ("PAYMENT", "CARRIER", "ERP", "EMAIL")}
+
+@dataclass(frozen=True)
+class DemoAccess:
+    api_key: str
+    secrets: WebhookSecrets
+
+
+def demo_access() -> DemoAccess:
+    """A fresh API key and webhook secrets for this run: nothing fixed that could leak into a deployment."""
+    return DemoAccess(
+        api_key="hub_demo_" + secrets.token_urlsafe(16),
+        secrets=WebhookSecrets(
+            erp=SecretStr("whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()),
+            carrier=SecretStr(secrets.token_hex(16)),
+            payment=SecretStr("whsec_" + secrets.token_hex(16)),
+        ),
+    )
+
+
+def api_settings(settings: Settings, access: DemoAccess, host: str, port: int) -> Settings:
+    key = ApiKey(id="demo", sha256=hash_key(access.api_key), scopes=["orders:read", "orders:write"])
+    return settings.model_copy(update={"api": ApiSettings(host=host, port=port, keys=[key], webhooks=access.secrets)})
+
+
+async def wait_until_up(url: str, process: Process, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient() as http:
+        while True:
+            try:
+                if (await http.get(url)).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if process.popen.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{process.name} did not start:\n{process.tail()}")
+            await asyncio.sleep(0.2)
+
+
+def webhook_targets(api_url: str, secrets: WebhookSecrets) -> dict[str, dict[str, str]]:
+    """Where each upstream (here, the sandbox) pushes its events to the hub, and the secret it signs with."""
     return {
-        "HUB_TEMPORAL__ADDRESS": temporal_address,
-        "HUB_TEMPORAL__TASK_QUEUE": task_queue,
-        "HUB_PAYMENT__BASE_URL": sandbox.base_url,
-        "HUB_CARRIER__BASE_URL": f"{sandbox.base_url}/v2",
-        "HUB_ERP__BASE_URL": f"{sandbox.base_url}/erp",
-        "HUB_EMAIL__HOST": sandbox.host,
-        "HUB_EMAIL__PORT": str(sandbox.smtp_port),
-        "HUB_LOG_FORMAT": "json",
-        **timeouts,
+        source: {"url": f"{api_url}/webhooks/{source}", "secret": secret.get_secret_value()}
+        for source in ("carrier", "payment", "erp")
+        if (secret := getattr(secrets, source)) is not None
     }
 
 
+@dataclass
+class Stack:
+    temporal: Process
+    sandbox: SandboxProcess
+    worker: Process
+    api: Process
+    api_url: str
+    access: DemoAccess
+
+
 @contextlib.contextmanager
-def stack(settings: StackSettings) -> Iterator[tuple[Process, SandboxProcess, Process]]:
+def stack(settings: StackSettings) -> Iterator[Stack]:
     log_dir = settings.data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     temporal = start_temporal(settings, log_dir)
     sandbox = SandboxProcess(log_path=log_dir / "sandbox.log")
-    worker: Process | None = None
+    started: list[Process] = []
     try:
         sandbox.start(settings.host, settings.sandbox_port, settings.smtp_port, transit_seconds=1, hang_seconds=3)
-        address = f"{settings.host}:{settings.temporal_port}"
-        worker = Process.worker(log_dir, worker_env(address, settings.task_queue, sandbox, timeout_s=2))
-        yield temporal, sandbox, worker
+        hub = sandbox_settings(
+            sandbox,
+            temporal_address=f"{settings.host}:{settings.temporal_port}",
+            task_queue=settings.task_queue,
+            timeout_s=2,
+        )
+        access = demo_access()
+        hub = api_settings(hub, access, settings.host, settings.api_port)
+        started.append(Process.worker(log_dir, to_env(hub)))
+        started.append(Process("api", [sys.executable, "-m", "api"], log_dir, to_env(hub)))
+        yield Stack(temporal, sandbox, started[0], started[1], f"http://{settings.host}:{settings.api_port}", access)
     finally:
-        if worker is not None:
-            worker.stop()
+        for process in reversed(started):
+            process.stop()
         sandbox.stop()
         temporal.stop()
 
 
 async def main(mode: str) -> int:
     settings = StackSettings()
-    with stack(settings) as (temporal, sandbox, worker):
-        client = await connect_when_ready(f"{settings.host}:{settings.temporal_port}", temporal)
+    with stack(settings) as running:
+        client = await connect_when_ready(f"{settings.host}:{settings.temporal_port}", running.temporal)
+        await wait_until_up(f"{running.api_url}/healthz", running.api)
+        async with SandboxControl(running.sandbox.base_url) as sandbox:
+            # The sandbox pushes its events to the API, as the real upstreams would.
+            await sandbox.set_webhooks(**webhook_targets(running.api_url, running.access.secrets))
         print(
             f"Temporal dev server {settings.host}:{settings.temporal_port}, Web UI http://localhost:{settings.ui_port}"
         )
-        print(f"Sandbox {sandbox.base_url}, SMTP sink {settings.host}:{sandbox.smtp_port}")
-        print(f"Logs in {worker.log_path.parent}")
-        results = await run_scenarios(client, sandbox.base_url, settings.task_queue)
-        ok = print_summary(results, sandbox.base_url, settings.ui_port)
+        print(f"API {running.api_url} (OpenAPI at {running.api_url}/docs), key for this run: {running.access.api_key}")
+        print(f"Sandbox {running.sandbox.base_url}, SMTP sink {settings.host}:{running.sandbox.smtp_port}")
+        print(f"Logs in {running.worker.log_path.parent}")
+        results = await run_scenarios(client, running.sandbox.base_url, settings.task_queue)
+        ok = print_summary(results, running.sandbox.base_url, settings.ui_port)
         if mode == "run":
             print("\nEverything keeps running; Ctrl-C stops it.")
             stop = asyncio.Event()

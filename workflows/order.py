@@ -389,6 +389,7 @@ class OrderWorkflow:
             customer_id=order.customer.id,
             currency=order.currency,
             total=order.total,
+            lines=order.lines,
             status=self._status,
             payment_status=self._payment_status,
             fulfillment_status=self._fulfillment_status,

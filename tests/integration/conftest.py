@@ -15,14 +15,8 @@ from domain.order import Order
 from domain.order_view import OrderPolicy, OrderView
 from hub.client import OrderClient
 from hub.invariants import violations
-from hub.settings import (
-    CarrierSettings,
-    EmailSettings,
-    ErpSettings,
-    PaymentSettings,
-    Settings,
-    TemporalSettings,
-)
+from hub.settings import Settings
+from hub.stack import sandbox_settings
 from sandbox.client import SandboxControl
 from sandbox.process import SandboxProcess
 from worker import running_worker
@@ -32,14 +26,9 @@ UPSTREAM_TIMEOUT_S = 1.0
 POLICY = OrderPolicy(tracking_poll_interval=timedelta(milliseconds=500))
 
 
-def hub_settings(sandbox: SandboxProcess, temporal_address: str = "unused") -> Settings:
-    url = sandbox.base_url
-    return Settings(
-        temporal=TemporalSettings(address=temporal_address),
-        payment=PaymentSettings(base_url=url, timeout_s=UPSTREAM_TIMEOUT_S),
-        carrier=CarrierSettings(base_url=f"{url}/v2", timeout_s=UPSTREAM_TIMEOUT_S),
-        erp=ErpSettings(base_url=f"{url}/erp", timeout_s=UPSTREAM_TIMEOUT_S),
-        email=EmailSettings(host=sandbox.host, port=sandbox.smtp_port, timeout_s=UPSTREAM_TIMEOUT_S),
+def hub_settings(sandbox: SandboxProcess, temporal_address: str = "unused", task_queue: str = "orders") -> Settings:
+    return sandbox_settings(
+        sandbox, temporal_address=temporal_address, task_queue=task_queue, timeout_s=UPSTREAM_TIMEOUT_S
     )
 
 

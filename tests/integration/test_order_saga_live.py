@@ -6,7 +6,7 @@ from temporalio.client import Client
 from domain.keys import order_workflow_id
 from domain.order_view import FailureReason
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
-from hub.client import CancelRefused
+from hub.client import DecisionRefused
 from tests.integration.conftest import LiveHub, eventually
 from tests.orders import make_order, unique_id
 
@@ -143,7 +143,7 @@ async def test_cancel_is_rejected_with_a_reason_once_shipped(live_hub: LiveHub, 
         return (await live_hub.orders.view(order.order_id)).payment_status is PaymentStatus.CAPTURED
 
     await eventually(shipped)
-    with pytest.raises(CancelRefused, match="shipped"):
+    with pytest.raises(DecisionRefused, match="shipped"):
         await live_hub.orders.cancel(order.order_id)
     view = await placed.handle.result()
     assert view.status is OrderStatus.COMPLETED

@@ -9,7 +9,8 @@ from temporalio.testing import WorkflowEnvironment
 from domain.status import OrderStatus
 from hub.client import OrderClient
 from hub.processes import Process
-from hub.stack import worker_env
+from hub.settings import to_env
+from hub.stack import sandbox_settings
 from sandbox.process import SandboxProcess
 from tests.integration.conftest import POLICY, UPSTREAM_TIMEOUT_S, LiveHub, eventually
 from tests.orders import make_order
@@ -24,7 +25,11 @@ async def test_worker_killed_mid_saga_the_order_completes_with_each_side_effect_
         [{"upstream": "*", "operation": "*", "order_prefix": order.order_id, "latency_ms": 700}]
     )
     task_queue = f"crash-{uuid.uuid4().hex}"
-    env = worker_env(temporal_env.client.service_client.config.target_host, task_queue, sandbox, UPSTREAM_TIMEOUT_S * 2)
+    address = temporal_env.client.service_client.config.target_host
+    settings = sandbox_settings(
+        sandbox, temporal_address=address, task_queue=task_queue, timeout_s=UPSTREAM_TIMEOUT_S * 2
+    )
+    env = to_env(settings)
     orders = OrderClient(temporal_env.client, task_queue=task_queue, policy=POLICY)
 
     first = Process.worker(tmp_path, env, name="worker-1")

@@ -1,0 +1,28 @@
+"""``python -m api``: the API process. Composition: settings → Temporal client + upstream connectors → app."""
+
+import asyncio
+
+import structlog
+import uvicorn
+
+from api.app import create_app
+from hub.logging import configure_logging
+from hub.settings import Settings
+from hub.upstreams import connect_temporal, open_upstreams
+
+log = structlog.get_logger("hub.api")
+
+
+async def main() -> None:
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    temporal = await connect_temporal(settings)
+    async with open_upstreams(settings) as upstreams:
+        app = create_app(settings, temporal, upstreams)
+        config = uvicorn.Config(app, host=settings.api.host, port=settings.api.port, log_config=None, access_log=False)
+        log.info("api_started", url=f"http://{settings.api.host}:{settings.api.port}")
+        await uvicorn.Server(config).serve()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,59 @@
+"""The API application: orders for backends (bearer keys), webhooks for upstreams (signatures), health."""
+
+from fastapi import FastAPI
+from pydantic import BaseModel
+from temporalio.client import Client
+
+from api import problems
+from api.auth import Authenticator
+from api.body_limit import BodyLimit
+from api.orders import orders_router
+from api.problems import Problem, documented
+from api.webhooks import webhooks_router
+from hub.client import OrderClient
+from hub.settings import Settings
+from hub.upstreams import Upstreams
+
+
+class Health(BaseModel):
+    status: str
+
+
+def create_app(settings: Settings, temporal: Client, upstreams: Upstreams) -> FastAPI:
+    app = FastAPI(
+        title="Order Hub",
+        version="1",
+        description="Place and steer orders; receive upstream events. Errors are RFC 9457 problem details.",
+    )
+    problems.install(app)
+    orders = OrderClient(
+        temporal, task_queue=settings.temporal.task_queue, policy=settings.orders.policy(settings.events)
+    )
+    app.include_router(orders_router(orders, Authenticator(settings.api.keys)))
+    app.include_router(
+        webhooks_router(
+            orders,
+            settings.api.webhooks,
+            shipment_reference=upstreams.carrier.reference_of,
+            order_of_payment=upstreams.payment.order_of,
+        )
+    )
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> Health:
+        """The process is up."""
+        return Health(status="ok")
+
+    @app.get("/readyz", tags=["health"], responses=documented(503))
+    async def readyz() -> Health:
+        """Temporal is reachable: orders can be placed."""
+        try:
+            healthy = await temporal.service_client.check_health()
+        except Exception:
+            healthy = False
+        if not healthy:
+            raise Problem(503, "Not ready", "Temporal is not reachable")
+        return Health(status="ready")
+
+    app.add_middleware(BodyLimit, limit=settings.api.max_body_bytes)
+    return app

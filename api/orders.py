@@ -1,0 +1,97 @@
+"""``/orders``: place, read, list and steer orders. Every decision goes through a workflow Update, so it is
+either applied (200) or refused with the workflow's reason (409) — never half-done."""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel
+
+from api.auth import READ, WRITE, Authenticator
+from api.problems import Problem, documented
+from domain.order import CustomerId, Order, OrderId
+from domain.order_view import AddressChange, CancelRequest, OrderView, initial_view
+from domain.status import OrderStatus
+from hub.client import DecisionRefused, OrderClient, OrderConflict, OrderNotFound
+
+
+class OrderListItem(BaseModel):
+    order_id: str
+    customer_id: str | None
+    status: str | None
+    started_at: datetime | None
+    closed_at: datetime | None
+
+
+class OrderList(BaseModel):
+    items: list[OrderListItem]
+
+
+_ALREADY_PLACED: dict[int | str, dict[str, Any]] = {
+    200: {"model": OrderView, "description": "The same order was already placed"}
+}
+
+
+def orders_router(orders: OrderClient, auth: Authenticator) -> APIRouter:
+    router = APIRouter(prefix="/orders", tags=["orders"])
+    can_read = [Depends(auth.require(READ))]
+    can_write = [Depends(auth.require(WRITE))]
+
+    @router.post(
+        "",
+        status_code=201,
+        dependencies=can_write,
+        responses=_ALREADY_PLACED | documented(401, 403, 409, 413, 422),
+    )
+    async def place_order(order: Order, response: Response) -> OrderView:
+        """Start the order's workflow. Placing the same order again answers 200 with it; the same id with other
+        content is a conflict (409)."""
+        try:
+            placed = await orders.place(order)
+        except OrderConflict as conflict:
+            raise Problem(409, "Order conflict", str(conflict)) from None
+        response.headers["Location"] = f"/orders/{order.order_id}"
+        if placed.created:
+            return initial_view(order)
+        response.status_code = 200
+        return await orders.view(order.order_id)
+
+    @router.get("/{order_id}", dependencies=can_read, responses=documented(401, 403, 404, 422))
+    async def get_order(order_id: OrderId) -> OrderView:
+        """Statuses, lines, shipments with tracking, and the timeline of everything that happened."""
+        try:
+            return await orders.view(order_id)
+        except OrderNotFound:
+            raise Problem(404, "Order not found", f"no order {order_id}") from None
+
+    @router.get("", dependencies=can_read, responses=documented(401, 403, 422))
+    async def list_orders(
+        customer_id: CustomerId | None = None,
+        status: OrderStatus | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    ) -> OrderList:
+        """Orders by customer and status, from Temporal's visibility store (it lags writes by a moment)."""
+        found = await orders.list(customer_id=customer_id, status=status.value if status else None, limit=limit)
+        return OrderList(items=[OrderListItem(**vars(summary)) for summary in found])
+
+    @router.post("/{order_id}/cancel", dependencies=can_write, responses=documented(401, 403, 404, 409, 422))
+    async def cancel_order(order_id: OrderId, request: CancelRequest | None = None) -> OrderView:
+        """Cancel before shipping: what was done is undone and the customer told once. 409 once shipped."""
+        try:
+            return await orders.cancel(order_id, request)
+        except OrderNotFound:
+            raise Problem(404, "Order not found", f"no order {order_id}") from None
+        except DecisionRefused as refused:
+            raise Problem(409, "Cancellation refused", str(refused)) from None
+
+    @router.post("/{order_id}/shipping-address", dependencies=can_write, responses=documented(401, 403, 404, 409, 422))
+    async def change_shipping_address(order_id: OrderId, change: AddressChange) -> OrderView:
+        """Change where the parcel goes, until its label is bought (409 after)."""
+        try:
+            return await orders.change_shipping_address(order_id, change)
+        except OrderNotFound:
+            raise Problem(404, "Order not found", f"no order {order_id}") from None
+        except DecisionRefused as refused:
+            raise Problem(409, "Address change refused", str(refused)) from None
+
+    return router

@@ -1,0 +1,115 @@
+"""``/webhooks/{erp,carrier,payment}``: events pushed by upstreams, verified, deduplicated, handed to the order.
+
+Per request: verify the signature over the raw bytes (and its freshness), parse into a normalised event, refuse
+a replayed event id, then signal the order's workflow by business id and answer 202. A request refused at any
+step changes nothing. Temporal unreachable → 503, so the sender retries later with the same event id.
+"""
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Literal
+
+import structlog
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from api.inbound import InboundRejected, parse_carrier, parse_erp, parse_payment
+from api.problems import Problem, documented
+from api.replay_guard import ReplayGuard
+from connectors.webhook_signatures import SignatureRejected, verify_easypost, verify_standard, verify_stripe
+from domain.events import StockEvent, UpstreamEvent
+from hub.client import OrderClient
+from hub.settings import WebhookSecrets
+
+log = structlog.get_logger("hub.webhooks")
+
+Resolver = Callable[[str], Awaitable[str | None]]
+
+
+class WebhookAccepted(BaseModel):
+    event_id: str | None
+    outcome: Literal["delivered", "order_ended", "ignored", "not_routed"]
+    """``delivered`` to the order's workflow; ``order_ended`` the order has finished (nothing to move);
+    ``ignored`` a kind of event the hub does not act on; ``not_routed`` stock news no order waits for."""
+
+
+def webhooks_router(
+    orders: OrderClient,
+    secrets: WebhookSecrets,
+    *,
+    shipment_reference: Resolver,
+    order_of_payment: Resolver,
+    replays: ReplayGuard | None = None,
+) -> APIRouter:
+    router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+    guard = replays or ReplayGuard()
+    refusals = documented(400, 401, 404, 409, 413, 422, 503)
+
+    def secret_of(source: str) -> str:
+        secret = getattr(secrets, source)
+        if secret is None:
+            raise Problem(503, "Webhook source not configured", f"no secret is configured for {source}")
+        return str(secret.get_secret_value())
+
+    async def deliver(event: UpstreamEvent | StockEvent | None, now: datetime) -> WebhookAccepted:
+        if event is None:
+            return WebhookAccepted(event_id=None, outcome="ignored")
+        if guard.seen(event.event_id, now):
+            raise Problem(409, "Replayed event", f"event {event.event_id} was already received")
+        if isinstance(event, StockEvent):
+            # Routed to orders waiting on the SKU once backorders exist; until then nobody waits.
+            log.info("stock_event", event_id=event.event_id, sku=event.sku, available=event.available)
+            return WebhookAccepted(event_id=event.event_id, outcome="not_routed")
+        try:
+            delivered = await orders.record_event(event)
+        except Exception:
+            guard.forget(event.event_id)  # let the sender's retry through
+            log.exception("event_not_delivered", event_id=event.event_id, order_id=event.order_id)
+            raise Problem(503, "Temporarily unavailable", "the event could not be delivered; retry later") from None
+        log.info("event_received", event_id=event.event_id, kind=event.kind.value, order_id=event.order_id)
+        return WebhookAccepted(event_id=event.event_id, outcome="delivered" if delivered else "order_ended")
+
+    async def receive(
+        request: Request, verify: Callable[[bytes, datetime], Awaitable[UpstreamEvent | StockEvent | None]]
+    ) -> WebhookAccepted:
+        body = await request.body()
+        now = datetime.now(UTC)
+        try:
+            event = await verify(body, now)
+        except SignatureRejected as rejected:
+            raise Problem(401, "Invalid signature", str(rejected)) from None
+        except InboundRejected as rejected:
+            raise Problem(rejected.status, "Event refused", rejected.reason) from None
+        return await deliver(event, now)
+
+    @router.post("/erp", status_code=202, responses=refusals)
+    async def erp_event(request: Request) -> WebhookAccepted:
+        """ERP events, signed with Standard Webhooks (see docs/erp-holds-api.md)."""
+
+        async def verify(body: bytes, now: datetime) -> UpstreamEvent | StockEvent | None:
+            event_id = verify_standard(secret_of("erp"), request.headers, body, now)
+            return parse_erp(body, event_id)
+
+        return await receive(request, verify)
+
+    @router.post("/carrier", status_code=202, responses=refusals)
+    async def carrier_event(request: Request) -> WebhookAccepted:
+        """EasyPost tracker events, signed with ``X-Hmac-Signature``."""
+
+        async def verify(body: bytes, now: datetime) -> UpstreamEvent | None:
+            verify_easypost(secret_of("carrier"), request.headers, body)
+            return await parse_carrier(body, now, shipment_reference)
+
+        return await receive(request, verify)
+
+    @router.post("/payment", status_code=202, responses=refusals)
+    async def payment_event(request: Request) -> WebhookAccepted:
+        """Stripe events (refunds, disputes), signed with ``Stripe-Signature``."""
+
+        async def verify(body: bytes, now: datetime) -> UpstreamEvent | None:
+            verify_stripe(secret_of("payment"), request.headers, body, now)
+            return await parse_payment(body, order_of_payment)
+
+        return await receive(request, verify)
+
+    return router

@@ -1,0 +1,79 @@
+"""Building the connectors from settings: one HTTP client per upstream, opened and closed together.
+
+Both processes that talk to upstreams use this: the worker (activities) and the API (resolving a webhook's
+shipment or payment back to its order).
+"""
+
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+import httpx
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from connectors.easypost_carrier import EasyPostCarrier
+from connectors.rest_erp import RestErpInventory
+from connectors.smtp_email import SmtpEmailNotifier
+from connectors.status_webhooks import StandardWebhookPublisher
+from connectors.stripe_payments import StripePaymentGateway
+from hub.settings import HttpUpstream, Settings
+
+
+@dataclass(frozen=True)
+class Upstreams:
+    payment: StripePaymentGateway
+    inventory: RestErpInventory
+    carrier: EasyPostCarrier
+    notifier: SmtpEmailNotifier
+    publisher: StandardWebhookPublisher
+
+
+async def connect_temporal(settings: Settings) -> Client:
+    return await Client.connect(
+        settings.temporal.address, namespace=settings.temporal.namespace, data_converter=pydantic_data_converter
+    )
+
+
+def _http(upstream: HttpUpstream) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=upstream.base_url,
+        headers={"Authorization": f"Bearer {upstream.api_key.get_secret_value()}"},
+        timeout=httpx.Timeout(upstream.timeout_s),
+        # One client per upstream: connection reuse, and one place for its limits.
+        limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_upstreams(settings: Settings) -> AsyncIterator[Upstreams]:
+    async with AsyncExitStack() as stack:
+        payment_http = await stack.enter_async_context(_http(settings.payment))
+        carrier_http = await stack.enter_async_context(_http(settings.carrier))
+        erp_http = await stack.enter_async_context(_http(settings.erp))
+        events = settings.events
+        events_http = await stack.enter_async_context(httpx.AsyncClient(timeout=httpx.Timeout(events.timeout_s)))
+        email = settings.email
+        yield Upstreams(
+            payment=StripePaymentGateway(payment_http),
+            inventory=RestErpInventory(erp_http),
+            carrier=EasyPostCarrier(
+                carrier_http, ship_from=settings.carrier.ship_from, ship_from_name=settings.carrier.ship_from_name
+            ),
+            notifier=SmtpEmailNotifier(
+                host=email.host,
+                port=email.port,
+                sender=email.sender,
+                message_id_domain=email.message_id_domain,
+                timeout_s=email.timeout_s,
+                username=email.username,
+                password=email.password.get_secret_value() if email.password else None,
+                start_tls=email.start_tls,
+            ),
+            publisher=StandardWebhookPublisher(
+                events_http,
+                subscribers=events.subscribers,
+                secret=events.secret.get_secret_value() if events.secret else "",
+            ),
+        )

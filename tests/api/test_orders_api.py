@@ -1,0 +1,126 @@
+"""Backends place and steer orders over HTTP; a signed carrier webhook completes one."""
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from domain.status import OrderStatus
+from tests.api.conftest import ApiHub
+from tests.api.webhook_requests import carrier_delivery
+from tests.orders import BASE, unique_id
+
+PROBLEM = "application/problem+json"
+
+
+def order_json(order_id: str | None = None, **changes: Any) -> dict[str, Any]:
+    return {**BASE, "order_id": order_id or unique_id("API"), **changes}
+
+
+async def until(http: httpx.AsyncClient, path: str, predicate: Any, timeout_s: float = 60) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        response = await http.get(path)
+        if response.status_code == 200 and predicate(body := response.json()):
+            return body  # type: ignore[no-any-return]
+        assert asyncio.get_running_loop().time() < deadline, f"{path} never satisfied the condition: {response.text}"
+        await asyncio.sleep(0.2)
+
+
+@pytest.fixture
+async def http(api_hub: ApiHub) -> Any:
+    async with httpx.AsyncClient(base_url=api_hub.url, headers=api_hub.headers(), timeout=30) as client:
+        yield client
+
+
+async def shipment_id_of(api_hub: ApiHub, order_id: str) -> str:
+    async with httpx.AsyncClient(base_url=api_hub.settings.payment.base_url) as sandbox:
+        ledger = (await sandbox.get("/_sandbox/ledger", params={"order_id": order_id})).json()
+    return next(e["ref"] for e in ledger["effects"] if e["effect"] == "label.buy")
+
+
+async def test_an_order_placed_over_http_completes_when_the_carrier_signals_delivery(
+    api_hub: ApiHub, http: httpx.AsyncClient
+) -> None:
+    body = order_json()
+    created = await http.post("/orders", json=body)
+    assert created.status_code == 201, created.text
+    assert created.headers["Location"] == f"/orders/{body['order_id']}"
+    assert created.json()["status"] == "pending"
+
+    shipped = await until(http, f"/orders/{body['order_id']}", lambda o: o["payment_status"] == "captured")
+    assert shipped["shipments"][0]["tracking_code"]
+    assert shipped["lines"] == body["lines"]
+
+    secret = api_hub.settings.api.webhooks.carrier.get_secret_value()  # type: ignore[union-attr]
+    payload, headers = carrier_delivery(secret, await shipment_id_of(api_hub, body["order_id"]))
+    answer = await http.post("/webhooks/carrier", content=payload, headers=headers)
+    assert answer.status_code == 202 and answer.json()["outcome"] == "delivered"
+
+    done = await until(http, f"/orders/{body['order_id']}", lambda o: o["status"] == "completed")
+    assert done["fulfillment_status"] == "delivered"
+    assert any(e["step"] == "tracking" and "delivered" in e["detail"] for e in done["timeline"])
+
+
+async def test_placing_again_returns_the_order_and_other_content_conflicts(http: httpx.AsyncClient) -> None:
+    body = order_json()
+    assert (await http.post("/orders", json=body)).status_code == 201
+    again = await http.post("/orders", json=body)
+    assert again.status_code == 200 and again.json()["order_id"] == body["order_id"]
+    conflict = await http.post("/orders", json={**body, "payment_method": "pm_card_mastercard"})
+    assert conflict.status_code == 409
+    assert conflict.headers["content-type"] == PROBLEM and conflict.json()["title"] == "Order conflict"
+
+
+async def test_keys_are_required_and_scoped(api_hub: ApiHub) -> None:
+    async with httpx.AsyncClient(base_url=api_hub.url) as anonymous:
+        missing = await anonymous.post("/orders", json=order_json())
+        wrong = await anonymous.get("/orders/X-1", headers={"Authorization": "Bearer not-a-key"})
+        read_only = await anonymous.post("/orders", json=order_json(), headers=api_hub.headers(api_hub.read_key))
+        can_read = await anonymous.get("/orders/NO-SUCH-ORDER", headers=api_hub.headers(api_hub.read_key))
+    assert (missing.status_code, wrong.status_code, read_only.status_code) == (401, 401, 403)
+    assert missing.headers["WWW-Authenticate"] == "Bearer"
+    assert read_only.json()["detail"] == "this key lacks the orders:write scope"
+    assert can_read.status_code == 404 and can_read.headers["content-type"] == PROBLEM
+
+
+async def test_orders_are_listed_by_customer_and_status(http: httpx.AsyncClient) -> None:
+    customer = unique_id("C")
+    ids = sorted(unique_id("LIST") for _ in range(2))
+    for order_id in ids:
+        await http.post("/orders", json=order_json(order_id, customer={**BASE["customer"], "id": customer}))
+
+    listed = await until(
+        http, f"/orders?customer_id={customer}", lambda page: sorted(o["order_id"] for o in page["items"]) == ids
+    )
+    assert {o["customer_id"] for o in listed["items"]} == {customer}
+    unknown_status = await http.get(f"/orders?customer_id={customer}&status=lost")
+    assert unknown_status.status_code == 422
+
+
+async def test_cancel_and_address_change_apply_before_shipping_and_are_refused_after(http: httpx.AsyncClient) -> None:
+    body = order_json()
+    await http.post("/orders", json=body)
+    shipped = await until(http, f"/orders/{body['order_id']}", lambda o: o["payment_status"] == "captured")
+    assert shipped["status"] == OrderStatus.CONFIRMED
+
+    refused = await http.post(f"/orders/{body['order_id']}/cancel", json={"reason": "changed my mind"})
+    assert refused.status_code == 409
+    assert refused.json()["detail"] == "order has shipped; start a return instead"
+    moved = await http.post(
+        f"/orders/{body['order_id']}/shipping-address", json={"shipping_address": body["shipping_address"]}
+    )
+    assert moved.status_code == 409 and "label is already bought" in moved.json()["detail"]
+
+    early = order_json(payment_method="pm_card_chargeDeclined")  # ends fast; cancel then finds it ended
+    await http.post("/orders", json=early)
+    await until(http, f"/orders/{early['order_id']}", lambda o: o["status"] == "canceled")
+    too_late = await http.post(f"/orders/{early['order_id']}/cancel")
+    assert too_late.status_code == 409
+    assert (await http.post("/orders/NOPE-1/cancel")).status_code == 404
+
+
+async def test_health_and_readiness(http: httpx.AsyncClient) -> None:
+    assert (await http.get("/healthz")).json() == {"status": "ok"}
+    assert (await http.get("/readyz")).json() == {"status": "ready"}

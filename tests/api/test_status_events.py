@@ -1,0 +1,49 @@
+"""The retailer's backend receives every status change of an order: signed, in order, without gaps."""
+
+import asyncio
+import json
+
+import httpx
+from standardwebhooks.webhooks import Webhook
+
+from tests.api.conftest import ApiHub
+from tests.api.test_orders_api import order_json, shipment_id_of, until
+from tests.api.webhook_requests import carrier_delivery
+
+
+async def test_subscriber_receives_every_status_change_verified_and_without_gaps(api_hub: ApiHub) -> None:
+    body = order_json()
+    order_id = body["order_id"]
+    async with httpx.AsyncClient(base_url=api_hub.url, headers=api_hub.headers(), timeout=30) as http:
+        await http.post("/orders", json=body)
+        await until(http, f"/orders/{order_id}", lambda o: o["payment_status"] == "captured")
+        secret = api_hub.settings.api.webhooks.carrier.get_secret_value()  # type: ignore[union-attr]
+        shipment = await shipment_id_of(api_hub, order_id)
+        for status in ("in_transit", "out_for_delivery", "delivered"):
+            payload, headers = carrier_delivery(secret, shipment, status)
+            assert (await http.post("/webhooks/carrier", content=payload, headers=headers)).status_code == 202
+        final = await until(http, f"/orders/{order_id}", lambda o: o["status"] == "completed")
+
+    for _ in range(100):  # the last events may still be on their way
+        events = api_hub.subscriber.events_for(order_id)
+        if events and events[-1]["status"] == "completed":
+            break
+        await asyncio.sleep(0.1)
+
+    verifier = Webhook(api_hub.subscriber.secret)
+    deliveries = [r for r in api_hub.subscriber.received if json.loads(r.body)["order_id"] == order_id]
+    for delivery in deliveries:
+        verifier.verify(delivery.body, delivery.headers)  # raises on a bad signature
+        assert delivery.headers["webhook-id"] == json.loads(delivery.body)["event_id"]
+
+    events = api_hub.subscriber.events_for(order_id)
+    unique = {e["seq"]: e for e in events}  # a retried batch may repeat an event; its id dedupes it
+    assert sorted(unique) == list(range(1, max(unique) + 1))
+    states = [
+        (unique[n]["status"], unique[n]["payment_status"], unique[n]["fulfillment_status"]) for n in sorted(unique)
+    ]
+    assert states[0] == ("pending", "not_paid", "open")
+    assert ("confirmed", "authorized", "open") in states
+    assert ("confirmed", "captured", "in_transit") in states
+    assert ("confirmed", "captured", "out_for_delivery") in states
+    assert states[-1] == (final["status"], final["payment_status"], final["fulfillment_status"])
