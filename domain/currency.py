@@ -6,7 +6,7 @@ exponent is needed to show an amount to a person and nowhere else.
 
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, WithJsonSchema
 
 # Active ISO 4217 codes mapped to their minor-unit exponent (ISO 4217 amendment 179). Codes not listed here
 # are either historic or funds codes that no shop charges in.
@@ -33,7 +33,12 @@ def _known_currency(code: str) -> str:
     return code
 
 
-CurrencyCode = Annotated[str, AfterValidator(_known_currency)]
+CurrencyCode = Annotated[
+    str,
+    AfterValidator(_known_currency),
+    # Published in the OpenAPI schema too, so clients (and generated tests) know the accepted codes.
+    WithJsonSchema({"type": "string", "enum": sorted(MINOR_UNITS), "description": "ISO 4217 currency code"}),
+]
 """An upper-case ISO 4217 code such as ``EUR``."""
 
 
