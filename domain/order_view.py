@@ -100,6 +100,8 @@ class OrderView(BaseModel):
     """What was undone, in the order it was undone (``label voided``, ``stock released`` …)."""
     messages_sent: list[str] = Field(default_factory=list)
     """Notification ids of the customer messages delivered."""
+    finished: bool = False
+    """True once the order's workflow has ended: nothing more will happen to it (no message still on its way)."""
 
 
 class OrderStatusChanged(BaseModel):

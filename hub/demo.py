@@ -5,17 +5,15 @@ The faults are injected in the sandbox by order id, so each scenario's upstreams
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
-from temporalio.client import Client
+import httpx
 
 from domain.order import Order
-from domain.order_view import FailureReason, OrderPolicy, OrderView
-from domain.status import OrderStatus
-from hub.client import OrderClient
+from domain.order_view import FailureReason, OrderView
+from domain.status import OrderStatus, PaymentStatus
 from hub.invariants import violations
 from sandbox.client import SandboxControl
 
@@ -117,33 +115,34 @@ class Result:
         return not self.problems
 
 
-async def run_scenarios(client: Client, sandbox_url: str, task_queue: str, timeout_s: float = 90.0) -> list[Result]:
+async def run_scenarios(api_url: str, api_key: str, sandbox_url: str, timeout_s: float = 90.0) -> list[Result]:
+    """Place every scenario's order through the HTTP API, as a retailer's backend would, and wait for each end."""
     tag = time.strftime("D%H%M%S")  # fresh ids each run: the SQLite history keeps earlier runs' orders
     orders = {s.name: _order(f"{tag}-{s.name}", payment_method=s.payment_method, sku=s.sku) for s in SCENARIOS}
-    async with SandboxControl(sandbox_url) as sandbox:
+    headers = {"Authorization": f"Bearer {api_key}"}
+    async with (
+        SandboxControl(sandbox_url) as sandbox,
+        httpx.AsyncClient(base_url=api_url, headers=headers, timeout=30) as api,
+    ):
         await sandbox.set_faults(
             [{**rule, "order_prefix": orders[s.name].order_id} for s in SCENARIOS for rule in s.rules]
         )
         await sandbox.set_stock(SOLD_OUT_SKU, 0)
-
-        hub = OrderClient(
-            client, task_queue=task_queue, policy=OrderPolicy(tracking_poll_interval=timedelta(seconds=1))
-        )
-        results = await asyncio.gather(*(_play(hub, sandbox, s, orders[s.name], timeout_s) for s in SCENARIOS))
+        results = await asyncio.gather(*(_play(api, sandbox, s, orders[s.name], timeout_s) for s in SCENARIOS))
     return list(results)
 
 
 async def _play(
-    hub: OrderClient, sandbox: SandboxControl, scenario: Scenario, order: Order, timeout_s: float
+    api: httpx.AsyncClient, sandbox: SandboxControl, scenario: Scenario, order: Order, timeout_s: float
 ) -> Result:
     problems: list[str] = []
     view: OrderView | None = None
     try:
-        placed = await hub.place(order)
+        (await api.post("/orders", json=order.model_dump(mode="json"))).raise_for_status()
         if scenario.cancel_after_authorize:
-            await _eventually(lambda: _authorized(hub, order.order_id), timeout_s)
-            await hub.cancel(order.order_id)
-        view = await asyncio.wait_for(placed.handle.result(), timeout_s)
+            await _until(api, order.order_id, lambda v: v.payment_status is PaymentStatus.AUTHORIZED, timeout_s)
+            (await api.post(f"/orders/{order.order_id}/cancel", json={"reason": "changed my mind"})).raise_for_status()
+        view = await _until(api, order.order_id, lambda v: v.finished, timeout_s)
     except Exception as error:  # the demo reports every failure rather than stopping at the first
         problems.append(f"{type(error).__name__}: {error}")
     mail = await sandbox.mail(order.order_id)
@@ -161,17 +160,17 @@ async def _play(
     return Result(scenario, order, view, mail, problems)
 
 
-async def _authorized(hub: OrderClient, order_id: str) -> bool:
-    view = await hub.view(order_id)
-    return any(e.step == "authorize_payment" for e in view.timeline)
-
-
-async def _eventually(check: Callable[[], Awaitable[bool]], timeout_s: float) -> None:
+async def _until(
+    api: httpx.AsyncClient, order_id: str, reached: Callable[[OrderView], bool], timeout_s: float
+) -> OrderView:
     deadline = time.monotonic() + timeout_s
-    while not await check():
+    while True:
+        response = await api.get(f"/orders/{order_id}")
+        if response.status_code == 200 and reached(view := OrderView.model_validate(response.json())):
+            return view
         if time.monotonic() > deadline:
-            raise TimeoutError("condition not reached")
-        await asyncio.sleep(0.1)
+            raise TimeoutError(f"order {order_id} did not get there in {timeout_s:.0f} s")
+        await asyncio.sleep(0.2)
 
 
 def print_summary(results: list[Result], sandbox_url: str, ui_port: int) -> bool:

@@ -21,6 +21,7 @@ class TemporalSettings(BaseModel):
     address: str = "localhost:7233"
     namespace: str = "default"
     task_queue: str = "orders"
+    connect_timeout_s: float = 60.0
 
 
 class HttpUpstream(BaseModel):

@@ -18,13 +18,12 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api.auth import hash_key
 from hub.binaries import temporal_cli
@@ -36,6 +35,7 @@ from hub.settings import (
     CarrierSettings,
     EmailSettings,
     ErpSettings,
+    OrderSettings,
     PaymentSettings,
     Settings,
     TemporalSettings,
@@ -84,17 +84,6 @@ def start_temporal(settings: StackSettings, log_dir: Path) -> Process:
     for key in ALL:
         command += ["--search-attribute", f"{key.name}=Keyword"]
     return Process("temporal", command, log_dir)
-
-
-async def connect_when_ready(address: str, process: Process, timeout_s: float = 60.0) -> Client:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            return await Client.connect(address, data_converter=pydantic_data_converter)
-        except RuntimeError:
-            if process.popen.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"Temporal dev server did not start:\n{process.tail()}") from None
-            await asyncio.sleep(0.5)
 
 
 def sandbox_settings(sandbox: SandboxProcess, *, temporal_address: str, task_queue: str, timeout_s: float) -> Settings:
@@ -184,6 +173,8 @@ def stack(settings: StackSettings) -> Iterator[Stack]:
         )
         access = demo_access()
         hub = api_settings(hub, access, settings.host, settings.api_port)
+        # Parcels move by the carrier's webhooks; polling is the fallback for a webhook that never comes.
+        hub = hub.model_copy(update={"orders": OrderSettings(tracking_poll_interval=timedelta(seconds=30))})
         started.append(Process.worker(log_dir, to_env(hub)))
         started.append(Process("api", [sys.executable, "-m", "api"], log_dir, to_env(hub)))
         yield Stack(temporal, sandbox, started[0], started[1], f"http://{settings.host}:{settings.api_port}", access)
@@ -197,8 +188,7 @@ def stack(settings: StackSettings) -> Iterator[Stack]:
 async def main(mode: str) -> int:
     settings = StackSettings()
     with stack(settings) as running:
-        client = await connect_when_ready(f"{settings.host}:{settings.temporal_port}", running.temporal)
-        await wait_until_up(f"{running.api_url}/healthz", running.api)
+        await wait_until_up(f"{running.api_url}/readyz", running.api, timeout_s=90)
         async with SandboxControl(running.sandbox.base_url) as sandbox:
             # The sandbox pushes its events to the API, as the real upstreams would.
             await sandbox.set_webhooks(**webhook_targets(running.api_url, running.access.secrets))
@@ -208,7 +198,7 @@ async def main(mode: str) -> int:
         print(f"API {running.api_url} (OpenAPI at {running.api_url}/docs), key for this run: {running.access.api_key}")
         print(f"Sandbox {running.sandbox.base_url}, SMTP sink {settings.host}:{running.sandbox.smtp_port}")
         print(f"Logs in {running.worker.log_path.parent}")
-        results = await run_scenarios(client, running.sandbox.base_url, settings.task_queue)
+        results = await run_scenarios(running.api_url, running.access.api_key, running.sandbox.base_url)
         ok = print_summary(results, running.sandbox.base_url, settings.ui_port)
         if mode == "run":
             print("\nEverything keeps running; Ctrl-C stops it.")

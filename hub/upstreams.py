@@ -4,12 +4,15 @@ Both processes that talk to upstreams use this: the worker (activities) and the 
 shipment or payment back to its order).
 """
 
+import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
 import httpx
+import structlog
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
@@ -19,6 +22,8 @@ from connectors.smtp_email import SmtpEmailNotifier
 from connectors.status_webhooks import StandardWebhookPublisher
 from connectors.stripe_payments import StripePaymentGateway
 from hub.settings import HttpUpstream, Settings
+
+log = structlog.get_logger("hub.upstreams")
 
 
 @dataclass(frozen=True)
@@ -31,9 +36,21 @@ class Upstreams:
 
 
 async def connect_temporal(settings: Settings) -> Client:
-    return await Client.connect(
-        settings.temporal.address, namespace=settings.temporal.namespace, data_converter=pydantic_data_converter
-    )
+    """Connect, waiting for the server for up to ``temporal.connect_timeout_s``: processes of a deployment start
+    in any order, and a worker that dies because Temporal was a second late helps nobody."""
+    deadline = time.monotonic() + settings.temporal.connect_timeout_s
+    pause = 0.2
+    while True:
+        try:
+            return await Client.connect(
+                settings.temporal.address, namespace=settings.temporal.namespace, data_converter=pydantic_data_converter
+            )
+        except RuntimeError:
+            if time.monotonic() + pause > deadline:
+                raise
+            log.info("temporal_not_reachable_yet", address=settings.temporal.address, retry_in_s=pause)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 5.0)
 
 
 def _http(upstream: HttpUpstream) -> httpx.AsyncClient:

@@ -150,7 +150,7 @@ class OrderWorkflow:
             raise
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._close(publisher)
-        return self.view()
+        return self.view().model_copy(update={"finished": True})
 
     async def _close(self, publisher: "asyncio.Task[None] | None") -> None:
         """Deliver the status events still queued before the workflow ends."""

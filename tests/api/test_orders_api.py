@@ -51,6 +51,7 @@ async def test_an_order_placed_over_http_completes_when_the_carrier_signals_deli
 
     shipped = await until(http, f"/orders/{body['order_id']}", lambda o: o["payment_status"] == "captured")
     assert shipped["shipments"][0]["tracking_code"]
+    assert shipped["finished"] is False
     assert shipped["lines"] == body["lines"]
 
     secret = api_hub.settings.api.webhooks.carrier.get_secret_value()  # type: ignore[union-attr]
@@ -60,6 +61,8 @@ async def test_an_order_placed_over_http_completes_when_the_carrier_signals_deli
 
     done = await until(http, f"/orders/{body['order_id']}", lambda o: o["status"] == "completed")
     assert done["fulfillment_status"] == "delivered"
+    finished = await until(http, f"/orders/{body['order_id']}", lambda o: o["finished"])
+    assert finished["status"] == "completed"
     assert any(e["step"] == "tracking" and "delivered" in e["detail"] for e in done["timeline"])
 
 

@@ -17,6 +17,7 @@ def test_demo_exits_zero_when_every_demo_order_ends_as_expected(tmp_path: Path) 
         "HUB_STACK_UI_PORT": str(free_port()),
         "HUB_STACK_SANDBOX_PORT": str(free_port()),
         "HUB_STACK_SMTP_PORT": str(free_port()),
+        "HUB_STACK_API_PORT": str(free_port()),
         "HUB_STACK_DATA_DIR": str(tmp_path),
     }
     done = subprocess.run(

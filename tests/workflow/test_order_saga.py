@@ -6,6 +6,7 @@ from domain.order_view import FailureReason
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
 from tests.orders import make_order
 from tests.workflow.conftest import FakeHub
+from workflows.order import OrderWorkflow
 
 
 async def test_happy_path_ships_captures_and_completes_on_delivery(fake_hub: FakeHub) -> None:
@@ -14,6 +15,8 @@ async def test_happy_path_ships_captures_and_completes_on_delivery(fake_hub: Fak
     view = await placed.handle.result()
 
     assert view.status is OrderStatus.COMPLETED
+    assert view.finished
+    assert not (await fake_hub.orders.handle(order.order_id).query(OrderWorkflow.view)).finished
     assert view.payment_status is PaymentStatus.CAPTURED
     assert view.fulfillment_status is FulfillmentStatus.DELIVERED
     counts = fake_hub.effects.counts
