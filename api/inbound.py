@@ -176,8 +176,33 @@ _TRACKER_KINDS = {
 """Tracker statuses the workflow acts on; any other (``pre_transit``, ``unknown``, ``cancelled``…) is ignored."""
 
 
+_EASYPOST_TRACKER_EVENTS = frozenset({"tracker.created", "tracker.updated"})
+# EasyPost events an account subscribed to "all events" also receives, that say nothing about a parcel's way:
+# acknowledged so EasyPost stops retrying them, and otherwise ignored.
+_EASYPOST_IGNORED = frozenset(
+    {
+        "batch.created",
+        "batch.updated",
+        "scan_form.created",
+        "scan_form.updated",
+        "insurance.purchased",
+        "insurance.cancelled",
+        "payment.created",
+        "payment.completed",
+        "payment.failed",
+        "refund.successful",
+        "report.new",
+        "report.available",
+        "report.failed",
+        "shipment.invoice.created",
+        "shipment.invoice.updated",
+    }
+)
+
+
 async def parse_carrier(body: bytes, now: datetime, order_of_shipment: Resolver) -> UpstreamEvent | None:
-    """An EasyPost ``tracker.updated`` Event; ``None`` for a tracker status the workflow does not act on.
+    """An EasyPost tracker Event; ``None`` for a tracker status the workflow does not act on or an EasyPost event
+    that is not about tracking.
 
     ``order_of_shipment`` maps the tracker's EasyPost ``shipment_id`` to our shipment reference
     (``A-1:shipment:1``); it is called only for a status that becomes an event.
@@ -185,7 +210,9 @@ async def parse_carrier(body: bytes, now: datetime, order_of_shipment: Resolver)
     payload = _load(body)
     evt_id = _string(payload, "id", "id")
     description = _string(payload, "description", "description")
-    if description != "tracker.updated":
+    if description in _EASYPOST_IGNORED:
+        return None
+    if description not in _EASYPOST_TRACKER_EVENTS:
         raise InboundRejected(422, f"unknown event type {_type_name(description)}")
     created_at = _timestamp(payload, "created_at", "created_at")
     if abs(now - created_at) > TOLERANCE:

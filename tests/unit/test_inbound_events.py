@@ -240,7 +240,7 @@ async def test_carrier_unknown_shipment_is_404() -> None:
     assert resolver.calls == ["shp_777"]
 
 
-@pytest.mark.parametrize("description", ["tracker.created", "batch.updated", "refund.successful"])
+@pytest.mark.parametrize("description", ["parcel.teleported", "tracker.exploded", "shipment.created"])
 async def test_carrier_other_descriptions_are_422_naming_them(description: str) -> None:
     resolver = Resolver(SHIPMENTS)
     with pytest.raises(InboundRejected) as excinfo:
@@ -574,3 +574,33 @@ def test_rejection_carries_status_and_reason() -> None:
         "missing field data.sku",
         "422 missing field data.sku",
     )
+
+
+async def test_easypost_tracker_created_counts_and_account_events_are_acknowledged_not_refused() -> None:
+    async def resolver(shipment_id: str) -> str | None:
+        return "A-1:shipment:1"
+
+    def event(description: str, status: str = "in_transit") -> bytes:
+        return json.dumps(
+            {
+                "id": "evt_1",
+                "object": "Event",
+                "description": description,
+                "created_at": "2026-11-20T09:00:00Z",
+                "result": {
+                    "object": "Tracker",
+                    "id": "trk_1",
+                    "tracking_code": "T",
+                    "status": status,
+                    "shipment_id": "shp_1",
+                },
+            }
+        ).encode()
+
+    now = datetime(2026, 11, 20, 9, 1, tzinfo=UTC)
+    created = await parse_carrier(event("tracker.created"), now, resolver)
+    assert created is not None and created.kind is EventKind.SHIPMENT_IN_TRANSIT
+    assert await parse_carrier(event("batch.updated"), now, resolver) is None
+    with pytest.raises(InboundRejected) as unknown:
+        await parse_carrier(event("parcel.teleported"), now, resolver)
+    assert unknown.value.status == 422
