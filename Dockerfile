@@ -11,6 +11,7 @@ COPY activities activities
 COPY workflows workflows
 COPY notifications notifications
 COPY hub hub
+COPY api api
 COPY sandbox sandbox
 COPY worker.py ./
 RUN pip install .
