@@ -1,6 +1,7 @@
 """``/orders``: place, read, list and steer orders. Every decision goes through a workflow Update, so it is
 either applied (200) or refused with the workflow's reason (409) — never half-done."""
 
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -30,6 +31,16 @@ class OrderList(BaseModel):
 _ALREADY_PLACED: dict[int | str, dict[str, Any]] = {
     200: {"model": OrderView, "description": "The same order was already placed"}
 }
+
+
+async def _decided(order_id: str, refused_title: str, decision: Awaitable[OrderView]) -> OrderView:
+    """A customer decision's answer: the order after it, or why not (404 unknown order, 409 refused)."""
+    try:
+        return await decision
+    except OrderNotFound:
+        raise Problem(404, "Order not found", f"no order {order_id}") from None
+    except DecisionRefused as refused:
+        raise Problem(409, refused_title, str(refused)) from None
 
 
 def orders_router(orders: OrderClient, auth: Authenticator) -> APIRouter:
@@ -77,21 +88,11 @@ def orders_router(orders: OrderClient, auth: Authenticator) -> APIRouter:
     @router.post("/{order_id}/cancel", dependencies=can_write, responses=documented(401, 403, 404, 409, 422))
     async def cancel_order(order_id: OrderId, request: CancelRequest | None = None) -> OrderView:
         """Cancel before shipping: what was done is undone and the customer told once. 409 once shipped."""
-        try:
-            return await orders.cancel(order_id, request)
-        except OrderNotFound:
-            raise Problem(404, "Order not found", f"no order {order_id}") from None
-        except DecisionRefused as refused:
-            raise Problem(409, "Cancellation refused", str(refused)) from None
+        return await _decided(order_id, "Cancellation refused", orders.cancel(order_id, request))
 
     @router.post("/{order_id}/shipping-address", dependencies=can_write, responses=documented(401, 403, 404, 409, 422))
     async def change_shipping_address(order_id: OrderId, change: AddressChange) -> OrderView:
         """Change where the parcel goes, until its label is bought (409 after)."""
-        try:
-            return await orders.change_shipping_address(order_id, change)
-        except OrderNotFound:
-            raise Problem(404, "Order not found", f"no order {order_id}") from None
-        except DecisionRefused as refused:
-            raise Problem(409, "Address change refused", str(refused)) from None
+        return await _decided(order_id, "Address change refused", orders.change_shipping_address(order_id, change))
 
     return router

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox.easypost_api import EasyPostApi
+from sandbox.easypost_api import EasyPostApi, TrackerStatus
 from sandbox.erp_api import ErpApi
 from sandbox.faults import FaultEngine, FaultSettings
 from sandbox.ledger import Ledger
@@ -48,18 +48,7 @@ class CarrierStatus(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    status: Literal[
-        "unknown",
-        "pre_transit",
-        "in_transit",
-        "out_for_delivery",
-        "delivered",
-        "available_for_pickup",
-        "return_to_sender",
-        "failure",
-        "cancelled",
-        "error",
-    ]
+    status: TrackerStatus
 
 
 class DisputeIn(BaseModel):

@@ -26,7 +26,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal, get_args
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -38,20 +38,19 @@ from sandbox.ledger import Ledger
 from sandbox.webhooks import WebhookDispatcher
 
 AUTO_ADVANCE = ("pre_transit", "in_transit", "out_for_delivery", "delivered")
-TRACKER_STATUSES = frozenset(
-    {
-        "unknown",
-        "pre_transit",
-        "in_transit",
-        "out_for_delivery",
-        "delivered",
-        "available_for_pickup",
-        "return_to_sender",
-        "failure",
-        "cancelled",
-        "error",
-    }
-)
+TrackerStatus = Literal[
+    "unknown",
+    "pre_transit",
+    "in_transit",
+    "out_for_delivery",
+    "delivered",
+    "available_for_pickup",
+    "return_to_sender",
+    "failure",
+    "cancelled",
+    "error",
+]
+TRACKER_STATUSES = frozenset(get_args(TrackerStatus))
 _STATUS_MESSAGES = {
     "pre_transit": "Shipping label created, USPS awaiting item",
     "in_transit": "Departed shipping partner facility",

@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         Outcome,
         ShipmentView,
         TimelineEntry,
+        initial_view,
     )
     from domain.payment import Payment
     from domain.shipping import Label, TrackingStatus
@@ -383,21 +384,17 @@ class OrderWorkflow:
 
     @workflow.query
     def view(self) -> OrderView:
-        order = self._order
-        return OrderView(
-            order_id=order.order_id,
-            customer_id=order.customer.id,
-            currency=order.currency,
-            total=order.total,
-            lines=order.lines,
-            status=self._status,
-            payment_status=self._payment_status,
-            fulfillment_status=self._fulfillment_status,
-            shipments=self._shipments,
-            timeline=self._timeline,
-            failure_reason=self._failure_reason,
-            compensations=self._compensations,
-            messages_sent=self._messages_sent,
+        return initial_view(self._order).model_copy(
+            update={
+                "status": self._status,
+                "payment_status": self._payment_status,
+                "fulfillment_status": self._fulfillment_status,
+                "shipments": self._shipments,
+                "timeline": self._timeline,
+                "failure_reason": self._failure_reason,
+                "compensations": self._compensations,
+                "messages_sent": self._messages_sent,
+            }
         )
 
     # -- helpers ---------------------------------------------------------------------------------------------
