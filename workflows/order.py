@@ -116,6 +116,9 @@ class OrderWorkflow:
         self._cancel: CancelRequest | None = None
         self._address = input.order.shipping_address
         self._buying_label = False  # from here on the address is on a label (or about to be)
+        self._label_no = 0  # the label bought or being bought; an address change after buying moves to the next
+        self._relabeling = False  # an address change is voiding the label and buying another: capture waits
+        self._aborted_by_update: OrderAborted | None = None
         self._shipping = False  # past the point of no return: money is being taken, the parcel leaves
         self._seen_events: set[str] = set()
         self._latest_scan_at: datetime | None = None
@@ -197,13 +200,7 @@ class OrderWorkflow:
 
         saga.add("label", self._void_label)
         self._buying_label = True
-        label = await self._step(
-            "buy_label",
-            ShippingActivities.buy_label,
-            BuyLabel(order_id=order.order_id, to_address=self._address, to_name=order.customer.name),
-            lambda lbl: f"{lbl.carrier} {lbl.service} {lbl.tracking_code}",
-        )
-        self._add_shipment(label)
+        await self._buy_label()
         self._stop_if_cancel_requested()
 
         self._shipping = True
@@ -216,6 +213,8 @@ class OrderWorkflow:
         self._update(payment=_captured_status(captured))
         await self._step("commit_stock", InventoryActivities.commit, HoldRef(order_id=order.order_id))
         saga.close()
+        # A label being replaced has no tracking code to give yet: tell the customer once the new one exists.
+        await workflow.wait_condition(lambda: not self._relabeling)
         await self._notify(NoticeKind.ORDER_SHIPPED)
 
     async def _abort(self, saga: Compensations, abort: OrderAborted) -> None:
@@ -262,12 +261,14 @@ class OrderWorkflow:
 
     async def _void_label(self) -> None:
         void = await workflow.execute_activity_method(
-            ShippingActivities.void_label, ShipmentRef(order_id=self._order.order_id), **policies.COMPENSATION
+            ShippingActivities.void_label,
+            ShipmentRef(order_id=self._order.order_id, shipment_no=self._label_no),
+            **policies.COMPENSATION,
         )
         if void.voided:
             self._undone.append(Undone.LABEL_VOIDED)
             self._note_undone("label voided", void.reference)
-            self._update(fulfillment=FulfillmentStatus.CANCELED)
+        self._update(fulfillment=FulfillmentStatus.CANCELED)
 
     # -- after shipping ----------------------------------------------------------------------------------------
 
@@ -294,7 +295,9 @@ class OrderWorkflow:
     async def _poll_tracking(self) -> None:
         try:
             tracking = await workflow.execute_activity_method(
-                ShippingActivities.track, ShipmentRef(order_id=self._order.order_id), **policies.TRACK
+                ShippingActivities.track,
+                ShipmentRef(order_id=self._order.order_id, shipment_no=self._label_no),
+                **policies.TRACK,
             )
         except ActivityError as error:
             self._record("track_shipment", "failed", _error_text(error))
@@ -327,6 +330,9 @@ class OrderWorkflow:
             return
         self._seen_events.add(event.event_id)
         status = _FULFILLMENT_BY_EVENT.get(event.kind)
+        if status is not None and event.shipment_reference in self._voided_references():
+            self._record("tracking", "skipped", f"{status.value} for voided label {event.shipment_reference}")
+            return
         if status is not None:
             if self._latest_scan_at is not None and event.occurred_at < self._latest_scan_at:
                 self._record("tracking", "skipped", f"stale {status.value} (scanned {event.occurred_at.isoformat()})")
@@ -364,23 +370,58 @@ class OrderWorkflow:
             raise ApplicationError("cancellation already requested", type="CancelRejected")
 
     def _stop_if_cancel_requested(self) -> None:
+        if self._aborted_by_update is not None:
+            raise self._aborted_by_update
         if self._cancel is not None:
             raise OrderAborted(FailureReason.CANCELED_BY_CUSTOMER)
 
     @workflow.update
-    def change_shipping_address(self, change: AddressChange) -> OrderView:
-        self._address = change.shipping_address
+    async def change_shipping_address(self, change: AddressChange) -> OrderView:
+        """Before the label: just the new address. After it, until the carrier's first scan: void the unused label
+        and buy one for the new address, unless the carrier refuses to void it (then nothing changes, and we say
+        why). The goods and the money are the same either way."""
+        previous, self._address = self._address, change.shipping_address
         self._record("shipping_address", "info", f"changed via {change.requested_via}")
+        if not self._buying_label:
+            return self.view()
+        self._relabeling = True
+        try:
+            await workflow.wait_condition(lambda: self._label_bought() or self._failure_reason is not None)
+            if self._failure_reason is not None:
+                raise _address_refused("the order is being cancelled")
+            if not self._label_unused():  # the carrier scanned it while we waited
+                self._address = previous
+                raise _address_refused("the parcel is already with the carrier")
+            try:
+                await workflow.execute_activity_method(
+                    ShippingActivities.void_label,
+                    ShipmentRef(order_id=self._order.order_id, shipment_no=self._label_no),
+                    **policies.STEP,
+                )
+            except ActivityError as error:
+                self._address = previous
+                self._record("void_label", "failed", _error_text(error))
+                raise _address_refused("the carrier would not cancel the label already printed") from None
+            self._cancel_shipment(self._label_no)
+            try:
+                await self._buy_label()
+            except OrderAborted as abort:
+                self._aborted_by_update = abort  # the saga sees it at its next step and compensates
+                raise _address_refused("no label could be bought for the new address") from None
+        finally:
+            self._relabeling = False
+        if self._told(NoticeKind.ORDER_SHIPPED):
+            await self._notify(NoticeKind.ORDER_SHIPPED)  # the tracking the customer has is void: send the new one
         return self.view()
 
     @change_shipping_address.validator
     def _address_change_allowed(self, change: AddressChange) -> None:
         if self._status.is_terminal:
             raise ApplicationError(f"order is already {self._status.value}", type="AddressChangeRejected")
-        if self._buying_label:
-            raise ApplicationError(
-                "the shipping label is already bought for the current address", type="AddressChangeRejected"
-            )
+        if not self._label_unused():
+            raise _address_refused("the parcel is already with the carrier")
+        if self._relabeling:
+            raise _address_refused("another address change is being applied")
 
     @workflow.query
     def view(self) -> OrderView:
@@ -424,16 +465,18 @@ class OrderWorkflow:
 
     async def _notify(self, kind: NoticeKind, short_skus: list[str] | None = None) -> None:
         order = self._order
+        seq = 1 + sum(f".{kind.value}." in sent for sent in self._messages_sent)
         notice = CustomerNotice(
             order_id=order.order_id,
             kind=kind,
+            seq=seq,
             customer=order.customer,
             currency=order.currency,
             total=order.total,
             tracking=[
                 TrackingLink(carrier=s.carrier or "", tracking_code=s.tracking_code, url=s.tracking_url)
                 for s in self._shipments
-                if s.tracking_code and kind is NoticeKind.ORDER_SHIPPED
+                if s.tracking_code and s.status is not FulfillmentStatus.CANCELED and kind is NoticeKind.ORDER_SHIPPED
             ],
             reason=self._failure_reason,
             short_skus=short_skus or [],
@@ -447,14 +490,50 @@ class OrderWorkflow:
             # A message that cannot be delivered does not undo the order; it is visible for follow-up.
             self._record(step, "failed", _error_text(error))
             return
-        self._messages_sent.append(notification_id(order.order_id, kind.value))
+        self._messages_sent.append(notification_id(order.order_id, kind.value, seq))
         self._record(step, "succeeded")
+
+    async def _buy_label(self) -> None:
+        self._label_no += 1
+        order = self._order
+        label = await self._step(
+            "buy_label",
+            ShippingActivities.buy_label,
+            BuyLabel(
+                order_id=order.order_id,
+                shipment_no=self._label_no,
+                to_address=self._address,
+                to_name=order.customer.name,
+            ),
+            lambda lbl: f"{lbl.carrier} {lbl.service} {lbl.tracking_code}",
+        )
+        self._add_shipment(label)
+
+    def _label_bought(self) -> bool:
+        return any(s.shipment_no == self._label_no for s in self._shipments)
+
+    def _voided_references(self) -> set[str]:
+        return {s.reference for s in self._shipments if s.status is FulfillmentStatus.CANCELED}
+
+    def _label_unused(self) -> bool:
+        """No carrier scan yet: the label can still be voided (carriers refund unused labels)."""
+        return self._fulfillment_status in (FulfillmentStatus.OPEN, FulfillmentStatus.LABEL_CREATED)
+
+    def _told(self, kind: NoticeKind) -> bool:
+        return any(f".{kind.value}." in sent for sent in self._messages_sent)
+
+    def _cancel_shipment(self, shipment_no: int) -> None:
+        self._shipments = [
+            s.model_copy(update={"status": FulfillmentStatus.CANCELED}) if s.shipment_no == shipment_no else s
+            for s in self._shipments
+        ]
+        self._record("label_voided", "compensated", f"shipment {shipment_no}: address changed")
 
     def _add_shipment(self, label: Label) -> None:
         self._shipments.append(
             ShipmentView(
-                shipment_no=len(self._shipments) + 1,
-                reference=shipment_reference(self._order.order_id, len(self._shipments) + 1),
+                shipment_no=self._label_no,
+                reference=shipment_reference(self._order.order_id, self._label_no),
                 status=FulfillmentStatus.LABEL_CREATED,
                 carrier=label.carrier,
                 tracking_code=label.tracking_code,
@@ -481,7 +560,10 @@ class OrderWorkflow:
             self._payment_status = payment
         if fulfillment is not None:
             self._fulfillment_status = fulfillment
-            self._shipments = [s.model_copy(update={"status": fulfillment}) for s in self._shipments]
+            self._shipments = [
+                s if s.status is FulfillmentStatus.CANCELED else s.model_copy(update={"status": fulfillment})
+                for s in self._shipments
+            ]
         self._status_changed()
 
     def _status_changed(self) -> None:
@@ -527,6 +609,10 @@ class OrderWorkflow:
 
     def _record(self, step: str, outcome: Outcome, detail: str | None = None) -> None:
         self._timeline.append(TimelineEntry(at=workflow.now(), step=step, outcome=outcome, detail=detail))
+
+
+def _address_refused(reason: str) -> ApplicationError:
+    return ApplicationError(f"address not changed: {reason}", type="AddressChangeRejected")
 
 
 def _captured_status(payment: Payment) -> PaymentStatus:

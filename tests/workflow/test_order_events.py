@@ -108,23 +108,75 @@ async def test_refund_and_dispute_events_are_recorded_on_the_timeline(fake_hub: 
     assert any(e.step == "dispute" and "fraudulent" in (e.detail or "") for e in view.timeline)
 
 
-async def test_address_change_is_taken_before_the_label_and_refused_after(fake_hub: FakeHub) -> None:
+async def test_address_change_is_taken_before_the_label_and_refused_once_the_carrier_has_the_parcel(
+    fake_hub: FakeHub,
+) -> None:
     orders = _patient(fake_hub)
     fake_hub.effects.flaky["reserve"] = 1  # hold the saga before the label for a moment
     order = make_order()
     placed = await orders.place(order)
-    new_address = {**BASE["shipping_address"], "line1": "10 avenue Foch"}
-    changed = await placed.handle.execute_update(
-        OrderWorkflow.change_shipping_address, AddressChange.model_validate({"shipping_address": new_address})
-    )
+    changed = await placed.handle.execute_update(OrderWorkflow.change_shipping_address, _address("10 avenue Foch"))
     assert any(e.step == "shipping_address" for e in changed.timeline)
 
     await _shipped(orders, order.order_id)
+    await placed.handle.signal(OrderWorkflow.record_event, _scan(order.order_id, "s", EventKind.SHIPMENT_IN_TRANSIT, 1))
     with pytest.raises(WorkflowUpdateFailedError) as refused:
-        await placed.handle.execute_update(
-            OrderWorkflow.change_shipping_address, AddressChange.model_validate({"shipping_address": new_address})
-        )
-    assert "label is already bought" in str(refused.value.cause)
+        await placed.handle.execute_update(OrderWorkflow.change_shipping_address, _address("1 rue de la Paix"))
+    assert "the parcel is already with the carrier" in str(refused.value.cause)
     assert fake_hub.carrier.requests[f"{order.order_id}:shipment:1"].to_address.line1 == "10 avenue Foch"
-    await placed.handle.signal(OrderWorkflow.record_event, _scan(order.order_id, "x", EventKind.SHIPMENT_DELIVERED, 1))
+    assert fake_hub.effects.counts["buy_label"] == 1
+    await placed.handle.signal(OrderWorkflow.record_event, _scan(order.order_id, "x", EventKind.SHIPMENT_DELIVERED, 2))
     await placed.handle.result()
+
+
+def _address(line1: str) -> AddressChange:
+    return AddressChange.model_validate({"shipping_address": {**BASE["shipping_address"], "line1": line1}})
+
+
+async def test_address_change_after_the_label_voids_it_and_ships_on_a_new_one(fake_hub: FakeHub) -> None:
+    orders = _patient(fake_hub)
+    order = make_order()
+    placed = await orders.place(order)
+    await _shipped(orders, order.order_id)  # paid and labelled, waiting for the carrier's pickup
+
+    changed = await placed.handle.execute_update(OrderWorkflow.change_shipping_address, _address("10 avenue Foch"))
+    assert [(s.shipment_no, s.status) for s in changed.shipments] == [
+        (1, FulfillmentStatus.CANCELED),
+        (2, FulfillmentStatus.LABEL_CREATED),
+    ]
+    assert fake_hub.carrier.voided == {f"{order.order_id}:shipment:1"}
+    assert fake_hub.carrier.requests[f"{order.order_id}:shipment:2"].to_address.line1 == "10 avenue Foch"
+
+    # A late scan of the voided label moves nothing; the new label's scans do.
+    old_label = f"{order.order_id}:shipment:1"
+    stale = _scan(order.order_id, "old", EventKind.SHIPMENT_IN_TRANSIT, 1).model_copy(
+        update={"shipment_reference": old_label}
+    )
+    await placed.handle.signal(OrderWorkflow.record_event, stale)
+    await placed.handle.signal(OrderWorkflow.record_event, _scan(order.order_id, "y", EventKind.SHIPMENT_DELIVERED, 2))
+    view = await placed.handle.result()
+    assert view.status is OrderStatus.COMPLETED and fake_hub.effects.counts["capture"] == 1
+    assert any(
+        e.step == "tracking" and e.outcome == "skipped" and "voided label" in (e.detail or "") for e in view.timeline
+    )
+    first, second = (fake_hub.notifier.sent[f"{order.order_id}.order-shipped.{n}"] for n in (1, 2))
+    new_code = fake_hub.carrier.labels[f"{order.order_id}:shipment:2"].tracking_code
+    old_code = fake_hub.carrier.labels[old_label].tracking_code
+    assert old_code in first.text and new_code in second.text and old_code not in second.text
+
+
+async def test_address_change_is_refused_when_the_carrier_will_not_void_the_label(fake_hub: FakeHub) -> None:
+    orders = _patient(fake_hub)
+    fake_hub.effects.reject["void_label"] = "SHIPMENT.REFUND.REJECTED"
+    order = make_order()
+    placed = await orders.place(order)
+    await _shipped(orders, order.order_id)
+
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await placed.handle.execute_update(OrderWorkflow.change_shipping_address, _address("10 avenue Foch"))
+    assert "the carrier would not cancel the label" in str(refused.value.cause)
+    view = await orders.view(order.order_id)
+    assert [(s.shipment_no, s.status) for s in view.shipments] == [(1, FulfillmentStatus.LABEL_CREATED)]
+    assert fake_hub.effects.counts["buy_label"] == 1
+    await placed.handle.signal(OrderWorkflow.record_event, _scan(order.order_id, "z", EventKind.SHIPMENT_DELIVERED, 1))
+    assert (await placed.handle.result()).status is OrderStatus.COMPLETED

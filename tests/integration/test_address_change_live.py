@@ -1,0 +1,78 @@
+"""Changing the address after the label is printed, through the real EasyPost adapter: the unused label is
+voided at the carrier and a new one bought, unless the carrier refuses, and the books stay right."""
+
+from datetime import timedelta
+
+import pytest
+from temporalio.client import Client
+
+from domain.order_view import AddressChange, OrderPolicy
+from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
+from hub.client import DecisionRefused, OrderClient
+from tests.integration.conftest import LiveHub, eventually
+from tests.orders import BASE, make_order
+
+NEW_ADDRESS = AddressChange.model_validate(
+    {"shipping_address": {**BASE["shipping_address"], "line1": "10 avenue Foch"}}
+)
+
+
+def _orders(live_hub: LiveHub, temporal_client: Client) -> OrderClient:
+    # Tracking polled every second: the sandbox's parcels are scanned a second after their label is bought.
+    return OrderClient(
+        temporal_client,
+        task_queue=live_hub.orders.task_queue,
+        policy=OrderPolicy(tracking_poll_interval=timedelta(seconds=1)),
+    )
+
+
+async def _paid_and_labelled(orders: OrderClient, order_id: str) -> None:
+    async def ready() -> bool:
+        return (await orders.view(order_id)).payment_status is PaymentStatus.CAPTURED
+
+    await eventually(ready)
+
+
+async def test_the_unused_label_is_voided_and_the_parcel_ships_on_a_new_one(
+    live_hub: LiveHub, temporal_client: Client
+) -> None:
+    orders = _orders(live_hub, temporal_client)
+    order = make_order()
+    await orders.place(order)
+    await _paid_and_labelled(orders, order.order_id)
+
+    changed = await orders.change_shipping_address(order.order_id, NEW_ADDRESS)
+    assert [s.status for s in changed.shipments] == [FulfillmentStatus.CANCELED, FulfillmentStatus.LABEL_CREATED]
+    view, ledger, mail = await live_hub.settle(order)
+
+    assert view.status is OrderStatus.COMPLETED
+    assert ledger["labels"] == {"bought": 2, "voided": 1}
+    assert ledger["payment"]["captured"] == order.total
+    shipped = sorted((m for m in mail if "expédiée" in m["subject"]), key=lambda m: m["message_id"])
+    assert view.shipments[-1].tracking_code in shipped[-1]["body"]
+    await live_hub.assert_books_balance(order, view)
+
+
+async def test_the_address_stays_when_the_carrier_refuses_to_void_the_label(
+    live_hub: LiveHub, temporal_client: Client
+) -> None:
+    orders = _orders(live_hub, temporal_client)
+    order = make_order()
+    await live_hub.control.set_faults(
+        [
+            {
+                "upstream": "carrier",
+                "operation": "shipment.refund",
+                "order_prefix": order.order_id,
+                "reject": {"code": "SHIPMENT.REFUND.REJECTED", "message": "label already used"},
+            }
+        ]
+    )
+    await orders.place(order)
+    await _paid_and_labelled(orders, order.order_id)
+
+    with pytest.raises(DecisionRefused, match="the carrier would not cancel the label"):
+        await orders.change_shipping_address(order.order_id, NEW_ADDRESS)
+    view, ledger, _ = await live_hub.settle(order)
+    assert view.status is OrderStatus.COMPLETED
+    assert ledger["labels"] == {"bought": 1, "voided": 0}
