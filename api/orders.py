@@ -92,7 +92,8 @@ def orders_router(orders: OrderClient, auth: Authenticator) -> APIRouter:
 
     @router.post("/{order_id}/shipping-address", dependencies=can_write, responses=documented(401, 403, 404, 409, 422))
     async def change_shipping_address(order_id: OrderId, change: AddressChange) -> OrderView:
-        """Change where the parcel goes, until its label is bought (409 after)."""
+        """Change where the parcel goes until the carrier first scans it; after the label is printed, the unused label
+        is voided and a new one bought. 409 once scanned, or when the carrier will not void the label."""
         return await _decided(order_id, "Address change refused", orders.change_shipping_address(order_id, change))
 
     return router

@@ -29,7 +29,8 @@ class OrderNotFound(Exception):
 
 
 class DecisionRefused(Exception):
-    """The workflow refused a decision (cancel too late, address after the label); ``str()`` is the reason."""
+    """The workflow refused a decision (cancel after shipping, address after the carrier's first scan); ``str()`` is
+    the reason."""
 
 
 @dataclass(frozen=True)
