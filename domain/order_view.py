@@ -5,7 +5,7 @@ Clients (the Python client, the HTTP API, the CLI) depend on these models, never
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -24,6 +24,8 @@ class OrderPolicy(BaseModel):
     """After this long without a delivery scan the order needs a person."""
     publish_status_events: bool = False
     """Deliver every status change to the retailer's subscribers (signed webhooks), in order."""
+    history_event_limit: int | None = None
+    """Continue as new past this many history events; ``None``: when Temporal suggests it (about 10k events)."""
 
 
 class OrderWorkflowInput(BaseModel):
@@ -31,6 +33,8 @@ class OrderWorkflowInput(BaseModel):
 
     order: Order
     policy: OrderPolicy = OrderPolicy()
+    carried_over: dict[str, Any] | None = None
+    """Set only by the workflow itself when it continues as new: the state of the run before (opaque here)."""
 
 
 class FailureReason(StrEnum):

@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
     from notifications.notice import CustomerNotice, NoticeKind, TrackingLink, Undone
     from workflows import policies
+    from workflows.order_state import CarriedOver
     from workflows.saga import Compensations
     from workflows.search_attributes import ORDER_STATUS
 
@@ -127,17 +128,25 @@ class OrderWorkflow:
         self._last_status: tuple[OrderStatus, PaymentStatus, FulfillmentStatus] | None = None
         self._outbox: list[OrderStatusChanged] = []
         self._closing = False
+        self._publisher: asyncio.Task[None] | None = None
+        self._delivery_deadline: datetime | None = None
+        self._runs = 0
+        if input.carried_over is not None:
+            self._resume(CarriedOver.model_validate(input.carried_over))
         self._status_changed()
 
     # -- the saga -------------------------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, input: OrderWorkflowInput) -> OrderView:
-        publisher = asyncio.create_task(self._publish_status_events()) if self._policy.publish_status_events else None
+        if self._policy.publish_status_events:
+            self._publisher = asyncio.create_task(self._publish_status_events())
+        publisher = self._publisher
         saga = Compensations()
         try:
             try:
-                await self._ship(saga)
+                if not self._shipping:  # a run continued from an earlier one starts after shipping
+                    await self._ship(saga)
             except OrderAborted as abort:
                 await self._abort(saga, abort)
             else:
@@ -275,8 +284,11 @@ class OrderWorkflow:
     async def _follow_delivery(self) -> None:
         """Wait for the carrier's scans (webhooks) until the parcel is delivered or comes back; ask the carrier
         ourselves when none has arrived for a while; hand over to a person after the deadline."""
-        deadline = workflow.now() + self._policy.delivery_deadline
+        if self._delivery_deadline is None:
+            self._delivery_deadline = workflow.now() + self._policy.delivery_deadline
+        deadline = self._delivery_deadline
         while self._fulfillment_status not in _FOLLOWING_ENDS:
+            await self._continue_as_new_if_long()
             remaining = deadline - workflow.now()
             if remaining <= timedelta(0):
                 self._record("follow_delivery", "failed", "no delivery scan before the deadline")
@@ -291,6 +303,69 @@ class OrderWorkflow:
                 await self._poll_tracking()
         completed = self._fulfillment_status is FulfillmentStatus.DELIVERED
         self._update(status=OrderStatus.COMPLETED if completed else OrderStatus.REQUIRES_ACTION)
+
+    async def _continue_as_new_if_long(self) -> None:
+        """Weeks of following a parcel grow the history: past the limit, carry the state into a fresh run.
+
+        Only here, after shipping, with nothing in flight: the saga is closed, handlers have finished and the
+        queued status events are delivered first, so the next run starts exactly where this one stopped."""
+        info = workflow.info()
+        limit = self._policy.history_event_limit
+        if not (info.is_continue_as_new_suggested() or (limit and info.get_current_history_length() > limit)):
+            return
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._close(self._publisher)
+        self._record("continue_as_new", "info", f"run {self._runs + 2}, history {info.get_current_history_length()}")
+        workflow.continue_as_new(
+            OrderWorkflowInput(
+                order=self._order, policy=self._policy, carried_over=self._carry_over().model_dump(mode="json")
+            )
+        )
+
+    def _carry_over(self) -> CarriedOver:
+        return CarriedOver(
+            status=self._status,
+            payment_status=self._payment_status,
+            fulfillment_status=self._fulfillment_status,
+            timeline=self._timeline,
+            shipments=self._shipments,
+            failure_reason=self._failure_reason,
+            compensations=self._compensations,
+            undone=self._undone,
+            amount_returned=self._amount_returned,
+            messages_sent=self._messages_sent,
+            address=self._address,
+            label_no=self._label_no,
+            progress=self._progress,
+            latest_scan_at=self._latest_scan_at,
+            seen_events=sorted(self._seen_events),
+            status_seq=self._status_seq,
+            delivery_deadline=self._delivery_deadline,
+            runs=self._runs + 1,
+        )
+
+    def _resume(self, state: CarriedOver) -> None:
+        self._status = state.status
+        self._payment_status = state.payment_status
+        self._fulfillment_status = state.fulfillment_status
+        self._timeline = list(state.timeline)
+        self._shipments = list(state.shipments)
+        self._failure_reason = state.failure_reason
+        self._compensations = list(state.compensations)
+        self._undone = list(state.undone)
+        self._amount_returned = state.amount_returned
+        self._messages_sent = list(state.messages_sent)
+        self._address = state.address
+        self._label_no = state.label_no
+        self._progress = state.progress
+        self._latest_scan_at = state.latest_scan_at
+        self._seen_events = set(state.seen_events)
+        self._status_seq = state.status_seq
+        self._delivery_deadline = state.delivery_deadline
+        self._runs = state.runs
+        # Only an order past shipping continues as new; its status was already published.
+        self._buying_label = self._shipping = True
+        self._last_status = (self._status, self._payment_status, self._fulfillment_status)
 
     async def _poll_tracking(self) -> None:
         try:
