@@ -180,3 +180,23 @@ async def test_address_change_is_refused_when_the_carrier_will_not_void_the_labe
     assert fake_hub.effects.counts["buy_label"] == 1
     await placed.handle.signal(OrderWorkflow.record_event, _scan(order.order_id, "z", EventKind.SHIPMENT_DELIVERED, 1))
     assert (await placed.handle.result()).status is OrderStatus.COMPLETED
+
+
+async def test_a_carrier_exception_is_shown_and_a_later_scan_moves_the_parcel_on(fake_hub: FakeHub) -> None:
+    orders = _patient(fake_hub)
+    order = make_order()
+    placed = await orders.place(order)
+    await _shipped(orders, order.order_id)
+    handle = placed.handle
+    await handle.signal(OrderWorkflow.record_event, _scan(order.order_id, "t", EventKind.SHIPMENT_IN_TRANSIT, 10))
+    await handle.signal(OrderWorkflow.record_event, _scan(order.order_id, "x", EventKind.SHIPMENT_EXCEPTION, 20))
+
+    during = await orders.view(order.order_id)
+    assert during.fulfillment_status is FulfillmentStatus.EXCEPTION
+    assert during.status is OrderStatus.CONFIRMED  # an exception is news, not an ending
+    [shown] = [e for e in during.timeline if e.step == "tracking" and e.outcome == "failed"]
+    assert "exception" in (shown.detail or "")
+
+    await handle.signal(OrderWorkflow.record_event, _scan(order.order_id, "d", EventKind.SHIPMENT_DELIVERED, 30))
+    view = await handle.result()
+    assert (view.status, view.fulfillment_status) == (OrderStatus.COMPLETED, FulfillmentStatus.DELIVERED)
