@@ -2,6 +2,8 @@
 the session's dev server and sandbox; a loopback subscriber records the status events the hub sends."""
 
 import asyncio
+import base64
+import json
 import secrets
 import sys
 import threading
@@ -44,15 +46,11 @@ class Subscriber:
     received: list[Received] = field(default_factory=list)
 
     def events_for(self, order_id: str) -> list[dict[str, Any]]:
-        import json
-
         events = [json.loads(r.body) for r in self.received]
         return [e for e in events if e["order_id"] == order_id]
 
 
 def _serve_subscriber() -> tuple[Subscriber, uvicorn.Server]:
-    import base64
-
     subscriber = Subscriber(url="", secret="whsec_" + base64.b64encode(secrets.token_bytes(24)).decode())
 
     async def receive(request: Request) -> Response:
