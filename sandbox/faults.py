@@ -76,6 +76,12 @@ class FaultRule(BaseModel):
     latency_ms: int = Field(default=0, ge=0, le=60_000)
     error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     timeout_after_apply_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    faults_per_request: int | None = Field(
+        default=None,
+        ge=1,
+        description="Inject a transient failure or hang into at most this many attempts of the same request, "
+        "so a test's worst case is bounded (the real world rarely fails one request ten times in a row).",
+    )
     reject: RejectSpec | None = None
 
     @model_validator(mode="after")
@@ -201,6 +207,8 @@ class FaultEngine:
                 continue
             latency_ms += rule.latency_ms
             u, pick = draw(self.seed, index, operation, key, nth)
+            if rule.faults_per_request is not None and nth > rule.faults_per_request:
+                u = 1.0  # this request has had its share of failures; later attempts go through
             if transient is None and u < rule.error_rate:
                 transient = TRANSIENT_STATUSES[pick % len(TRANSIENT_STATUSES)]
             elif mutation and u < rule.error_rate + rule.timeout_after_apply_rate:

@@ -77,6 +77,15 @@ def test_engine_decisions_are_a_function_of_seed_key_and_occurrence() -> None:
     assert engine.decide("erp", "hold.put", "O-1", "K-0").latency_s == pytest.approx(0.005)
 
 
+def test_faults_per_request_bounds_how_often_one_request_fails() -> None:
+    engine = FaultEngine(seed=1, hang_seconds=0)
+    engine.configure(FaultSettings(rules=[FaultRule(error_rate=1.0, faults_per_request=2, latency_ms=3)]))
+    attempts = [engine.decide("payment", "capture", "O-1", "K-1") for _ in range(4)]
+    assert [d.transient_status is not None for d in attempts] == [True, True, False, False]
+    assert all(d.latency_s == pytest.approx(0.003) for d in attempts)  # latency is not a fault; it stays
+    assert engine.decide("payment", "capture", "O-1", "K-2").transient_status is not None  # counted per request
+
+
 async def test_same_seed_and_requests_give_the_same_outcomes(
     http: httpx.AsyncClient, set_faults: SetFaults, order_id: str
 ) -> None:
