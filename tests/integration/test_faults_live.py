@@ -28,7 +28,8 @@ async def _place_all_and_check(live_hub: LiveHub, orders: list[Order]) -> None:
 
 async def _transient_faults_everywhere(live_hub: LiveHub, count: int) -> None:
     prefix = unique_id("FLAKY")
-    await live_hub.control.set_faults([{"upstream": "*", "operation": "*", "order_prefix": prefix, "error_rate": 0.3, "faults_per_request": 3}]
+    await live_hub.control.set_faults(
+        [{"upstream": "*", "operation": "*", "order_prefix": prefix, "error_rate": 0.3, "faults_per_request": 3}]
     )
     await _place_all_and_check(live_hub, [make_order(f"{prefix}-{n}") for n in range(count)])
     assert (await live_hub.control.fault_stats())["transient"] > count  # faults really were injected
@@ -52,7 +53,13 @@ async def test_timeout_after_the_upstream_applied_the_change_never_doubles_it(li
     mutations = ["authorize", "capture", "shipment.create", "shipment.buy", "hold.put", "hold.commit", "send"]
     await live_hub.control.set_faults(
         [
-            {"upstream": "*", "operation": operation, "order_prefix": prefix, "timeout_after_apply_rate": 0.5, "faults_per_request": 2}
+            {
+                "upstream": "*",
+                "operation": operation,
+                "order_prefix": prefix,
+                "timeout_after_apply_rate": 0.5,
+                "faults_per_request": 2,
+            }
             for operation in mutations
         ]
     )
