@@ -25,6 +25,7 @@ from hub.logging import configure_logging
 from hub.settings import Settings
 from hub.upstreams import connect_temporal, open_upstreams
 from workflows.order import OrderWorkflow
+from workflows.returns import ReturnWorkflow
 
 log = structlog.get_logger("hub.worker")
 
@@ -60,9 +61,11 @@ def activity_functions(
         payments.authorize,
         payments.capture,
         payments.reverse,
+        payments.refund,
         stock.reserve,
         stock.release,
         stock.commit,
+        stock.receive_return,
         shipping.buy_label,
         shipping.void_label,
         shipping.track,
@@ -75,7 +78,7 @@ def order_worker(client: Client, task_queue: str, activity_fns: Sequence[Callabl
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[OrderWorkflow],
+        workflows=[OrderWorkflow, ReturnWorkflow],
         activities=activity_fns,
         interceptors=[ConnectorBoundaryInterceptor()],
         workflow_runner=SandboxedWorkflowRunner(

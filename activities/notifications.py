@@ -3,7 +3,6 @@
 from temporalio import activity
 
 from connectors.ports import Notifier
-from domain.keys import notification_id
 from domain.notification import Delivery, OutboundMessage
 from notifications.notice import CustomerNotice
 from notifications.render import render
@@ -18,7 +17,7 @@ class NotificationActivities:
         rendered = render(notice)
         return await self._notifier.send(
             OutboundMessage(
-                notification_id=notification_id(notice.order_id, notice.kind.value, notice.seq),
+                notification_id=notice.notification_id,
                 order_id=notice.order_id,
                 recipient=str(notice.customer.email),
                 subject=rendered.subject,

@@ -1,10 +1,12 @@
-"""Payment activities: authorize, capture, and the one compensation that undoes whatever money moved."""
+"""Payment activities: authorize, capture, refund, and the reversal that undoes whatever money an authorization
+moved. An order may hold several authorizations (``n``): one per later shipment, or a fresh one when the first
+is about to expire while the order waits for stock."""
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import activity
 
 from connectors.ports import PaymentGateway
-from domain.keys import idempotency_key
+from domain.keys import authorization_key, idempotency_key
 from domain.payment import Payment, ProviderPaymentState
 
 
@@ -15,6 +17,8 @@ class AuthorizePayment(BaseModel):
     amount: int
     currency: str
     payment_method: str
+    n: int = 1
+    """Which authorization of this order; the idempotency key is derived from it."""
 
 
 class CapturePayment(BaseModel):
@@ -27,10 +31,26 @@ class CapturePayment(BaseModel):
     """Which capture of this order (one per shipment)."""
 
 
+class RefundPayment(BaseModel):
+    """Give back ``amount`` of what ``payment`` captured, under a key the caller derives from the business event
+    (``{order}:payment.refund:{n}``, ``{order}:rma.{rma}.refund:{n}``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    payment: Payment
+    amount: int
+    idempotency_key: str
+
+
 class ReversePayment(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     order_id: str
+    n: int = 1
+    """Which authorization to reverse."""
+    refund_captured: bool = True
+    """Also refund what was captured; ``False`` only voids what is still authorized (a captured shipment
+    stays paid when only the waiting remainder is given up)."""
 
 
 class PaymentReversal(BaseModel):
@@ -40,10 +60,6 @@ class PaymentReversal(BaseModel):
     voided: int = 0
     refunded: int = 0
     currency: str | None = None
-
-
-def authorization_key(order_id: str) -> str:
-    return idempotency_key(order_id, "payment.authorize")
 
 
 class PaymentActivities:
@@ -57,13 +73,17 @@ class PaymentActivities:
             amount=request.amount,
             currency=request.currency,
             payment_method=request.payment_method,
-            idempotency_key=authorization_key(request.order_id),
+            idempotency_key=authorization_key(request.order_id, request.n),
         )
 
     @activity.defn(name="capture_payment")
     async def capture(self, request: CapturePayment) -> Payment:
         key = idempotency_key(request.order_id, "payment.capture", request.n)
         return await self._gateway.capture(request.payment, request.amount, idempotency_key=key)
+
+    @activity.defn(name="refund_payment")
+    async def refund(self, request: RefundPayment) -> Payment:
+        return await self._gateway.refund(request.payment, request.amount, idempotency_key=request.idempotency_key)
 
     @activity.defn(name="reverse_payment")
     async def reverse(self, request: ReversePayment) -> PaymentReversal:
@@ -72,16 +92,16 @@ class PaymentActivities:
         Reads the provider's state first rather than trusting the workflow's memory, so it is right even when
         the authorize call's outcome was never known.
         """
-        payment = await self._gateway.find_by_order(request.order_id, reference=authorization_key(request.order_id))
+        order_id, n = request.order_id, request.n
+        payment = await self._gateway.find_by_order(order_id, reference=authorization_key(order_id, n))
         if payment is None:
-            return PaymentReversal(order_id=request.order_id)
+            return PaymentReversal(order_id=order_id)
         voided = refunded = 0
         if payment.state is ProviderPaymentState.AUTHORIZED:
             voided = payment.capturable
-            key = idempotency_key(request.order_id, "payment.void")
-            await self._gateway.void(payment, idempotency_key=key)
-        elif payment.refundable > 0:
+            await self._gateway.void(payment, idempotency_key=idempotency_key(order_id, "payment.void", n))
+        elif payment.refundable > 0 and request.refund_captured:
             refunded = payment.refundable
-            key = idempotency_key(request.order_id, "payment.refund")
+            key = idempotency_key(order_id, "payment.refund", n)
             await self._gateway.refund(payment, refunded, idempotency_key=key)
-        return PaymentReversal(order_id=request.order_id, voided=voided, refunded=refunded, currency=payment.currency)
+        return PaymentReversal(order_id=order_id, voided=voided, refunded=refunded, currency=payment.currency)

@@ -9,6 +9,7 @@ from api.auth import Authenticator
 from api.body_limit import BodyLimit
 from api.orders import orders_router
 from api.problems import Problem, documented
+from api.returns import returns_router
 from api.webhooks import webhooks_router
 from hub.client import OrderClient
 from hub.settings import Settings
@@ -30,6 +31,7 @@ def create_app(settings: Settings, temporal: Client, upstreams: Upstreams) -> Fa
         temporal, task_queue=settings.temporal.task_queue, policy=settings.orders.policy(settings.events)
     )
     app.include_router(orders_router(orders, Authenticator(settings.api.keys)))
+    app.include_router(returns_router(orders, Authenticator(settings.api.keys)))
     app.include_router(
         webhooks_router(
             orders,

@@ -20,7 +20,8 @@ from typing import Any
 
 from connectors.webhook_signatures import TOLERANCE
 from domain.events import EventKind, StockEvent, UpstreamEvent
-from domain.keys import order_id_of
+from domain.keys import order_id_of, rma_id_of
+from domain.returns import Disposition, InspectedLine, WarehouseReceipt
 
 Resolver = Callable[[str], Awaitable[str | None]]
 """Maps a vendor id (EasyPost shipment id, Stripe payment intent id) to ours; ``None`` when unknown."""
@@ -117,17 +118,21 @@ def _type_name(value: object) -> str:
 
 # -- ERP (Standard Webhooks) -----------------------------------------------------------------------------------
 
-_ERP_TYPES = frozenset({"shipment.confirmed", "stock.changed", "stock.restocked"})
+_ERP_TYPES = frozenset({"shipment.confirmed", "stock.changed", "stock.restocked", "return.received"})
 
 
-def parse_erp(body: bytes, event_id: str) -> UpstreamEvent | StockEvent:
-    """An ERP push ``{"type", "timestamp", "data"}``; ``event_id`` is its verified ``webhook-id`` header."""
+def parse_erp(body: bytes, event_id: str) -> UpstreamEvent | StockEvent | WarehouseReceipt | None:
+    """An ERP push ``{"type", "timestamp", "data"}``; ``event_id`` is its verified ``webhook-id`` header.
+
+    ``None`` for a ``return.received`` whose receipt id names no RMA (a receipt the hub did not ask for)."""
     payload = _load(body)
     kind = _string(payload, "type", "type")
     if kind not in _ERP_TYPES:
         raise InboundRejected(422, f"unknown event type {_type_name(kind)}")
     occurred_at = _timestamp(payload, "timestamp", "timestamp")
     data = _object(payload, "data", "data")
+    if kind == "return.received":
+        return _return_received(data, f"erp:{event_id}", occurred_at)
     if kind == "shipment.confirmed":
         order_id = _string(data, "order_id", "data.order_id")
         reference = _optional_string(data, "shipment_reference", "data.shipment_reference")
@@ -158,6 +163,43 @@ def parse_erp(body: bytes, event_id: str) -> UpstreamEvent | StockEvent:
         sku=sku,
         available=available,
         restock_date=restock_date,
+        occurred_at=occurred_at,
+    )
+
+
+def _return_received(data: dict[str, Any], event_id: str, occurred_at: datetime) -> WarehouseReceipt | None:
+    order_id = _string(data, "order_id", "data.order_id")
+    receipt_id = _string(data, "receipt_id", "data.receipt_id")
+    if order_id_of(receipt_id) != order_id:
+        raise InboundRejected(422, "data.receipt_id belongs to another order")
+    lines = data.get("lines")
+    if lines is None:
+        raise _missing("data.lines")
+    if not isinstance(lines, list) or not lines:
+        raise _invalid("data.lines")
+    inspected: list[InspectedLine] = []
+    for i, line in enumerate(lines):
+        path = f"data.lines.{i}"
+        if not isinstance(line, dict):
+            raise _invalid(path)
+        sku = _string(line, "sku", f"{path}.sku")
+        quantity = _integer(line, "quantity", f"{path}.quantity")
+        disposition = _string(line, "disposition", f"{path}.disposition")
+        if disposition not in {d.value for d in Disposition}:
+            raise _invalid(f"{path}.disposition")
+        try:
+            inspected.append(InspectedLine(sku=sku, quantity=quantity, disposition=Disposition(disposition)))
+        except ValueError:  # pydantic's ValidationError: an SKU outside the alphabet, a quantity out of range
+            raise _invalid(path) from None
+    rma_id = rma_id_of(receipt_id)
+    if rma_id is None:
+        return None
+    return WarehouseReceipt(
+        event_id=event_id,
+        order_id=order_id,
+        rma_id=rma_id,
+        receipt_id=receipt_id,
+        lines=inspected,
         occurred_at=occurred_at,
     )
 

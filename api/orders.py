@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from api.auth import READ, WRITE, Authenticator
 from api.problems import Problem, documented
+from domain.backorder import BackorderDecision
 from domain.order import CustomerId, Order, OrderId
 from domain.order_view import AddressChange, CancelRequest, OrderView, initial_view
 from domain.status import OrderStatus
@@ -95,5 +96,14 @@ def orders_router(orders: OrderClient, auth: Authenticator) -> APIRouter:
         """Change where the parcel goes until the carrier first scans it; after the label is printed, the unused label
         is voided and a new one bought. 409 once scanned, or when the carrier will not void the label."""
         return await _decided(order_id, "Address change refused", orders.change_shipping_address(order_id, change))
+
+    @router.post(
+        "/{order_id}/backorder-decision", dependencies=can_write, responses=documented(401, 403, 404, 409, 422)
+    )
+    async def decide_backorder(order_id: OrderId, decision: BackorderDecision) -> OrderView:
+        """The customer's answer to a shortage (story 4): ``ship_available`` (what is in stock now, the rest when it
+        arrives), ``wait_for_all`` (one parcel, later) or ``cancel_missing`` (drop what is missing, pay only for
+        the rest). 409 when nothing waits for stock, or the deadline passed and the default already applied."""
+        return await _decided(order_id, "Decision refused", orders.decide_backorder(order_id, decision))
 
     return router

@@ -18,19 +18,25 @@ from api.problems import Problem, documented
 from api.replay_guard import ReplayGuard
 from connectors.webhook_signatures import SignatureRejected, verify_easypost, verify_standard, verify_stripe
 from domain.events import StockEvent, UpstreamEvent
+from domain.keys import rma_id_of
+from domain.returns import WarehouseReceipt
 from hub.client import OrderClient
 from hub.settings import WebhookSecrets
 
 log = structlog.get_logger("hub.webhooks")
 
 Resolver = Callable[[str], Awaitable[str | None]]
+Inbound = UpstreamEvent | StockEvent | WarehouseReceipt
 
 
 class WebhookAccepted(BaseModel):
     event_id: str | None
     outcome: Literal["delivered", "order_ended", "ignored", "not_routed"]
-    """``delivered`` to the order's workflow; ``order_ended`` the order has finished (nothing to move);
-    ``ignored`` a kind of event the hub does not act on; ``not_routed`` stock news no order waits for."""
+    """``delivered`` to the order's workflow (or the RMA's, for a return parcel or a return receipt, or to every
+    order waiting for a SKU's stock); ``order_ended`` the order or RMA has finished (nothing to move); ``ignored`` a
+    kind of event the hub does not act on; ``not_routed`` stock news no order waits for."""
+    orders_woken: int | None = None
+    """For stock events: how many waiting orders were handed the event."""
 
 
 def webhooks_router(
@@ -51,26 +57,35 @@ def webhooks_router(
             raise Problem(503, "Webhook source not configured", f"no secret is configured for {source}")
         return str(secret.get_secret_value())
 
-    async def deliver(event: UpstreamEvent | StockEvent | None, now: datetime) -> WebhookAccepted:
+    async def deliver(event: Inbound | None, now: datetime) -> WebhookAccepted:
         if event is None:
             return WebhookAccepted(event_id=None, outcome="ignored")
         if guard.seen(event.event_id, now):
             raise Problem(409, "Replayed event", f"event {event.event_id} was already received")
-        if isinstance(event, StockEvent):
-            # Routed to orders waiting on the SKU once backorders exist; until then nobody waits.
-            log.info("stock_event", event_id=event.event_id, sku=event.sku, available=event.available)
-            return WebhookAccepted(event_id=event.event_id, outcome="not_routed")
         try:
-            delivered = await orders.record_event(event)
+            if isinstance(event, StockEvent):
+                woken = await orders.wake_orders_waiting_for(event)
+                log.info("stock_event", event_id=event.event_id, sku=event.sku, orders_woken=woken)
+                outcome = "delivered" if woken else "not_routed"
+                return WebhookAccepted(event_id=event.event_id, outcome=outcome, orders_woken=woken)
+            if isinstance(event, WarehouseReceipt):
+                delivered = await orders.record_warehouse_receipt(event)
+                log.info("return_received", event_id=event.event_id, order_id=event.order_id, rma_id=event.rma_id)
+            elif (rma_id := rma_id_of(event.shipment_reference or "")) is not None:
+                # A scan of a return parcel or a replacement belongs to the RMA's own workflow.
+                delivered = await orders.record_return_event(rma_id, event)
+                log.info("event_received", event_id=event.event_id, kind=event.kind.value, rma_id=rma_id)
+            else:
+                delivered = await orders.record_event(event)
+                log.info("event_received", event_id=event.event_id, kind=event.kind.value, order_id=event.order_id)
         except Exception:
             guard.forget(event.event_id)  # let the sender's retry through
-            log.exception("event_not_delivered", event_id=event.event_id, order_id=event.order_id)
+            log.exception("event_not_delivered", event_id=event.event_id)
             raise Problem(503, "Temporarily unavailable", "the event could not be delivered; retry later") from None
-        log.info("event_received", event_id=event.event_id, kind=event.kind.value, order_id=event.order_id)
         return WebhookAccepted(event_id=event.event_id, outcome="delivered" if delivered else "order_ended")
 
     async def receive(
-        request: Request, verify: Callable[[bytes, datetime], Awaitable[UpstreamEvent | StockEvent | None]]
+        request: Request, verify: Callable[[bytes, datetime], Awaitable[Inbound | None]]
     ) -> WebhookAccepted:
         body = await request.body()
         now = datetime.now(UTC)
@@ -86,7 +101,7 @@ def webhooks_router(
     async def erp_event(request: Request) -> WebhookAccepted:
         """ERP events, signed with Standard Webhooks (see docs/erp-holds-api.md)."""
 
-        async def verify(body: bytes, now: datetime) -> UpstreamEvent | StockEvent | None:
+        async def verify(body: bytes, now: datetime) -> Inbound | None:
             event_id = verify_standard(secret_of("erp"), request.headers, body, now)
             return parse_erp(body, event_id)
 

@@ -2,8 +2,9 @@
 
 EasyPost has no idempotency key for buying postage, so exactly-once comes from our own ``reference`` on the
 shipment, which EasyPost accepts in place of its id: before creating or buying we look the reference up and
-reuse what a previous attempt already made. The client's ``base_url`` ends in ``/v2`` and it sends the API key
-as a bearer token; ``hub/upstreams.py`` builds it.
+reuse what a previous attempt already made. A return label (``LabelRequest.is_return``) is bought the same way,
+under its own reference, as an EasyPost return shipment (``is_return: true``). The client's ``base_url`` ends
+in ``/v2`` and it sends the API key as a bearer token; ``hub/upstreams.py`` builds it.
 """
 
 from typing import Any
@@ -113,15 +114,20 @@ class EasyPostCarrier:
         return None if response is None else json_body(response)
 
     async def _create(self, request: LabelRequest) -> dict[str, Any]:
-        body = {
-            "shipment": {
-                "reference": request.reference,
-                "to_address": _address(request.to_address, request.to_name),
-                "from_address": self._from,
-                "parcel": _parcel(request.parcel),
-                "options": {"label_format": "PDF"},
-            }
+        shipment: dict[str, Any] = {
+            "reference": request.reference,
+            "to_address": _address(request.to_address, request.to_name),
+            "from_address": self._from,
+            "parcel": _parcel(request.parcel),
+            "options": {"label_format": "PDF"},
         }
+        if request.is_return:
+            # EasyPost's returns: send the addresses exactly as for the outbound shipment (to = the customer,
+            # from = our warehouse) with ``is_return: true``, and EasyPost swaps them itself, so the label goes
+            # from the customer back to the warehouse. Swapping them here as well would send the parcel back
+            # to the customer. https://docs.easypost.com/docs/shipments/returns
+            shipment["is_return"] = True
+        body = {"shipment": shipment}
         response = await send(
             lambda: self._http.post("/shipments", json=body),
             upstream=UPSTREAM,

@@ -7,7 +7,7 @@ never happened. Errors are those of ``connectors/errors.py``.
 
 from typing import Protocol
 
-from domain.inventory import Hold, StockRequest
+from domain.inventory import Hold, ReturnedStock, ReturnReceiptRecord, StockRequest
 from domain.notification import Delivery, OutboundMessage
 from domain.order_view import OrderStatusChanged
 from domain.payment import Payment
@@ -51,6 +51,16 @@ class Inventory(Protocol):
 
     async def commit(self, hold_id: str) -> Hold:
         """The held stock leaves the warehouse."""
+        ...
+
+    async def receive_return(
+        self, *, receipt_id: str, order_id: str, lines: list[ReturnedStock]
+    ) -> ReturnReceiptRecord:
+        """Goods came back to the warehouse: ``restock`` lines go back on hand, ``damaged`` ones do not.
+
+        Idempotent by ``receipt_id``: reporting the same receipt again returns the one recorded; the same id with
+        other lines is a ``BusinessRejection`` (``receipt_mismatch``).
+        """
         ...
 
 

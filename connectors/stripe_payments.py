@@ -126,8 +126,11 @@ class StripePaymentGateway:
 
     async def find_by_order(self, order_id: str, *, reference: str) -> Payment | None:
         query = f"metadata['order_id']:'{order_id}'"
+        # An order may have several intents (one per authorization key, declined attempts included): ask for
+        # Stripe's maximum page rather than its default 10, newest first, so an older one is not cut off.
+        params = {"query": query, "limit": "100"}
         response = await send(
-            lambda: self._http.get("/v1/payment_intents/search", params={"query": query}),
+            lambda: self._http.get("/v1/payment_intents/search", params=params),
             upstream=UPSTREAM,
             mutation=False,
         )

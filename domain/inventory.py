@@ -1,9 +1,11 @@
 """Stock holds: the hub's own concept, which each ERP adapter translates into its system's terms."""
 
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
+
+from domain.returns import Disposition
 
 
 class HoldStatus(StrEnum):
@@ -46,3 +48,25 @@ class Hold(BaseModel):
     @property
     def units_held(self) -> int:
         return sum(line.held for line in self.lines)
+
+
+class ReturnedStock(BaseModel):
+    """A line of a return receipt: units received back at the warehouse and what inspection found."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sku: str
+    quantity: int
+    disposition: Disposition
+    """``restock``: back on hand, sellable again; ``damaged``: received, not restocked."""
+
+
+class ReturnReceiptRecord(BaseModel):
+    """The ERP's record of a return receipt, named by the hub's ``receipt_id`` (so reporting it is idempotent)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    receipt_id: str
+    order_id: str
+    lines: list[ReturnedStock]
+    received_at: datetime

@@ -40,3 +40,22 @@ def notification_id(order_id: str, event: str, n: int = 1) -> str:
 def order_id_of(key: str) -> str:
     """The order id a derived key belongs to (everything before the first colon)."""
     return key.split(":", 1)[0]
+
+
+def authorization_key(order_id: str, n: int = 1) -> str:
+    """The n-th authorization of an order: a later shipment, or a re-authorization before the first expires."""
+    return idempotency_key(order_id, "payment.authorize", n)
+
+
+def after_sales_key(order_id: str, rma_id: str, operation: str, n: int = 1) -> str:
+    """A side effect of an RMA: ``A-1:rma.R-7.return-label:1``. It starts with the order id like every key, and
+    names the RMA so that a carrier scan of a return parcel finds its after-sales workflow."""
+    return idempotency_key(order_id, f"rma.{rma_id}.{operation}", n)
+
+
+def rma_id_of(key: str) -> str | None:
+    """The RMA an after-sales key belongs to, ``None`` for a key of the order's own flow."""
+    operation = key.split(":")[1] if key.count(":") >= 2 else ""
+    if not operation.startswith("rma."):
+        return None
+    return operation[len("rma.") :].rsplit(".", 1)[0]

@@ -9,8 +9,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from domain.backorder import Backorder, BackorderChoice
 from domain.order import Address, Channel, Order, OrderLine
+from domain.returns import ReturnPolicy
+from domain.shipments import ShipmentView
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
+from domain.timeline import Outcome, TimelineEntry
+
+__all__ = ["Outcome", "ShipmentView", "TimelineEntry"]  # re-exported: part of the order's public contract
 
 
 class OrderPolicy(BaseModel):
@@ -26,6 +32,18 @@ class OrderPolicy(BaseModel):
     """Deliver every status change to the retailer's subscribers (signed webhooks), in order."""
     history_event_limit: int | None = None
     """Continue as new past this many history events; ``None``: when Temporal suggests it (about 10k events)."""
+    backorder_decision_timeout: timedelta = timedelta(hours=48)
+    """How long the customer has to choose what happens to a short order before ``backorder_default`` applies."""
+    backorder_default: BackorderChoice = BackorderChoice.SHIP_AVAILABLE
+    backorder_recheck_interval: timedelta = timedelta(hours=12)
+    """How often to try reserving missing items again when no ERP stock event has woken the order."""
+    backorder_max_wait: timedelta = timedelta(days=120)
+    """Missing items still not in stock this long after the order are cancelled (their share released)."""
+    authorization_validity: timedelta = timedelta(days=6)
+    """Renew (void, then authorize again) an authorization this old that still covers goods not yet shipped.
+    Card authorizations lapse after about 7 days (Visa merchant-initiated: 5): renew before, not after."""
+    returns: ReturnPolicy = ReturnPolicy()
+    """After delivery the order stays open this window long to accept returns and claims."""
 
 
 class OrderWorkflowInput(BaseModel):
@@ -41,6 +59,9 @@ class FailureReason(StrEnum):
     """Why an order ended without shipping, as the customer message and the timeline name it."""
 
     PAYMENT_DECLINED = "payment_declined"
+    AUTHORIZATION_RENEWAL_DECLINED = "authorization_renewal_declined"
+    RESTOCK_TOO_LATE = "restock_too_late"
+    CANCELED_MISSING_ITEMS = "canceled_missing_items"
     OUT_OF_STOCK = "out_of_stock"
     LABEL_REJECTED = "label_rejected"
     CAPTURE_FAILED = "capture_failed"
@@ -63,27 +84,13 @@ class AddressChange(BaseModel):
     requested_via: Channel = "api"
 
 
-Outcome = Literal["succeeded", "failed", "compensated", "skipped", "info"]
-
-
-class TimelineEntry(BaseModel):
+class CanceledLine(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    at: datetime
-    step: str
-    outcome: Outcome
-    detail: str | None = None
-
-
-class ShipmentView(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    shipment_no: int
-    reference: str
-    status: FulfillmentStatus
-    carrier: str | None = None
-    tracking_code: str | None = None
-    tracking_url: str | None = None
+    sku: str
+    quantity: int
+    amount: int
+    reason: FailureReason
 
 
 class OrderView(BaseModel):
@@ -104,6 +111,16 @@ class OrderView(BaseModel):
     """What was undone, in the order it was undone (``label voided``, ``stock released`` …)."""
     messages_sent: list[str] = Field(default_factory=list)
     """Notification ids of the customer messages delivered."""
+    backorder: Backorder | None = None
+    canceled_lines: list[CanceledLine] = Field(default_factory=list)
+    """Items dropped from the order (the customer's choice, or stock or payment that never came)."""
+    captured: int = 0
+    refunded: int = 0
+    """Minor units taken and given back over the order's life, after-sales refunds included."""
+    returns: list[str] = Field(default_factory=list)
+    """RMA ids opened on this order (``GET /returns/{rma_id}``)."""
+    delivered_at: datetime | None = None
+    return_window_ends: datetime | None = None
     finished: bool = False
     """True once the order's workflow has ended: nothing more will happen to it (no message still on its way)."""
 

@@ -35,8 +35,13 @@ class LabelRequest(BaseModel):
     """Our shipment reference (``{order_id}:shipment:{n}``); the key that makes buying exactly-once."""
     order_id: str
     to_address: Address
+    """The customer's address: where an outbound parcel goes, where a return parcel comes from."""
     to_name: str
     parcel: Parcel = Parcel()
+    is_return: bool = False
+    """A return label: the parcel goes from the customer's address (``to_address``, ``to_name``, as on the order's
+    outbound label) back to our warehouse. The request names the customer the same way in both directions; the
+    carrier adapter knows the warehouse and turns this into the carrier's own return semantics."""
 
 
 class Label(BaseModel):

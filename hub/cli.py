@@ -4,6 +4,10 @@
     hub order show A-1 [--json]           GET /orders/A-1
     hub order cancel A-1 [--reason TEXT]  POST /orders/A-1/cancel
     hub order list --customer C-42 [--status S] [--limit N] [--json]
+    hub returns open A-1 rma.json         POST /orders/A-1/returns (a return, an exchange or a claim)
+    hub returns show R-7 [--json]         GET /returns/R-7
+    hub returns received R-7 [FILE.json]  POST /returns/R-7/received (the receipt with its inspection)
+    hub returns resend R-7                POST /returns/R-7/label/resend
     hub webhook send carrier event.json --secret S   signed as EasyPost signs it, POST /webhooks/carrier
 
 It talks HTTP only (never Temporal). The API is found with ``--api-url``/``HUB_API_URL`` and authenticated with
@@ -190,7 +194,9 @@ app = typer.Typer(
 )
 orders_app = typer.Typer(help="Place, show, list and cancel orders.", no_args_is_help=True)
 webhooks_app = typer.Typer(help="Send signed webhooks as an upstream would (for integrators).", no_args_is_help=True)
+returns_app = typer.Typer(help="Open and steer returns, exchanges and claims (RMAs).", no_args_is_help=True)
 app.add_typer(orders_app, name="order")
+app.add_typer(returns_app, name="returns")
 app.add_typer(webhooks_app, name="webhook")
 
 
@@ -336,6 +342,88 @@ def list_orders(
     for item in items:
         table.add_row(*(_cell(item.get(k)) for k in ("order_id", "customer_id", "status", "started_at", "closed_at")))
     _console().print(table)
+
+
+def _rma_path(rma_id: str) -> str:
+    return "/returns/" + quote(rma_id, safe="")
+
+
+def _rma_summary(rma: dict[str, Any]) -> str:
+    refunded = _amount(rma["refunded"], rma["currency"]) if rma.get("refunded") else "nothing refunded"
+    return f"{rma['rma_id']} ({rma['kind']} of order {rma['order_id']}): {rma['status']}, {refunded}"
+
+
+@returns_app.command("open")
+def open_return(
+    ctx: typer.Context,
+    order_id: Annotated[str, typer.Argument(help="The order id.", show_default=False)],
+    file: Annotated[Path, typer.Argument(help="The request as JSON (the POST body).", show_default=False)],
+) -> None:
+    """Open a return, exchange or claim on a delivered order; the hub refuses (exit 1) with its reason."""
+    with _reporting():
+        body = _read_json_file(file)
+        headers = {"Content-Type": "application/json"}
+        response = _check(_hub(ctx).request("POST", _path(order_id) + "/returns", content=body, headers=headers))
+        outcome = "opened" if response.status_code == 201 else "already open (unchanged)"
+        typer.echo(f"{outcome}: {_rma_summary(response.json())}")
+
+
+@returns_app.command("show")
+def show_return(
+    ctx: typer.Context,
+    rma_id: Annotated[str, typer.Argument(help="The RMA id.", show_default=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON as is.")] = False,
+) -> None:
+    """Status, lines, what came back, the refund, parcels with tracking, messages sent and the timeline."""
+    with _reporting():
+        response = _check(_hub(ctx).request("GET", _rma_path(rma_id)))
+    if as_json:
+        typer.echo(response.text)
+        return
+    rma = response.json()
+    console = _console()
+    console.print(_cell(_rma_summary(rma)))
+    for name, key in (("Return parcel", "return_shipment"), ("Replacement", "replacement_shipment")):
+        if shipment := rma.get(key):
+            details = (shipment.get(k) for k in ("status", "carrier", "tracking_code", "label_url"))
+            console.print(_cell(f"{name}: " + " ".join(str(d) for d in details if d)))
+    for line in rma.get("returned", []):
+        console.print(_cell(f"Returned: {line['quantity']} x {line['sku']} ({line['disposition']})"))
+    console.print(_cell("Messages: " + (", ".join(rma.get("messages_sent", [])) or "none")))
+    timeline = Table(title="Timeline", title_justify="left")
+    for name in ("Time", "Step", "Outcome", "Detail"):
+        timeline.add_column(name)
+    for entry in rma.get("timeline", []):
+        timeline.add_row(*(_cell(entry.get(key)) for key in ("at", "step", "outcome", "detail")))
+    console.print(timeline)
+
+
+@returns_app.command("received")
+def record_receipt(
+    ctx: typer.Context,
+    rma_id: Annotated[str, typer.Argument(help="The RMA id.", show_default=False)],
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="The receipt as JSON (lines with their disposition); none: all back, resaleable."),
+    ] = None,
+) -> None:
+    """Record that the items are back (store, warehouse); answers once the RMA is settled."""
+    with _reporting():
+        body = _read_json_file(file) if file is not None else b"{}"
+        headers = {"Content-Type": "application/json"}
+        rma = _check(_hub(ctx).request("POST", _rma_path(rma_id) + "/received", content=body, headers=headers))
+        typer.echo(_rma_summary(rma.json()))
+
+
+@returns_app.command("resend")
+def resend_label(
+    ctx: typer.Context,
+    rma_id: Annotated[str, typer.Argument(help="The RMA id.", show_default=False)],
+) -> None:
+    """Send the return label to the customer again."""
+    with _reporting():
+        rma = _check(_hub(ctx).request("POST", _rma_path(rma_id) + "/label/resend")).json()
+        typer.echo(f"{rma['rma_id']}: label sent again ({len(rma['messages_sent'])} message(s) so far)")
 
 
 @webhooks_app.command("send")

@@ -9,13 +9,26 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.events import UpstreamEvent
+from domain.backorder import BackorderDecision
+from domain.events import StockEvent, UpstreamEvent
 from domain.keys import order_workflow_id
 from domain.order import Order
 from domain.order_view import AddressChange, CancelRequest, OrderPolicy, OrderView, OrderWorkflowInput
+from domain.returns import (
+    RETURN_REFUSED,
+    ApprovalDecision,
+    CancelReturn,
+    ResendLabel,
+    ReturnReceipt,
+    ReturnRequest,
+    ReturnView,
+    WarehouseReceipt,
+    return_workflow_id,
+)
 from domain.status import OrderStatus
 from workflows.order import OrderWorkflow
-from workflows.search_attributes import CUSTOMER_ID, ORDER_STATUS
+from workflows.returns import ReturnWorkflow
+from workflows.search_attributes import BACKORDERED_SKUS, CUSTOMER_ID, ORDER_STATUS
 
 FINGERPRINT_MEMO = "fingerprint"
 
@@ -26,6 +39,14 @@ class OrderConflict(Exception):
 
 class OrderNotFound(Exception):
     """No order with that id."""
+
+
+class ReturnNotFound(Exception):
+    """No RMA with that id."""
+
+
+class ReturnConflict(Exception):
+    """The RMA id is taken by another request (another order, or other lines)."""
 
 
 class DecisionRefused(Exception):
@@ -42,6 +63,13 @@ class OrderSummary:
     status: str | None
     started_at: datetime | None
     closed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ReturnOpening:
+    view: ReturnView
+    created: bool
+    """False when the same request had already opened this RMA: nothing new was started."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +164,10 @@ class OrderClient:
     async def change_shipping_address(self, order_id: str, change: AddressChange) -> OrderView:
         return await self._decide(order_id, OrderWorkflow.change_shipping_address, change)
 
+    async def decide_backorder(self, order_id: str, decision: BackorderDecision) -> OrderView:
+        """The customer's answer to a shortage; refused when nothing waits or it was already decided."""
+        return await self._decide(order_id, OrderWorkflow.decide_backorder, decision)
+
     async def record_event(self, event: UpstreamEvent) -> bool:
         """Hand a verified upstream event to its order. False when the order has ended or does not exist."""
         try:
@@ -167,5 +199,135 @@ class OrderClient:
             raise
         raise DecisionRefused(f"order has already ended ({ended.status.name.lower() if ended.status else 'closed'})")
 
+    # -- after-sales: returns, exchanges, claims ------------------------------------------------------------
 
-_REFUSALS = frozenset({"CancelRejected", "AddressChangeRejected"})
+    def return_handle(self, rma_id: str) -> WorkflowHandle[ReturnWorkflow, ReturnView]:
+        return self._client.get_workflow_handle_for(ReturnWorkflow.run, return_workflow_id(rma_id))
+
+    async def open_return(self, order_id: str, request: ReturnRequest) -> ReturnOpening:
+        """Ask the order to accept an RMA: its workflow checks the return window and what was delivered and not
+        already returned, then starts the RMA's own workflow. The same request again answers with the existing
+        RMA (``created=False``); the same RMA id with another request raises ``ReturnConflict``; a refusal raises
+        ``DecisionRefused`` with the order's reason; an unknown order ``OrderNotFound``."""
+        try:
+            existing: ReturnView | None = await self.return_view(request.rma_id)
+        except ReturnNotFound:
+            existing = None
+        if existing is not None:
+            if not _same_return(existing, order_id, request):
+                raise ReturnConflict(f"RMA {request.rma_id} exists with a different request")
+            return ReturnOpening(view=existing, created=False)
+        try:
+            view = await self.handle(order_id).execute_update("open_return", request, result_type=ReturnView)
+        except WorkflowUpdateFailedError as error:
+            cause = error.cause
+            if isinstance(cause, ApplicationError) and cause.type in _REFUSALS:
+                raise DecisionRefused(cause.message) from None
+            raise
+        except RPCError as error:
+            if error.status is not RPCStatusCode.NOT_FOUND:
+                raise
+            # As for decisions: "not found" is also the answer of an order whose workflow has ended, and an order
+            # workflow ends once its return window has closed.
+            try:
+                await self.handle(order_id).describe()
+            except RPCError as missing:
+                if missing.status is RPCStatusCode.NOT_FOUND:
+                    raise OrderNotFound(order_id) from None
+                raise
+            raise DecisionRefused("return window closed") from None
+        return ReturnOpening(view=view, created=True)
+
+    async def return_view(self, rma_id: str) -> ReturnView:
+        """Where an RMA stands. A finished one is read from its result, so no worker is needed."""
+        handle = self.return_handle(rma_id)
+        try:
+            description = await handle.describe()
+            if description.status is WorkflowExecutionStatus.COMPLETED:
+                return await handle.result()
+            return await handle.query(ReturnWorkflow.view)
+        except RPCError as error:
+            if error.status is RPCStatusCode.NOT_FOUND:
+                raise ReturnNotFound(rma_id) from None
+            raise
+
+    async def record_receipt(self, rma_id: str, receipt: ReturnReceipt) -> ReturnView:
+        """The items are back (store associate, warehouse): answers once the RMA is settled."""
+        return await self._decide_return(rma_id, ReturnWorkflow.record_receipt, receipt)
+
+    async def resend_return_label(self, rma_id: str, request: ResendLabel | None = None) -> ReturnView:
+        return await self._decide_return(rma_id, ReturnWorkflow.resend_label, request or ResendLabel())
+
+    async def decide_approval(self, rma_id: str, decision: ApprovalDecision) -> ReturnView:
+        return await self._decide_return(rma_id, ReturnWorkflow.decide_approval, decision)
+
+    async def cancel_return(self, rma_id: str, request: CancelReturn | None = None) -> ReturnView:
+        return await self._decide_return(rma_id, ReturnWorkflow.cancel, request or CancelReturn())
+
+    async def record_return_event(self, rma_id: str, event: UpstreamEvent) -> bool:
+        """Hand a carrier scan of an RMA's parcel to its workflow. False when the RMA has ended or does not exist."""
+        return await self._signal(self.return_handle(rma_id).signal(ReturnWorkflow.record_event, event))
+
+    async def record_warehouse_receipt(self, receipt: WarehouseReceipt) -> bool:
+        """Hand the ERP's ``return.received`` to the RMA's workflow. False when it has ended or does not exist."""
+        handle = self.return_handle(receipt.rma_id)
+        return await self._signal(handle.signal(ReturnWorkflow.record_warehouse_receipt, receipt))
+
+    async def wake_orders_waiting_for(self, event: StockEvent) -> int:
+        """Hand an ERP stock event to every running order that waits for its SKU (search attribute
+        ``BackorderedSkus``); how many were woken. The SKU is validated by the caller's parser."""
+        query = (
+            "WorkflowType = 'OrderWorkflow' AND ExecutionStatus = 'Running' "
+            f"AND {BACKORDERED_SKUS.name} = '{_quoted(event.sku)}'"
+        )
+        woken = 0
+        async for execution in self._client.list_workflows(query):
+            handle = self._client.get_workflow_handle(execution.id)
+            if await self._signal(handle.signal("stock_changed", event)):
+                woken += 1
+        return woken
+
+    async def _signal(self, sending: Any) -> bool:
+        try:
+            await sending
+        except RPCError as error:
+            if error.status is RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        return True
+
+    async def _decide_return(self, rma_id: str, update: Any, request: Any) -> ReturnView:
+        try:
+            view: ReturnView = await self.return_handle(rma_id).execute_update(update, request)
+            return view
+        except WorkflowUpdateFailedError as error:
+            cause = error.cause
+            if isinstance(cause, ApplicationError) and cause.type in _REFUSALS:
+                raise DecisionRefused(cause.message) from None
+            raise
+        except RPCError as error:
+            if error.status is not RPCStatusCode.NOT_FOUND:
+                raise
+        ended = await self.return_view(rma_id)  # ReturnNotFound when there is no such RMA
+        # Worded as the workflow's own validator words it while it still runs.
+        raise DecisionRefused(f"the {ended.kind.value} is already {ended.status.value}")
+
+
+_REFUSALS = frozenset({"CancelRejected", "AddressChangeRejected", "DecisionRefused", RETURN_REFUSED})
+
+
+def _same_return(view: ReturnView, order_id: str, request: ReturnRequest) -> bool:
+    """Whether an existing RMA is this request again (same order, kind, channel and lines)."""
+    return (
+        view.order_id == order_id
+        and view.kind is request.kind
+        and view.channel == request.channel
+        and view.claim_reason == request.claim_reason
+        and sorted((line.sku, line.quantity) for line in view.lines)
+        == sorted((line.sku, line.quantity) for line in request.lines)
+    )
+
+
+def _quoted(value: str) -> str:
+    """A value inside a single-quoted visibility query literal."""
+    return value.replace("\\", "\\\\").replace("'", "\\'")

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from domain.backorder import BackorderChoice
 from domain.order import Order
 from domain.order_view import FailureReason, OrderView
 from domain.status import OrderStatus, PaymentStatus
@@ -51,6 +52,8 @@ class Scenario:
     rules: list[dict[str, Any]] = field(default_factory=list)
     """Sandbox fault rules for this scenario's order (``order_prefix`` is filled in)."""
     cancel_after_authorize: bool = False
+    backorder_choice: BackorderChoice | None = None
+    """When stock is short, the customer's answer (story 4), sent as soon as they are asked."""
 
 
 SCENARIOS = [
@@ -66,7 +69,14 @@ SCENARIOS = [
         FailureReason.PAYMENT_DECLINED,
         payment_method="pm_card_chargeDeclined",
     ),
-    Scenario("out-of-stock", OrderStatus.CANCELED, FailureReason.OUT_OF_STOCK, sku=SOLD_OUT_SKU),
+    # Story 4: the pen is out of stock; the customer is asked at once and drops it; the ink ships, the pen is
+    # never charged.
+    Scenario(
+        "backorder-drop-missing",
+        OrderStatus.COMPLETED,
+        sku=SOLD_OUT_SKU,
+        backorder_choice=BackorderChoice.CANCEL_MISSING,
+    ),
     Scenario(
         "label-rejected",
         OrderStatus.CANCELED,
@@ -142,7 +152,12 @@ async def _play(
         if scenario.cancel_after_authorize:
             await _until(api, order.order_id, lambda v: v.payment_status is PaymentStatus.AUTHORIZED, timeout_s)
             (await api.post(f"/orders/{order.order_id}/cancel", json={"reason": "changed my mind"})).raise_for_status()
-        view = await _until(api, order.order_id, lambda v: v.finished, timeout_s)
+        if scenario.backorder_choice is not None:
+            await _until(api, order.order_id, lambda v: v.status is OrderStatus.REQUIRES_ACTION, timeout_s)
+            decision = {"choice": scenario.backorder_choice.value}
+            (await api.post(f"/orders/{order.order_id}/backorder-decision", json=decision)).raise_for_status()
+        # Delivered orders stay open through their return window: "completed" is as far as the demo waits.
+        view = await _until(api, order.order_id, lambda v: v.finished or v.status is OrderStatus.COMPLETED, timeout_s)
     except Exception as error:  # the demo reports every failure rather than stopping at the first
         problems.append(f"{type(error).__name__}: {error}")
     mail = await sandbox.mail(order.order_id)

@@ -11,8 +11,10 @@ from typing import Literal
 from pydantic import BaseModel, SecretStr, TypeAdapter, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.backorder import BackorderChoice
 from domain.order import Address
 from domain.order_view import OrderPolicy
+from domain.returns import ReturnPolicy
 
 SANDBOX = "http://127.0.0.1:8100"
 
@@ -103,15 +105,21 @@ class ApiSettings(BaseModel):
 
 
 class OrderSettings(BaseModel):
+    """The retailer's order rules (``HUB_ORDERS__…``); see :class:`OrderPolicy` for what each one means."""
+
     tracking_poll_interval: timedelta = timedelta(hours=6)
     delivery_deadline: timedelta = timedelta(days=30)
+    backorder_decision_timeout: timedelta = timedelta(hours=48)
+    backorder_default: BackorderChoice = BackorderChoice.SHIP_AVAILABLE
+    backorder_recheck_interval: timedelta = timedelta(hours=12)
+    backorder_max_wait: timedelta = timedelta(days=120)
+    authorization_validity: timedelta = timedelta(days=6)
+    returns: ReturnPolicy = ReturnPolicy()
+    """Return window, reminders, expiry, damaged-item refunds and the claim approval limit
+    (``HUB_ORDERS__RETURNS__WINDOW=P14D``)."""
 
     def policy(self, events: EventSettings) -> OrderPolicy:
-        return OrderPolicy(
-            tracking_poll_interval=self.tracking_poll_interval,
-            delivery_deadline=self.delivery_deadline,
-            publish_status_events=bool(events.subscribers),
-        )
+        return OrderPolicy(**self.model_dump(), publish_status_events=bool(events.subscribers))
 
 
 class Settings(BaseSettings):

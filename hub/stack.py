@@ -44,7 +44,7 @@ from hub.settings import (
 )
 from sandbox.client import SandboxControl
 from sandbox.process import SandboxProcess
-from workflows.search_attributes import ALL
+from workflows.search_attributes import ALL, cli_flag
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -82,7 +82,7 @@ def start_temporal(settings: StackSettings, log_dir: Path) -> Process:
         "warn",
     ]
     for key in ALL:
-        command += ["--search-attribute", f"{key.name}=Keyword"]
+        command += ["--search-attribute", cli_flag(key)]
     return Process("temporal", command, log_dir)
 
 

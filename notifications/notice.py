@@ -4,14 +4,40 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from domain import keys
+from domain.backorder import Backorder
 from domain.order import Customer
 from domain.order_view import FailureReason
+from domain.returns import AfterSalesKind, Disposition
 
 
 class NoticeKind(StrEnum):
     ORDER_CONFIRMED = "order-confirmed"
     ORDER_SHIPPED = "order-shipped"
     ORDER_CANCELED = "order-canceled"
+    ORDER_BACKORDERED = "order-backordered"
+    """Some items are short: what is missing, when it is expected, the three choices and the deadline."""
+    BACKORDER_DECIDED = "backorder-decided"
+    """What will happen now, and whether the customer chose it or the default applied."""
+    ITEMS_CANCELED = "items-canceled"
+    """Part of the order is dropped (stock that never came, a renewal the bank declined); the rest stands."""
+    # After-sales (one RMA each; the words live in notifications/after_sales_render.py)
+    RETURN_LABEL = "return-label"
+    """The return label, with its URL: sent when issued and again on request (story 3)."""
+    RETURN_REMINDER = "return-reminder"
+    """Nothing has come back yet: the label again, and when the RMA expires."""
+    RETURN_RECEIVED = "return-received"
+    """The items are back and inspected, and there is nothing (more) to refund: an exchange completed."""
+    RETURN_REFUNDED = "return-refunded"
+    RETURN_EXPIRED = "return-expired"
+    RETURN_CANCELED = "return-canceled"
+    """The RMA ends without going through: the customer withdrew it, or a step (stock, label) failed."""
+    EXCHANGE_CONFIRMED = "exchange-confirmed"
+    """One message with the whole story: what replaces what, no new charge, tracking, the return label."""
+    REPLACEMENT_SHIPPED = "replacement-shipped"
+    CLAIM_RECEIVED = "claim-received"
+    CLAIM_APPROVED = "claim-approved"
+    CLAIM_DECLINED = "claim-declined"
 
 
 class Undone(StrEnum):
@@ -31,6 +57,16 @@ class TrackingLink(BaseModel):
     url: str | None = None
 
 
+class NoticeLine(BaseModel):
+    """An item an after-sales message is about; ``disposition`` once inspected (``restock`` or ``damaged``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sku: str
+    quantity: int
+    disposition: Disposition | None = None
+
+
 class CustomerNotice(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -47,3 +83,20 @@ class CustomerNotice(BaseModel):
     undone: list[Undone] = []
     amount_returned: int = 0
     """Minor units voided or refunded back to the customer."""
+    backorder: Backorder | None = None
+    canceled_skus: list[str] = []
+    """Items dropped from the order, for ``items-canceled`` and ``backorder-decided``."""
+    rma_id: str | None = None
+    """Set on every after-sales notice: it picks the after-sales words and makes the id unique per RMA."""
+    after_sales_kind: AfterSalesKind | None = None
+    """``return``, ``exchange`` or ``claim``: one RMA tells one consistent story."""
+    label_url: str | None = None
+    """The return label to print, when the notice carries it."""
+    lines: list[NoticeLine] = []
+    """The RMA's items: what comes back, what is claimed or replaced."""
+
+    @property
+    def notification_id(self) -> str:
+        """The message's dedupe key: ``A-1.order-shipped.1``; ``A-1.return-label.R-7.2`` for an RMA's."""
+        event = self.kind.value if self.rma_id is None else f"{self.kind.value}.{self.rma_id}"
+        return keys.notification_id(self.order_id, event, self.seq)

@@ -16,6 +16,11 @@ scheduler task per purchased shipment wakes at each step and pushes a ``tracker.
 status changes, and stops the auto-advance and its scheduler; so does a label refund (a voided label never
 ships), which pushes nothing since the status stays where it was.
 
+A return shipment (``is_return: true``) is created, as on EasyPost, with the outbound shipment's addresses,
+which the sandbox swaps: it goes from the customer back to the warehouse. It is bought, tracked (auto-advance,
+forced statuses, ``tracker.updated`` pushes), looked up by reference and refunded like any other; only its
+ledger effects differ (``return_label.buy``, ``return_label.void``).
+
 The API's reads (``GET`` shipment, ``GET`` tracker) go through fault injection as operation ``read`` after
 authentication; the public label and tracking pages under ``/_sandbox`` are never faulted.
 """
@@ -123,6 +128,10 @@ class Shipment:
     def ledger_key(self) -> str:
         """What identifies this shipment's label in the ledger: the reference when there is one."""
         return self.reference or self.id
+
+    def ledger_effect(self, action: Literal["buy", "void"]) -> str:
+        """``label.buy`` / ``label.void``, or ``return_label.…`` for a return shipment's label."""
+        return f"{'return_label' if self.is_return else 'label'}.{action}"
 
 
 class EasyPostApi:
@@ -437,12 +446,18 @@ class EasyPostApi:
             shipment_id = new_id("shp", 32)
             now = datetime.now(UTC)
             parcel = self._object(params.get("parcel"), "prcl", "Parcel", "parcel")
+            to_address = self._object(params.get("to_address"), "adr", "Address", "to_address")
+            from_address = self._object(params.get("from_address"), "adr", "Address", "from_address")
+            is_return = params.get("is_return") in (True, "true")
+            if is_return:
+                # EasyPost: a return is created with the outbound shipment's addresses and swaps them itself.
+                to_address, from_address = from_address, to_address
             shipment = Shipment(
                 id=shipment_id,
                 reference=reference,
-                is_return=params.get("is_return") in (True, "true"),
-                to_address=self._object(params.get("to_address"), "adr", "Address", "to_address"),
-                from_address=self._object(params.get("from_address"), "adr", "Address", "from_address"),
+                is_return=is_return,
+                to_address=to_address,
+                from_address=from_address,
                 parcel=parcel,
                 options=options if isinstance(options := params.get("options"), dict) else {},
                 rates=self._rates(shipment_id, parcel),
@@ -523,7 +538,7 @@ class EasyPostApi:
         self._ledger.record(
             shipment.order_id,
             "carrier",
-            "label.buy",
+            shipment.ledger_effect("buy"),
             amount=round(float(rate["rate"]) * 100),
             idempotency_key=shipment.ledger_key,
             ref=shipment.id,
@@ -559,7 +574,7 @@ class EasyPostApi:
             self._ledger.record(
                 shipment.order_id,
                 "carrier",
-                "label.void",
+                shipment.ledger_effect("void"),
                 amount=round(float(shipment.selected_rate["rate"]) * 100),
                 idempotency_key=shipment.ledger_key,
                 ref=shipment.id,

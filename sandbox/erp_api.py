@@ -8,18 +8,22 @@ releasing gives them back to availability.
 Idempotency is the contract's: the caller names the hold, so a repeated PUT finds it instead of reserving
 twice, and release/commit are no-ops when repeated.
 
-Reads (``GET`` a hold, ``GET`` availability) go through fault injection as operation ``read`` once the token
-(and the hold id's form) is checked.
+Return receipts (``PUT /v1/returns/{receipt_id}``) are idempotent the same way: the caller names the receipt.
+Its ``restock`` lines go back on hand; ``damaged`` lines are received but not restocked.
 
-Webhooks (``sandbox.webhooks``, Standard Webhooks): committing a hold pushes ``shipment.confirmed``; a stock
-update through the control API that changes a SKU's availability or restock date pushes ``stock.changed``.
+Reads (``GET`` a hold, a return receipt, availability) go through fault injection as operation ``read`` once
+the token (and the id's form) is checked.
+
+Webhooks (``sandbox.webhooks``, Standard Webhooks): committing a hold pushes ``shipment.confirmed``; creating a
+return receipt pushes ``return.received``; a stock update through the control API that changes a SKU's
+availability or restock date pushes ``stock.changed``.
 """
 
 import json
 import re
 from dataclasses import dataclass
-from datetime import date
-from typing import Annotated, Any
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 from starlette.requests import Request
@@ -50,6 +54,61 @@ class HoldIn(BaseModel):
 
     order_id: str = Field(min_length=1)
     lines: list[HoldLineIn] = Field(min_length=1)
+
+
+class ReturnLineIn(BaseModel):
+    """A returned line of ``PUT /v1/returns/{receipt_id}``: what came back and what inspection found."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sku: Sku
+    quantity: Annotated[StrictInt, Field(gt=0)]
+    disposition: Literal["restock", "damaged"]
+
+
+class ReturnIn(BaseModel):
+    """Body of ``PUT /v1/returns/{receipt_id}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    order_id: str = Field(min_length=1)
+    lines: list[ReturnLineIn] = Field(min_length=1)
+
+
+@dataclass
+class Receipt:
+    """A return receipt: goods received back at the warehouse, each line restocked or written off as damaged."""
+
+    receipt_id: str
+    order_id: str
+    lines: list[ReturnLineIn]
+    received_at: datetime
+
+    @property
+    def units(self) -> int:
+        """Units received, whatever their disposition."""
+        return sum(line.quantity for line in self.lines)
+
+    def same_request(self, body: ReturnIn) -> bool:
+        """Whether a repeated PUT reports the same receipt (order and lines, in any line order)."""
+
+        def key(lines: list[ReturnLineIn]) -> list[tuple[str, int, str]]:
+            return sorted((line.sku, line.quantity, line.disposition) for line in lines)
+
+        return body.order_id == self.order_id and key(body.lines) == key(self.lines)
+
+    def lines_json(self) -> list[dict[str, Any]]:
+        """The lines as the contract shows them."""
+        return [line.model_dump() for line in self.lines]
+
+    def to_json(self) -> dict[str, Any]:
+        """The contract's Return receipt resource."""
+        return {
+            "receipt_id": self.receipt_id,
+            "order_id": self.order_id,
+            "lines": self.lines_json(),
+            "received_at": self.received_at.isoformat().replace("+00:00", "Z"),
+        }
 
 
 @dataclass
@@ -152,6 +211,10 @@ class Stock:
         self.release(sku, units)
         self._on_hand[sku] = self._on_hand.get(sku, self._default) - units
 
+    def restock(self, sku: str, units: int) -> None:
+        """Returned units in resaleable condition go back on hand."""
+        self._on_hand[sku] = self._on_hand.get(sku, self._default) + units
+
     def availability(self, sku: str) -> dict[str, Any]:
         """One item of ``GET /v1/availability``."""
         restock = self.restock_date(sku)
@@ -171,6 +234,7 @@ class ErpApi:
         self._webhooks = webhooks
         self.stock = Stock(default_stock)
         self._holds: dict[str, Hold] = {}
+        self._receipts: dict[str, Receipt] = {}
 
     def routes(self) -> list[Route]:
         """The contract's routes, relative to the ``/erp`` mount."""
@@ -180,6 +244,8 @@ class ErpApi:
             Route("/v1/holds/{hold_id}/release", self._release, methods=["POST"]),
             Route("/v1/holds/{hold_id}/commit", self._commit, methods=["POST"]),
             Route("/v1/availability", self._availability, methods=["GET"]),
+            Route("/v1/returns/{receipt_id}", self._put_return, methods=["PUT"]),
+            Route("/v1/returns/{receipt_id}", self._get_return, methods=["GET"]),
         ]
 
     def set_stock(self, sku: str, on_hand: int, restock_date: date | None) -> dict[str, Any]:
@@ -198,10 +264,13 @@ class ErpApi:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise ErpError(401, "unauthorized", "A bearer token is required.")
-        hold_id = request.path_params.get("hold_id", "")
-        if "hold_id" in request.path_params and not HOLD_ID.fullmatch(hold_id):
-            raise ErpError(422, "invalid_request", "hold_id may contain only [A-Za-z0-9._:-].")
-        return str(hold_id)
+        for name in ("hold_id", "receipt_id"):
+            if name in request.path_params:
+                resource_id = str(request.path_params[name])
+                if not HOLD_ID.fullmatch(resource_id):
+                    raise ErpError(422, "invalid_request", f"{name} may contain only [A-Za-z0-9._:-].")
+                return resource_id
+        return ""
 
     @staticmethod
     def _error(error: ErpError, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -344,3 +413,63 @@ class ErpApi:
         if any(not sku or len(sku) > 64 for sku in skus):
             return self._error(ErpError(422, "invalid_request", "a sku is 1 to 64 characters"))
         return JSONResponse({"items": [self.stock.availability(sku) for sku in skus]})
+
+    # -- return receipts ---------------------------------------------------------------------------
+
+    async def _put_return(self, request: Request) -> Response:
+        try:
+            receipt_id = self._check(request)
+            try:
+                body = ReturnIn.model_validate_json(await request.body())
+            except ValidationError as invalid:
+                raise ErpError(
+                    422,
+                    "invalid_request",
+                    "malformed return receipt",
+                    json.loads(invalid.json(include_url=False)),
+                ) from None
+        except ErpError as error:
+            return self._error(error)
+        decision = self._faults.decide("erp", "return.put", body.order_id, receipt_id)
+        await decision.wait_latency()
+        if decision.transient_status is not None:
+            return self._transient(decision.transient_status)
+        existing = self._receipts.get(receipt_id)
+        if existing is not None:
+            if not existing.same_request(body):
+                return self._error(
+                    ErpError(
+                        409, "receipt_mismatch", f"return receipt {receipt_id} exists with other lines or another order"
+                    )
+                )
+            await self._faults.hang(decision)
+            return JSONResponse(existing.to_json(), status_code=200)
+        if decision.reject is not None:
+            self._faults.note("rejected")
+            return self._error(ErpError(409, decision.reject.code, decision.reject.message))
+        receipt = Receipt(receipt_id, body.order_id, list(body.lines), datetime.now(UTC))
+        self._receipts[receipt_id] = receipt
+        for line in receipt.lines:
+            if line.disposition == "restock":
+                self.stock.restock(line.sku, line.quantity)
+        self._ledger.record(
+            receipt.order_id, "erp", "return.receive", units=receipt.units, idempotency_key=receipt_id, ref=receipt_id
+        )
+        data = {"order_id": receipt.order_id, "receipt_id": receipt_id, "lines": receipt.lines_json()}
+        self._webhooks.erp_event("return.received", receipt_id, "received", data)
+        await self._faults.hang(decision)
+        return JSONResponse(receipt.to_json(), status_code=201)
+
+    async def _get_return(self, request: Request) -> Response:
+        try:
+            receipt_id = self._check(request)
+        except ErpError as error:
+            return self._error(error)
+        # The hub names receipts ``{order_id}:…`` like holds, so an unknown receipt still names its order.
+        stored = self._receipts.get(receipt_id)
+        order_id = stored.order_id if stored else (receipt_id.split(":", 1)[0] if ":" in receipt_id else "")
+        if (fault := await self._read_fault(request, order_id)) is not None:
+            return fault
+        if stored is None:
+            return self._error(ErpError(404, "not_found", f"return receipt {receipt_id} does not exist"))
+        return JSONResponse(stored.to_json())

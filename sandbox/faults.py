@@ -2,8 +2,8 @@
 
 Decisions are deterministic so a failing chaos run can be replayed: each one is derived from a sha256 of the
 seed, the rule's index, the operation, the request's key and how many times that key has been seen for that
-operation since the rules were last set. A mutation's key is its idempotency key, reference, hold id or
-Message-ID; a read's (operation ``read``, every GET of a vendor API) is its method, path and sorted query
+operation since the rules were last set. A mutation's key is its idempotency key, reference, hold id, return
+receipt id or Message-ID; a read's (operation ``read``, every GET of a vendor API) is its method, path and sorted query
 string (:func:`read_key`). A client that retries with the same key therefore gets a fresh, but reproducible,
 draw on every attempt.
 
@@ -31,7 +31,7 @@ READ = "read"
 OPERATIONS: dict[UpstreamName, tuple[str, ...]] = {
     "payment": ("authorize", "capture", "cancel", "refund", READ),
     "carrier": ("shipment.create", "shipment.buy", "shipment.refund", READ),
-    "erp": ("hold.put", "hold.release", "hold.commit", READ),
+    "erp": ("hold.put", "hold.release", "hold.commit", "return.put", READ),
     "email": ("send",),
 }
 
@@ -46,6 +46,7 @@ Operation = Literal[
     "hold.put",
     "hold.release",
     "hold.commit",
+    "return.put",
     "send",
     "read",
     "*",

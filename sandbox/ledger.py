@@ -9,7 +9,9 @@ Effect names per upstream:
 - ``payment``: ``authorize``, ``capture``, ``void`` (a cancel, or the uncaptured rest of a partial capture),
   ``refund``; ``amount`` in minor units.
 - ``erp``: ``reserve``, ``release``, ``commit``; ``units`` is the number of units actually held.
-- ``carrier``: ``label.buy``, ``label.void``; ``amount`` is the label's price in cents.
+  ``return.receive``: a return receipt, ``units`` received (restocked and damaged alike).
+- ``carrier``: ``label.buy``, ``label.void``; ``amount`` is the label's price in cents. A return shipment's
+  label: ``return_label.buy``, ``return_label.void``, counted apart so outbound labels still balance.
 - ``email``: ``send`` (one per distinct Message-ID).
 """
 
@@ -42,6 +44,8 @@ class _OrderBook:
     )
     inventory: dict[str, int] = field(default_factory=lambda: {"reserved": 0, "released": 0, "committed": 0})
     labels: dict[str, int] = field(default_factory=lambda: {"bought": 0, "voided": 0})
+    return_labels: dict[str, int] = field(default_factory=lambda: {"bought": 0, "voided": 0})
+    returns: dict[str, int] = field(default_factory=lambda: {"received": 0})
     email: dict[str, int] = field(default_factory=lambda: {"sent": 0})
     effects: list[Effect] = field(default_factory=list)
 
@@ -57,6 +61,9 @@ _TOTALS: dict[tuple[Upstream, str], tuple[str, str, str]] = {
     ("erp", "commit"): ("inventory", "committed", "units"),
     ("carrier", "label.buy"): ("labels", "bought", "count"),
     ("carrier", "label.void"): ("labels", "voided", "count"),
+    ("carrier", "return_label.buy"): ("return_labels", "bought", "count"),
+    ("carrier", "return_label.void"): ("return_labels", "voided", "count"),
+    ("erp", "return.receive"): ("returns", "received", "units"),
     ("email", "send"): ("email", "sent", "count"),
 }
 
@@ -107,6 +114,8 @@ class Ledger:
             "payment": {**book.payment, "currency": book.currency},
             "inventory": dict(book.inventory),
             "labels": dict(book.labels),
+            "return_labels": dict(book.return_labels),
+            "returns": dict(book.returns),
             "email": dict(book.email),
             "effects": [asdict(e) for e in book.effects],
         }

@@ -3,9 +3,10 @@ semantics (idempotent by key, compensations no-ops when nothing happened) and co
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 
 from connectors.errors import BusinessRejection, TransientError
-from domain.inventory import Hold, HoldLine, HoldStatus, StockRequest
+from domain.inventory import Hold, HoldLine, HoldStatus, ReturnedStock, ReturnReceiptRecord, StockRequest
 from domain.notification import Delivery, OutboundMessage
 from domain.order_view import OrderStatusChanged
 from domain.payment import Payment, ProviderPaymentState
@@ -82,7 +83,10 @@ class FakeInventory:
     def __init__(self, effects: Effects, short: dict[str, int] | None = None) -> None:
         self.effects = effects
         self.short = short or {}
+        self.restock: dict[str, date] = {}
+        """SKU → the restock date the ERP announces for what it cannot hold."""
         self.holds: dict[str, Hold] = {}
+        self.receipts: dict[str, ReturnReceiptRecord] = {}
 
     async def reserve(self, *, hold_id: str, order_id: str, lines: list[StockRequest]) -> Hold:
         self.effects.gate("reserve", "erp")
@@ -94,6 +98,7 @@ class FakeInventory:
                     requested=r.quantity,
                     held=r.quantity - min(r.quantity, self.short.get(r.sku, 0)),
                     short=min(r.quantity, self.short.get(r.sku, 0)),
+                    restock_date=self.restock.get(r.sku) if self.short.get(r.sku) else None,
                 )
                 for r in lines
             ]
@@ -119,6 +124,20 @@ class FakeInventory:
             self.effects.counts["commit"] += 1
             self.holds[hold_id] = hold.model_copy(update={"status": HoldStatus.COMMITTED})
         return self.holds[hold_id]
+
+    async def receive_return(
+        self, *, receipt_id: str, order_id: str, lines: list[ReturnedStock]
+    ) -> ReturnReceiptRecord:
+        self.effects.gate("return.receive", "erp")
+        existing = self.receipts.get(receipt_id)
+        if existing is None:
+            self.effects.counts["return.receive"] += 1
+            self.receipts[receipt_id] = ReturnReceiptRecord(
+                receipt_id=receipt_id, order_id=order_id, lines=list(lines), received_at=datetime.now(UTC)
+            )
+        elif existing.order_id != order_id or sorted(existing.lines, key=repr) != sorted(lines, key=repr):
+            raise BusinessRejection("return receipt exists with other lines", upstream="erp", code="receipt_mismatch")
+        return self.receipts[receipt_id]
 
 
 class FakeCarrier:

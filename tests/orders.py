@@ -1,9 +1,12 @@
 """Order factories for tests: valid orders with unique ids, varied on demand."""
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from domain.order import Order
+from domain.order_view import OrderPolicy
+from domain.returns import ReturnPolicy
 
 BASE: dict[str, Any] = {
     "customer": {"id": "C-42", "email": "ana@example.com", "name": "Ana Martin", "locale": "fr-FR"},
@@ -28,3 +31,8 @@ def unique_id(prefix: str = "T") -> str:
 
 def make_order(order_id: str | None = None, **changes: Any) -> Order:
     return Order.model_validate({**BASE, "order_id": order_id or unique_id(), **changes})
+
+
+def policy(**changes: Any) -> OrderPolicy:
+    """An order policy for tests: no return window (the workflow ends at delivery) unless a test asks for one."""
+    return OrderPolicy(**{"returns": ReturnPolicy(window=timedelta(0)), **changes})

@@ -1,35 +1,166 @@
-"""What an order workflow carries into its next run when it continues as new (its history would otherwise grow
-without bound while it follows a parcel for weeks). Only the workflow writes or reads it."""
+"""Everything an order workflow knows, in one model.
 
-from datetime import datetime
+One model rather than scattered attributes, so that continuing as new carries *all* of it (a run that forgot the
+backorder or a held authorization would strand money or stock), and so compensation can be derived from what
+was done rather than from closures that die with the run. Only the workflow writes or reads it.
+"""
 
-from pydantic import BaseModel, ConfigDict
+from collections import Counter
+from datetime import date, datetime
+from typing import Literal
 
-from domain.order import Address
-from domain.order_view import FailureReason, ShipmentView, TimelineEntry
+from pydantic import BaseModel, Field
+
+from domain.backorder import Backorder
+from domain.order import Address, OrderLine
+from domain.order_view import (
+    CanceledLine,
+    CancelRequest,
+    FailureReason,
+    OrderStatusChanged,
+    ShipmentView,
+    TimelineEntry,
+)
+from domain.payment import Payment
+from domain.returns import ReturnOutcome
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
 from notifications.notice import Undone
 
 
-class CarriedOver(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class Authorization(BaseModel):
+    """The n-th authorization of the order. Recorded *before* the call, so a lost answer is still reversed."""
 
-    status: OrderStatus
-    payment_status: PaymentStatus
-    fulfillment_status: FulfillmentStatus
-    timeline: list[TimelineEntry]
-    shipments: list[ShipmentView]
-    failure_reason: FailureReason | None
-    compensations: list[str]
-    undone: list[Undone]
-    amount_returned: int
-    messages_sent: list[str]
+    n: int
+    amount: int
+    at: datetime
+    payment: Payment | None = None
+    """The provider's answer; ``None`` while unknown."""
+    ended: bool = False
+    """Captured, voided or declined: it covers nothing any more."""
+    parcel: str | None = None
+    """The shipment reference whose value it captured."""
+
+
+class HeldStock(BaseModel):
+    """One ERP hold of the order. Recorded before the call, like authorizations."""
+
+    hold_id: str
+    lines: dict[str, int] = Field(default_factory=dict)
+    """SKU → units actually held."""
+    restock_dates: dict[str, date] = Field(default_factory=dict)
+    """SKU → when the ERP expects what it could not hold."""
+    status: Literal["requested", "held", "committed", "released"] = "requested"
+
+
+class Parcel(BaseModel):
+    """How far a parcel has got, for ordering the carrier's unordered scans."""
+
+    progress: int = 0
+    latest_scan_at: datetime | None = None
+
+
+class RmaAllocation(BaseModel):
+    """What an open RMA may refund from each captured authorization (n → minor units), fixed when it opened."""
+
+    lines: dict[str, int]
+    budget: dict[int, int]
+    outcome: ReturnOutcome | None = None
+
+
+class OrderState(BaseModel):
+    status: OrderStatus = OrderStatus.PENDING
+    payment_status: PaymentStatus = PaymentStatus.NOT_PAID
+    fulfillment_status: FulfillmentStatus = FulfillmentStatus.OPEN
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+    started_at: datetime | None = None
+
+    authorizations: list[Authorization] = Field(default_factory=list)
+    holds: list[HeldStock] = Field(default_factory=list)
+    shipments: list[ShipmentView] = Field(default_factory=list)
+    label_attempts: list[str] = Field(default_factory=list)
+    """References of every label we tried to buy: the ones whose outcome is unknown are voided on abort."""
+    parcels: dict[str, Parcel] = Field(default_factory=dict)
+    """Shipment reference → tracking progress."""
+    canceled_lines: list[CanceledLine] = Field(default_factory=list)
+    backorder: Backorder | None = None
+    backordered_skus: list[str] = Field(default_factory=list)
+    """As last written to the ``BackorderedSkus`` search attribute."""
+    restock_seen: bool = False
+    """A stock event for a missing SKU arrived since the last attempt to reserve it."""
+
     address: Address
-    label_no: int
-    progress: int
-    latest_scan_at: datetime | None
-    seen_events: list[str]
-    status_seq: int
-    delivery_deadline: datetime | None
-    runs: int
+    cancel: CancelRequest | None = None
+    capturing: bool = False
+    """A parcel's value is being captured: past the point where the customer may cancel."""
+    failure_reason: FailureReason | None = None
+    compensations: list[str] = Field(default_factory=list)
+    undone: list[Undone] = Field(default_factory=list)
+    amount_returned: int = 0
+    messages_sent: list[str] = Field(default_factory=list)
+    seen_events: list[str] = Field(default_factory=list)
+    status_seq: int = 0
+    outbox: list[OrderStatusChanged] = Field(default_factory=list)
+    delivery_deadline: datetime | None = None
+    delivered_at: datetime | None = None
+    rmas: dict[str, RmaAllocation] = Field(default_factory=dict)
+    runs: int = 0
     """How many runs came before this one, for the timeline and for tests."""
+
+    # -- quantities, by SKU ------------------------------------------------------------------------------------
+
+    def ordered(self, lines: list[OrderLine]) -> Counter[str]:
+        return Counter({line.sku: line.quantity for line in lines})
+
+    def shipped(self) -> Counter[str]:
+        """Units in parcels that left (their stock committed, their value captured)."""
+        counts: Counter[str] = Counter()
+        for shipment in self.shipments:
+            if shipment.captured and shipment.status is not FulfillmentStatus.CANCELED:
+                counts.update({line.sku: line.quantity for line in shipment.lines})
+        return counts
+
+    def held(self) -> Counter[str]:
+        """Units held in the ERP and not yet shipped."""
+        counts: Counter[str] = Counter()
+        for hold in self.holds:
+            if hold.status == "held":
+                counts.update(hold.lines)
+        return counts
+
+    def canceled(self) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for line in self.canceled_lines:
+            counts[line.sku] += line.quantity
+        return counts
+
+    def unshipped(self, lines: list[OrderLine]) -> Counter[str]:
+        """Ordered units neither shipped nor cancelled."""
+        return self.ordered(lines) - self.shipped() - self.canceled()
+
+    def missing(self, lines: list[OrderLine]) -> Counter[str]:
+        """Units still owed to the customer that no hold covers: what the order waits for."""
+        return self.unshipped(lines) - self.held()
+
+    def delivered(self) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for shipment in self.shipments:
+            if shipment.status is FulfillmentStatus.DELIVERED:
+                counts.update({line.sku: line.quantity for line in shipment.lines})
+        return counts
+
+    def in_returns(self) -> Counter[str]:
+        """Units claimed by RMAs: open ones, and closed ones that did take items back (or refunded them)."""
+        counts: Counter[str] = Counter()
+        for rma in self.rmas.values():
+            if rma.outcome is None or rma.outcome.refunded or rma.outcome.returned or rma.outcome.replacement_shipped:
+                counts.update(rma.lines)
+        return counts
+
+    @property
+    def shipped_any(self) -> bool:
+        """A parcel with paid goods has left: from then on only what has not shipped can be dropped."""
+        return any(shipment.captured for shipment in self.shipments)
+
+    def current_authorization(self) -> Authorization | None:
+        live = [a for a in self.authorizations if not a.ended and a.payment is not None]
+        return live[-1] if live else None

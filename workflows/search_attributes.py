@@ -1,8 +1,24 @@
 """Search attributes the hub registers and sets. Values are stored in plain text: never PII here."""
 
-from temporalio.common import SearchAttributeKey
+from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
 
 ORDER_STATUS = SearchAttributeKey.for_keyword("OrderStatus")
 CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
+ORDER_ID = SearchAttributeKey.for_keyword("OrderId")
+"""Set on after-sales workflows: every RMA of an order is one query away in the UI."""
+RETURN_STATUS = SearchAttributeKey.for_keyword("ReturnStatus")
+BACKORDERED_SKUS = SearchAttributeKey.for_keyword_list("BackorderedSkus")
+"""The SKUs an order waits for: an ERP ``stock.changed`` event finds the orders to wake by it."""
 
-ALL = (ORDER_STATUS, CUSTOMER_ID)
+ALL = (ORDER_STATUS, CUSTOMER_ID, ORDER_ID, RETURN_STATUS, BACKORDERED_SKUS)
+
+# The names the Temporal CLI and server use for each type, for ``--search-attribute Name=Type``.
+_CLI_TYPE = {
+    SearchAttributeIndexedValueType.KEYWORD: "Keyword",
+    SearchAttributeIndexedValueType.KEYWORD_LIST: "KeywordList",
+}
+
+
+def cli_flag(key: SearchAttributeKey) -> str:  # type: ignore[type-arg]
+    """``OrderStatus=Keyword``: how ``temporal server start-dev --search-attribute`` registers ``key``."""
+    return f"{key.name}={_CLI_TYPE[key.indexed_value_type]}"

@@ -25,6 +25,7 @@ from starlette.routing import Route
 from temporalio.testing import WorkflowEnvironment
 
 from api.auth import hash_key
+from domain.returns import ReturnPolicy
 from hub.processes import Process
 from hub.settings import ApiKey, ApiSettings, EventSettings, OrderSettings, Settings, to_env
 from hub.stack import demo_access, sandbox_settings
@@ -114,7 +115,10 @@ def api_hub(
             ),
             "events": EventSettings(subscribers=[subscriber.url], secret=subscriber.secret),
             # Hourly polling: anything that moves a parcel within a test came in through a webhook.
-            "orders": OrderSettings(tracking_poll_interval=timedelta(hours=1)),
+            # No return window unless a test opens one: an order's workflow ends at delivery.
+            "orders": OrderSettings(
+                tracking_poll_interval=timedelta(hours=1), returns=ReturnPolicy(window=timedelta(0))
+            ),
         }
     )
     logs: Path = tmp_path_factory.mktemp("api-logs")

@@ -12,18 +12,19 @@ import pytest
 from temporalio.client import Client
 
 from domain.order import Order
-from domain.order_view import OrderPolicy, OrderView
+from domain.order_view import OrderView
 from hub.client import OrderClient
 from hub.invariants import violations
 from hub.settings import Settings
 from hub.stack import sandbox_settings
 from sandbox.client import SandboxControl
 from sandbox.process import SandboxProcess
+from tests.orders import policy
 from worker import running_worker
 
 # Shorter than the sandbox's 2 s hold on "timeout after apply" answers, so those really time out here.
 UPSTREAM_TIMEOUT_S = 1.0
-POLICY = OrderPolicy(tracking_poll_interval=timedelta(milliseconds=500))
+POLICY = policy(tracking_poll_interval=timedelta(milliseconds=500))
 
 
 def hub_settings(sandbox: SandboxProcess, temporal_address: str = "unused", task_queue: str = "orders") -> Settings:

@@ -6,11 +6,11 @@ from datetime import timedelta
 import pytest
 from temporalio.client import Client
 
-from domain.order_view import AddressChange, OrderPolicy
+from domain.order_view import AddressChange
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
 from hub.client import DecisionRefused, OrderClient
 from tests.integration.conftest import LiveHub, eventually
-from tests.orders import BASE, make_order
+from tests.orders import BASE, make_order, policy
 
 NEW_ADDRESS = AddressChange.model_validate(
     {"shipping_address": {**BASE["shipping_address"], "line1": "10 avenue Foch"}}
@@ -22,7 +22,7 @@ def _orders(live_hub: LiveHub, temporal_client: Client) -> OrderClient:
     return OrderClient(
         temporal_client,
         task_queue=live_hub.orders.task_queue,
-        policy=OrderPolicy(tracking_poll_interval=timedelta(seconds=1)),
+        policy=policy(tracking_poll_interval=timedelta(seconds=1)),
     )
 
 

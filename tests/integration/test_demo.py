@@ -31,5 +31,5 @@ def test_demo_exits_zero_when_every_demo_order_ends_as_expected(tmp_path: Path) 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "7/7 demo orders ended as expected" in done.stdout
     assert (tmp_path / "temporal.db").exists()  # the dev server persisted to the data directory
-    for name in ("happy", "declined", "out-of-stock", "label-rejected", "capture-failed", "customer-cancels"):
+    for name in ("happy", "declined", "backorder-drop-missing", "label-rejected", "capture-failed", "customer-cancels"):
         assert f"-{name}" in done.stdout

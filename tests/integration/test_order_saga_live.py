@@ -3,6 +3,7 @@
 import pytest
 from temporalio.client import Client
 
+from domain.backorder import BackorderChoice, BackorderDecision
 from domain.keys import order_workflow_id
 from domain.order_view import FailureReason
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
@@ -41,6 +42,7 @@ FAILURES = {
         [],
         FailureReason.PAYMENT_DECLINED,
     ),
+    # Nothing in stock and the customer drops what is missing (story 4): nothing is left to ship.
     "shortage at reserve": (
         {"lines": [{"sku": "SOLDOUT-1", "quantity": 2, "unit_price": 1000}]},
         [],
@@ -77,9 +79,16 @@ async def test_business_failure_ends_cancelled_with_books_balanced_and_one_messa
 ) -> None:
     changes, rules, reason = FAILURES[case]
     order = make_order(**changes)
-    await live_hub.control.set_stock("SOLDOUT-1", 1)
+    await live_hub.control.set_stock("SOLDOUT-1", 0)
     await live_hub.control.set_faults([{**rule, "order_prefix": order.order_id} for rule in rules])
     await live_hub.orders.place(order)
+    if reason is FailureReason.OUT_OF_STOCK:
+
+        async def asked() -> bool:
+            return (await live_hub.orders.view(order.order_id)).status is OrderStatus.REQUIRES_ACTION
+
+        await eventually(asked)
+        await live_hub.orders.decide_backorder(order.order_id, BackorderDecision(choice=BackorderChoice.CANCEL_MISSING))
     view, ledger, mail = await live_hub.settle(order)
 
     assert view.status is OrderStatus.CANCELED

@@ -8,7 +8,7 @@ import yaml
 from pydantic import BaseModel
 
 from hub.settings import Settings
-from workflows.search_attributes import ALL
+from workflows.search_attributes import ALL, cli_flag
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -66,7 +66,7 @@ def test_every_setting_is_one_the_hub_reads_and_parses() -> None:
 def test_the_dev_server_registers_the_hub_search_attributes() -> None:
     command = COMPOSE["services"]["temporal"]["command"]
     for key in ALL:
-        assert f"--search-attribute={key.name}=Keyword" in command
+        assert f"--search-attribute={cli_flag(key)}" in command
 
 
 def _nest(flat: dict[str, str]) -> dict[str, Any]:

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from domain.order_view import OrderPolicy
 from hub.client import OrderClient
 from tests.fakes import Effects, FakeCarrier, FakeInventory, FakeNotifier, FakePayments, FakePublisher
+from tests.orders import policy
 from worker import activity_functions, order_worker
 
 
@@ -35,7 +35,7 @@ async def fake_hub(temporal_env: WorkflowEnvironment) -> AsyncIterator[FakeHub]:
         orders=OrderClient(
             temporal_env.client,
             task_queue=f"orders-{uuid.uuid4().hex}",
-            policy=OrderPolicy(tracking_poll_interval=timedelta(milliseconds=200), publish_status_events=True),
+            policy=policy(tracking_poll_interval=timedelta(milliseconds=200), publish_status_events=True),
         ),
         env=temporal_env,
         effects=effects,

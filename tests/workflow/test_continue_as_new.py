@@ -2,10 +2,9 @@
 
 from datetime import timedelta
 
-from domain.order_view import OrderPolicy
 from domain.status import OrderStatus
 from hub.client import OrderClient
-from tests.orders import make_order
+from tests.orders import make_order, policy
 from tests.workflow.conftest import FakeHub
 
 
@@ -14,7 +13,7 @@ async def test_a_long_followed_order_continues_as_new_keeping_its_state(fake_hub
     orders = OrderClient(
         fake_hub.env.client,
         task_queue=fake_hub.orders.task_queue,
-        policy=OrderPolicy(
+        policy=policy(
             tracking_poll_interval=timedelta(milliseconds=100), publish_status_events=True, history_event_limit=40
         ),
     )

@@ -8,10 +8,10 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
 from domain.events import EventKind, UpstreamEvent
-from domain.order_view import AddressChange, OrderPolicy
+from domain.order_view import AddressChange
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
 from hub.client import OrderClient
-from tests.orders import BASE, make_order
+from tests.orders import BASE, make_order, policy
 from tests.workflow.conftest import FakeHub
 from workflows.order import OrderWorkflow
 
@@ -34,7 +34,7 @@ def _patient(hub: FakeHub) -> OrderClient:
     return OrderClient(
         hub.env.client,
         task_queue=hub.orders.task_queue,
-        policy=OrderPolicy(tracking_poll_interval=timedelta(hours=1), publish_status_events=True),
+        policy=policy(tracking_poll_interval=timedelta(hours=1), publish_status_events=True),
     )
 
 

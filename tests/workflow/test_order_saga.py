@@ -82,19 +82,6 @@ async def test_business_rejection_compensates_in_reverse_and_tells_once(
     assert len(cancel_messages) == 1
 
 
-async def test_shortage_releases_the_partial_hold_and_names_the_missing_items(fake_hub: FakeHub) -> None:
-    fake_hub.inventory.short = {"INK-07": 1}
-    order = make_order()
-    view = await (await fake_hub.orders.place(order)).handle.result()
-
-    assert view.failure_reason is FailureReason.OUT_OF_STOCK
-    assert view.compensations == ["stock released", "payment voided"]
-    assert view.payment_status is PaymentStatus.VOIDED
-    message = fake_hub.notifier.sent[f"{order.order_id}.order-canceled.1"]
-    assert "INK-07" in message.text
-    assert "rupture" in message.text  # the customer's locale is fr-FR
-
-
 async def test_transient_failures_are_retried_not_compensated(fake_hub: FakeHub) -> None:
     fake_hub.effects.flaky.update({"authorize": 2, "reserve": 2, "buy_label": 2, "capture": 2, "send": 2})
     view = await (await fake_hub.orders.place(make_order())).handle.result()
