@@ -29,6 +29,8 @@ class HoldLine(BaseModel):
     held: int
     short: int
     restock_date: date | None = None
+    location: str | None = None
+    """The warehouse holding the units, when the ERP has several: each ships its own parcel."""
 
 
 class Hold(BaseModel):

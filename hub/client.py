@@ -179,17 +179,9 @@ class OrderClient:
         return True
 
     async def _decide(self, order_id: str, update: Any, request: Any) -> OrderView:
-        try:
-            view: OrderView = await self.handle(order_id).execute_update(update, request)
+        view: OrderView | None = await _execute_update(self.handle(order_id), update, request)
+        if view is not None:
             return view
-        except WorkflowUpdateFailedError as error:
-            cause = error.cause
-            if isinstance(cause, ApplicationError) and cause.type in _REFUSALS:
-                raise DecisionRefused(cause.message) from None
-            raise
-        except RPCError as error:
-            if error.status is not RPCStatusCode.NOT_FOUND:
-                raise
         # The server answers "not found" both for no such order and for an order whose workflow has ended.
         try:
             ended = await self.handle(order_id).describe()
@@ -297,23 +289,31 @@ class OrderClient:
         return True
 
     async def _decide_return(self, rma_id: str, update: Any, request: Any) -> ReturnView:
-        try:
-            view: ReturnView = await self.return_handle(rma_id).execute_update(update, request)
+        view: ReturnView | None = await _execute_update(self.return_handle(rma_id), update, request)
+        if view is not None:
             return view
-        except WorkflowUpdateFailedError as error:
-            cause = error.cause
-            if isinstance(cause, ApplicationError) and cause.type in _REFUSALS:
-                raise DecisionRefused(cause.message) from None
-            raise
-        except RPCError as error:
-            if error.status is not RPCStatusCode.NOT_FOUND:
-                raise
         ended = await self.return_view(rma_id)  # ReturnNotFound when there is no such RMA
         # Worded as the workflow's own validator words it while it still runs.
         raise DecisionRefused(f"the {ended.kind.value} is already {ended.status.value}")
 
 
 _REFUSALS = frozenset({"CancelRejected", "AddressChangeRejected", "DecisionRefused", RETURN_REFUSED})
+
+
+async def _execute_update(handle: WorkflowHandle[Any, Any], update: Any, request: Any) -> Any:
+    """Run a decision as an Update: its answer, :class:`DecisionRefused` with the workflow's reason, or ``None``
+    when the server cannot reach the workflow (none by that id, or it has ended: the caller says which)."""
+    try:
+        return await handle.execute_update(update, request)
+    except WorkflowUpdateFailedError as error:
+        cause = error.cause
+        if isinstance(cause, ApplicationError) and cause.type in _REFUSALS:
+            raise DecisionRefused(cause.message) from None
+        raise
+    except RPCError as error:
+        if error.status is not RPCStatusCode.NOT_FOUND:
+            raise
+    return None
 
 
 def _same_return(view: ReturnView, order_id: str, request: ReturnRequest) -> bool:

@@ -34,9 +34,11 @@ class SandboxControl:
         stats: dict[str, int] = response.json()
         return stats
 
-    async def set_stock(self, sku: str, on_hand: int, restock_date: str | None = None) -> None:
-        """Set a SKU's on-hand quantity and restock date (ISO)."""
-        item = {"sku": sku, "on_hand": on_hand, "restock_date": restock_date}
+    async def set_stock(
+        self, sku: str, on_hand: int, restock_date: str | None = None, location: str | None = None
+    ) -> None:
+        """Set a SKU's on-hand quantity, restock date (ISO) and the warehouse that stocks it."""
+        item = {"sku": sku, "on_hand": on_hand, "restock_date": restock_date, "location": location}
         (await self._http.put("/_sandbox/stock", json={"items": [item]})).raise_for_status()
 
     async def ledger(self, order_id: str) -> dict[str, Any]:

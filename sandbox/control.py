@@ -33,6 +33,8 @@ class StockItem(BaseModel):
     sku: Annotated[str, Field(min_length=1, max_length=64)]
     on_hand: Annotated[int, Field(ge=0)]
     restock_date: date | None = None
+    location: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    """The warehouse that stocks the SKU; lines held in different warehouses ship as separate parcels."""
 
 
 class StockUpdate(BaseModel):
@@ -144,9 +146,9 @@ class ControlApi:
             update = await _parse(request, StockUpdate)
         except InvalidBody as invalid:
             return _error(422, "invalid_request", "invalid stock update", invalid.details)
-        return JSONResponse(
-            {"items": [self._erp.set_stock(item.sku, item.on_hand, item.restock_date) for item in update.items]}
-        )
+        erp = self._erp
+        items = [erp.set_stock(item.sku, item.on_hand, item.restock_date, item.location) for item in update.items]
+        return JSONResponse({"items": items})
 
     async def _get_faults(self, request: Request) -> Response:
         return JSONResponse(self._faults.snapshot())

@@ -119,6 +119,7 @@ class HoldLine:
     requested: int
     held: int
     restock_date: date | None
+    location: str | None = None
 
     @property
     def short(self) -> int:
@@ -158,6 +159,7 @@ class Hold:
                     "held": line.held,
                     "short": line.short,
                     "restock_date": line.restock_date.isoformat() if line.short and line.restock_date else None,
+                    "location": line.location,
                 }
                 for line in self.lines
             ],
@@ -183,12 +185,18 @@ class Stock:
         self._default = default_on_hand
         self._on_hand: dict[str, int] = {}
         self._restock: dict[str, date | None] = {}
+        self._location: dict[str, str | None] = {}
         self._held: dict[str, int] = {}
 
-    def set(self, sku: str, on_hand: int, restock_date: date | None) -> None:
-        """Set a SKU's on-hand quantity (absolute) and restock date."""
+    def set(self, sku: str, on_hand: int, restock_date: date | None, location: str | None = None) -> None:
+        """Set a SKU's on-hand quantity (absolute), restock date and the warehouse that stocks it."""
         self._on_hand[sku] = on_hand
         self._restock[sku] = restock_date
+        self._location[sku] = location
+
+    def location(self, sku: str) -> str | None:
+        """The warehouse a SKU ships from (``None``: the one default warehouse)."""
+        return self._location.get(sku)
 
     def available(self, sku: str) -> int:
         """What a new hold could take now."""
@@ -248,10 +256,12 @@ class ErpApi:
             Route("/v1/returns/{receipt_id}", self._get_return, methods=["GET"]),
         ]
 
-    def set_stock(self, sku: str, on_hand: int, restock_date: date | None) -> dict[str, Any]:
+    def set_stock(
+        self, sku: str, on_hand: int, restock_date: date | None, location: str | None = None
+    ) -> dict[str, Any]:
         """Set a SKU's stock (the control API); push ``stock.changed`` if its availability item changed."""
         before = self.stock.availability(sku)
-        self.stock.set(sku, on_hand, restock_date)
+        self.stock.set(sku, on_hand, restock_date, location)
         after = self.stock.availability(sku)
         if after != before:
             self._webhooks.erp_event("stock.changed", sku, f"{after['available']}:{after['restock_date']}", after)
@@ -334,7 +344,8 @@ class ErpApi:
         for line in body.lines:
             held = min(line.quantity, self.stock.available(line.sku))
             self.stock.hold(line.sku, held)
-            lines.append(HoldLine(line.sku, line.quantity, held, self.stock.restock_date(line.sku)))
+            restock = self.stock.restock_date(line.sku)
+            lines.append(HoldLine(line.sku, line.quantity, held, restock, self.stock.location(line.sku)))
         hold = Hold(hold_id, body.order_id, lines)
         self._holds[hold_id] = hold
         self._ledger.record(hold.order_id, "erp", "reserve", units=hold.units, idempotency_key=hold_id, ref=hold_id)

@@ -84,6 +84,8 @@ class FakeInventory:
         self.effects = effects
         self.short = short or {}
         self.restock: dict[str, date] = {}
+        self.locations: dict[str, str] = {}
+        """SKU → the warehouse that holds it (none: the one default warehouse)."""
         """SKU → the restock date the ERP announces for what it cannot hold."""
         self.holds: dict[str, Hold] = {}
         self.receipts: dict[str, ReturnReceiptRecord] = {}
@@ -99,6 +101,7 @@ class FakeInventory:
                     held=r.quantity - min(r.quantity, self.short.get(r.sku, 0)),
                     short=min(r.quantity, self.short.get(r.sku, 0)),
                     restock_date=self.restock.get(r.sku) if self.short.get(r.sku) else None,
+                    location=self.locations.get(r.sku),
                 )
                 for r in lines
             ]

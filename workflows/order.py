@@ -38,7 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.events import EventKind, StockEvent, UpstreamEvent
     from domain.inventory import Hold, StockRequest
     from domain.keys import hold_id, notification_id, shipment_reference
-    from domain.order import OrderLine
+    from domain.order import Address, OrderLine
     from domain.order_view import (
         AddressChange,
         CanceledLine,
@@ -66,6 +66,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
     from notifications.notice import CustomerNotice, NoticeKind, TrackingLink, Undone
     from workflows import policies
+    from workflows.failures import error_text, is_business_rejection
     from workflows.order_state import Authorization, HeldStock, OrderState, Parcel, RmaAllocation
     from workflows.saga import Compensations
     from workflows.search_attributes import BACKORDERED_SKUS, CUSTOMER_ID, ORDER_ID, ORDER_STATUS, RETURN_STATUS
@@ -191,7 +192,7 @@ class OrderWorkflow:
         while True:
             self._stop_if_cancel_requested()
             if s.held() and not (self._missing() and self._choice() is BackorderChoice.WAIT_FOR_ALL):
-                await self._ship_parcel()
+                await self._ship_wave()
                 continue
             if not s.unshipped(self._order.lines):
                 return
@@ -325,50 +326,66 @@ class OrderWorkflow:
             self._update(payment=PaymentStatus.AUTH_EXPIRED)
             raise OrderAborted(FailureReason.AUTHORIZATION_RENEWAL_DECLINED) from None
 
-    # -- shipping one parcel -------------------------------------------------------------------------------
+    # -- shipping ------------------------------------------------------------------------------------------
 
-    async def _ship_parcel(self) -> None:
-        """Everything held now leaves in one parcel: label, capture of its value, stock committed, customer told.
-        If more is still owed, what remains is authorized afresh (an authorization is captured once)."""
+    async def _ship_wave(self) -> None:
+        """Everything held now leaves: one parcel per warehouse holding it, each labelled and captured for its own
+        value; then the stock is committed and the customer told, with every tracking link. An authorization is
+        captured once, so after each capture whatever is still owed is authorized afresh."""
         s = self._s
-        held = s.held()
-        lines = [OrderLine(sku=sku, quantity=n, unit_price=self._unit_price(sku)) for sku, n in sorted(held.items())]
-        value = sum(line.amount for line in lines)
-        parcel_no = sum(1 for shipment in s.shipments if shipment.captured) + 1
-        await self._buy_label(lines, value)
-        self._stop_if_cancel_requested()
-        authorization = s.current_authorization()
-        assert authorization is not None and authorization.payment is not None
-        s.capturing = True  # from here the money moves: cancelling is no longer possible
-        authorization.parcel = self._label_reference()
-        captured = await self._step(
-            "capture_payment",
-            PaymentActivities.capture,
-            CapturePayment(order_id=self._order.order_id, payment=authorization.payment, amount=value, n=parcel_no),
-            lambda p: f"captured {format_amount(p.captured, p.currency)}",
-        )
-        authorization.payment, authorization.ended = captured, True
+        captured_in_wave: list[Authorization] = []
+        groups = s.held_by_location()
+        for number, units in enumerate(groups, start=1):
+            lines = [
+                OrderLine(sku=sku, quantity=n, unit_price=self._unit_price(sku)) for sku, n in sorted(units.items())
+            ]
+            value = sum(line.amount for line in lines)
+            await self._buy_label(lines, value)
+            self._stop_if_cancel_requested()
+            captured_in_wave.append(await self._capture(value))
+            if number < len(groups):  # the next parcel of this wave needs an authorization of its own
+                owed = self._unshipped_value() - sum(a.payment.captured for a in captured_in_wave if a.payment)
+                await self._authorize(owed)
         for hold in s.holds:
             if hold.status == "held":
                 await self._step("commit_stock", InventoryActivities.commit, HoldRef(hold_id=hold.hold_id))
                 hold.status = "committed"
         # A label being replaced has no tracking code to give yet: tell the customer once the new one exists.
         await workflow.wait_condition(lambda: not self._relabeling)
-        reference = self._label_reference()
-        authorization.parcel = reference
-        s.shipments = [
-            shipment.model_copy(update={"captured": True}) if shipment.reference == reference else shipment
-            for shipment in s.shipments
-        ]
+        wave = [a.parcel for a in captured_in_wave]
+        s.shipments = [x.model_copy(update={"captured": True}) if x.reference in wave else x for x in s.shipments]
         s.capturing = False
         remaining = self._unshipped_value()
         self._update(payment=PaymentStatus.PARTIALLY_CAPTURED if remaining else PaymentStatus.CAPTURED)
-        await self._notify(NoticeKind.ORDER_SHIPPED, tracking_of=[reference])
-        if remaining:
+        await self._notify(NoticeKind.ORDER_SHIPPED, tracking_of=[ref for ref in wave if ref])
+        if remaining and s.current_authorization() is None:  # what waits for stock is authorized afresh
             try:
                 await self._authorize(remaining)
             except OrderAborted:
                 raise OrderAborted(FailureReason.AUTHORIZATION_RENEWAL_DECLINED) from None
+
+    async def _capture(self, value: int) -> Authorization:
+        """Capture the newest parcel's value on the live authorization (which then covers nothing more)."""
+        s = self._s
+        authorization = s.current_authorization()
+        if authorization is None or authorization.payment is None:  # cannot happen; if it did, end, don't hang
+            self._record("capture_payment", "failed", "no live authorization covers this parcel")
+            raise OrderAborted(FailureReason.SYSTEM_ERROR)
+        s.capturing = True  # from here the money moves: cancelling is no longer possible
+        authorization.parcel = self._label_reference()
+        captured = await self._step(
+            "capture_payment",
+            PaymentActivities.capture,
+            CapturePayment(
+                order_id=self._order.order_id,
+                payment=authorization.payment,
+                amount=value,
+                n=sum(1 for a in s.authorizations if a.parcel),
+            ),
+            lambda p: f"captured {format_amount(p.captured, p.currency)}",
+        )
+        authorization.payment, authorization.ended = captured, True
+        return authorization
 
     # -- undoing -------------------------------------------------------------------------------------------
 
@@ -517,7 +534,7 @@ class OrderWorkflow:
                 ShippingActivities.track, ShipmentRef(reference=reference), **policies.TRACK
             )
         except ActivityError as error:
-            self._record("track_shipment", "failed", _error_text(error))
+            self._record("track_shipment", "failed", error_text(error))
             return
         status = _FULFILLMENT_BY_TRACKING.get(tracking.status)
         if status is not None:
@@ -761,50 +778,71 @@ class OrderWorkflow:
 
     @workflow.update
     async def change_shipping_address(self, change: AddressChange) -> OrderView:
-        """Before the label: just the new address. After it, until the carrier's first scan: void the unused label
-        and buy one for the new address, unless the carrier refuses to void it (then nothing changes, and we say
-        why). The goods and the money are the same either way."""
+        """Parcels not yet labelled simply go to the new address. Labelled ones the carrier has not scanned yet are
+        relabelled: their unused labels voided, new ones bought. If the carrier refuses to void one, nothing
+        changes (labels already replaced are bought again for the old address) and we say why. The goods and the
+        money are the same either way."""
         s = self._s
         previous, s.address = s.address, change.shipping_address
         self._record("shipping_address", "info", f"changed via {change.requested_via}")
-        if not s.label_attempts or self._label_voided():
-            return self.view()
         self._relabeling = True
         try:
-            await workflow.wait_condition(lambda: self._label_bought() or s.failure_reason is not None)
+            await workflow.wait_condition(lambda: self._labels_settled() or s.failure_reason is not None)
             if s.failure_reason is not None:
                 raise _address_refused("the order is being cancelled")
-            if not self._label_unused():  # the carrier scanned it while we waited
+            if not self._address_applies():  # the carrier scanned the last parcel while we waited
                 s.address = previous
                 raise _address_refused("the parcel is already with the carrier")
-            old = self._current_shipment()
+            unused = [x for x in s.shipments if x.status is FulfillmentStatus.LABEL_CREATED]
+            relabelled = await self._relabel(unused, previous)
+        finally:
+            self._relabeling = False
+        sent = [x.reference for x in relabelled if x.captured]
+        if sent:  # the tracking the customer has is void: send the new one
+            await self._notify(NoticeKind.ORDER_SHIPPED, tracking_of=sent)
+        return self.view()
+
+    async def _relabel(self, unused: list[ShipmentView], previous: Address) -> list[ShipmentView]:
+        """Void every unused label, then buy one per parcel for the current address. When the carrier refuses a
+        void, the address goes back and the parcels already voided are labelled again for it."""
+        s = self._s
+        voided: list[ShipmentView] = []
+        refusal: str | None = None
+        for old in unused:
             try:
                 await workflow.execute_activity_method(
                     ShippingActivities.void_label, ShipmentRef(reference=old.reference), **policies.STEP
                 )
             except ActivityError as error:
-                s.address = previous
-                self._record("void_label", "failed", _error_text(error))
-                raise _address_refused("the carrier would not cancel the label already printed") from None
+                self._record("void_label", "failed", error_text(error))
+                refusal = "the carrier would not cancel the label already printed"
+                break
             self._mark_shipment(old.reference, FulfillmentStatus.CANCELED)
             self._record("label_voided", "compensated", f"shipment {old.shipment_no}: address changed")
+            voided.append(old)
+        if refusal is not None:
+            s.address = previous
+        relabelled: list[ShipmentView] = []
+        for old in voided:
             try:
                 await self._buy_label(old.lines, old.value, captured=old.captured)
             except OrderAborted as abort:
                 self._aborted_by_update = abort  # the saga sees it at its next step and compensates
                 raise _address_refused("no label could be bought for the new address") from None
-        finally:
-            self._relabeling = False
-        reference = self._label_reference()
-        if self._current_shipment().captured:  # the tracking the customer has is void: send the new one
-            await self._notify(NoticeKind.ORDER_SHIPPED, tracking_of=[reference])
-        return self.view()
+            new = self._current_shipment()
+            for authorization in s.authorizations:
+                if authorization.parcel == old.reference:
+                    authorization.parcel = new.reference
+            relabelled.append(new)
+        if refusal is not None:
+            raise _address_refused(refusal)
+        return relabelled
 
     @change_shipping_address.validator
     def _address_change_allowed(self, change: AddressChange) -> None:
         if self._s.status.is_terminal:
             raise ApplicationError(f"order is already {self._s.status.value}", type="AddressChangeRejected")
-        if not self._label_unused():
+        if not self._address_applies():
             raise _address_refused("the parcel is already with the carrier")
         if self._relabeling:
             raise _address_refused("another address change is being applied")
@@ -875,6 +913,7 @@ class OrderWorkflow:
         )
         hold.lines = {line.sku: line.held for line in result.lines if line.held}
         hold.restock_dates = {line.sku: line.restock_date for line in result.lines if line.short and line.restock_date}
+        hold.locations = {line.sku: line.location for line in result.lines if line.held and line.location}
         hold.status = "held"
         if result.short_lines:
             short = ", ".join(f"{line.sku} (missing {line.short})" for line in result.short_lines)
@@ -910,14 +949,13 @@ class OrderWorkflow:
         try:
             result: R = await workflow.execute_activity_method(activity, arg, **policies.STEP)
         except ActivityError as error:
-            self._record(name, "failed", _error_text(error))
+            self._record(name, "failed", error_text(error))
             self._fail(name, error)
         self._record(name, "succeeded", describe(result) if describe else None)
         return result
 
     def _fail(self, step: str, error: ActivityError) -> NoReturn:
-        cause = error.cause
-        if isinstance(cause, ApplicationError) and cause.type == "BusinessRejection":
+        if is_business_rejection(error):
             raise OrderAborted(_REJECTION_REASON.get(step, FailureReason.SYSTEM_ERROR)) from error
         # Configuration errors, exhausted retries, timeouts: not the customer's doing, still an ending.
         raise OrderAborted(FailureReason.SYSTEM_ERROR) from error
@@ -956,7 +994,7 @@ class OrderWorkflow:
             await workflow.execute_activity_method(NotificationActivities.notify, notice, **policies.NOTIFY)
         except ActivityError as error:
             # A message that cannot be delivered does not undo the order; it is visible for follow-up.
-            self._record(step, "failed", _error_text(error))
+            self._record(step, "failed", error_text(error))
             return
         s.messages_sent.append(notification_id(order.order_id, kind.value, seq))
         self._record(step, "succeeded")
@@ -995,18 +1033,22 @@ class OrderWorkflow:
         reference = self._label_reference()
         return next(x for x in self._s.shipments if x.reference == reference)
 
-    def _label_bought(self) -> bool:
-        reference = self._label_reference()
-        return any(x.reference == reference for x in self._s.shipments)
+    def _labels_settled(self) -> bool:
+        """Every label we set out to buy is bought (none is in flight)."""
+        bought = {x.reference for x in self._s.shipments}
+        return all(reference in bought for reference in self._s.label_attempts)
 
-    def _label_voided(self) -> bool:
-        return self._label_bought() and self._current_shipment().status is FulfillmentStatus.CANCELED
-
-    def _label_unused(self) -> bool:
-        """No carrier scan yet on the newest parcel: its label can still be voided (carriers refund unused labels)."""
-        if not self._label_bought():
+    def _address_applies(self) -> bool:
+        """Some parcel can still go to a new address: one not labelled yet, or labelled but not scanned (its label
+        can be voided: carriers refund unused labels)."""
+        s = self._s
+        if any(x.status in (FulfillmentStatus.OPEN, FulfillmentStatus.LABEL_CREATED) for x in s.shipments):
             return True
-        return self._current_shipment().status in (FulfillmentStatus.OPEN, FulfillmentStatus.LABEL_CREATED)
+        labelled: Counter[str] = Counter()
+        for shipment in s.shipments:
+            if not shipment.captured and shipment.status is not FulfillmentStatus.CANCELED:
+                labelled.update({line.sku: line.quantity for line in shipment.lines})
+        return bool(s.unshipped(self._order.lines) - labelled)
 
     def _add_shipment(self, number: int, label: Label, lines: list[OrderLine], value: int, captured: bool) -> None:
         self._s.shipments.append(
@@ -1098,7 +1140,7 @@ class OrderWorkflow:
                     **policies.PUBLISH,
                 )
             except ActivityError as error:
-                self._record("publish_status_events", "failed", _error_text(error))
+                self._record("publish_status_events", "failed", error_text(error))
             del outbox[: len(batch)]
 
     async def _continue_as_new_if_long(self) -> None:
@@ -1141,10 +1183,3 @@ def _address_refused(reason: str) -> ApplicationError:
 
 def _return_refused(reason: str) -> ApplicationError:
     return ApplicationError(reason, type=RETURN_REFUSED)
-
-
-def _error_text(error: ActivityError) -> str:
-    cause = error.cause
-    if isinstance(cause, ApplicationError):
-        return f"{cause.type}: {cause.message}"
-    return str(cause or error)

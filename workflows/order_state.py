@@ -49,6 +49,8 @@ class HeldStock(BaseModel):
     """SKU → units actually held."""
     restock_dates: dict[str, date] = Field(default_factory=dict)
     """SKU → when the ERP expects what it could not hold."""
+    locations: dict[str, str] = Field(default_factory=dict)
+    """SKU → the warehouse holding it, when the ERP says."""
     status: Literal["requested", "held", "committed", "released"] = "requested"
 
 
@@ -126,6 +128,15 @@ class OrderState(BaseModel):
             if hold.status == "held":
                 counts.update(hold.lines)
         return counts
+
+    def held_by_location(self) -> list[Counter[str]]:
+        """Units held and not yet shipped, one group per warehouse (in a stable order): each ships as a parcel."""
+        groups: dict[str, Counter[str]] = {}
+        for hold in self.holds:
+            if hold.status == "held":
+                for sku, units in hold.lines.items():
+                    groups.setdefault(hold.locations.get(sku, ""), Counter())[sku] += units
+        return [groups[location] for location in sorted(groups)]
 
     def canceled(self) -> Counter[str]:
         counts: Counter[str] = Counter()

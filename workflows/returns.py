@@ -68,6 +68,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.timeline import Outcome, TimelineEntry
     from notifications.notice import CustomerNotice, NoticeKind, NoticeLine, TrackingLink, Undone
     from workflows import policies
+    from workflows.failures import error_text, is_business_rejection
     from workflows.return_state import CarriedOver
     from workflows.saga import Compensations
     from workflows.search_attributes import CUSTOMER_ID, ORDER_ID, RETURN_STATUS
@@ -389,7 +390,7 @@ class ReturnWorkflow:
                 **policies.STEP,
             )
         except ActivityError as error:
-            self._record("report_receipt", "failed", _error_text(error))
+            self._record("report_receipt", "failed", error_text(error))
             return
         restocked = sum(r.quantity for r in self._returned if r.disposition is Disposition.RESTOCK)
         self._record("report_receipt", "succeeded", f"{restocked} units back in stock")
@@ -422,7 +423,7 @@ class ReturnWorkflow:
                     **policies.COMPENSATION,
                 )
             except ActivityError as error:
-                self._record("refund", "failed", f"payment {k}: {_error_text(error)}")
+                self._record("refund", "failed", f"payment {k}: {error_text(error)}")
                 continue
             self._payments[k - 1] = updated
             self._refunded += take
@@ -462,7 +463,7 @@ class ReturnWorkflow:
         try:
             await self._void_return_label()
         except ActivityError as error:
-            self._record("void_return_label", "failed", _error_text(error))
+            self._record("void_return_label", "failed", error_text(error))
 
     # -- compensations: each a no-op when its step never happened --------------------------------------------
 
@@ -772,9 +773,8 @@ class ReturnWorkflow:
         try:
             result: R = await workflow.execute_activity_method(activity, arg, **policies.STEP)
         except ActivityError as error:
-            self._record(name, "failed", _error_text(error))
-            cause = error.cause
-            business = isinstance(cause, ApplicationError) and cause.type == "BusinessRejection"
+            self._record(name, "failed", error_text(error))
+            business = is_business_rejection(error)
             raise RmaAborted(
                 _REJECTION_REASON.get(name, FailureReason.SYSTEM_ERROR) if business else FailureReason.SYSTEM_ERROR
             ) from error
@@ -817,7 +817,7 @@ class ReturnWorkflow:
         try:
             await workflow.execute_activity_method(NotificationActivities.notify, notice, **policies.NOTIFY)
         except ActivityError as error:
-            self._record(step, "failed", _error_text(error))
+            self._record(step, "failed", error_text(error))
             return False
         self._messages_sent.append(notice.notification_id)
         self._record(step, "succeeded")
@@ -879,10 +879,3 @@ def _describe_label(label: Label) -> str:
 
 def _refused(reason: str) -> ApplicationError:
     return ApplicationError(reason, type=RETURN_REFUSED)
-
-
-def _error_text(error: ActivityError) -> str:
-    cause = error.cause
-    if isinstance(cause, ApplicationError):
-        return f"{cause.type}: {cause.message}"
-    return str(cause or error)

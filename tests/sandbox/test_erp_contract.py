@@ -6,6 +6,7 @@ from typing import Any
 import httpx
 import pytest
 
+from connectors.rest_erp import RestErpInventory
 from sandbox.process import SandboxProcess
 
 ReadLedger = Callable[[str], Awaitable[dict[str, Any]]]
@@ -50,12 +51,26 @@ async def test_partial_hold_reports_short_lines_with_restock_date(
         "order_id": order_id,
         "status": "held",
         "lines": [
-            {"sku": pen, "requested": 2, "held": 2, "short": 0, "restock_date": None},
-            {"sku": ink, "requested": 5, "held": 3, "short": 2, "restock_date": "2026-12-10"},
+            {"sku": pen, "requested": 2, "held": 2, "short": 0, "restock_date": None, "location": None},
+            {"sku": ink, "requested": 5, "held": 3, "short": 2, "restock_date": "2026-12-10", "location": None},
         ],
     }
     assert await available(erp, pen, ink) == {pen: 8, ink: 0}
     assert (await ledger(order_id))["inventory"] == {"reserved": 5, "released": 0, "committed": 0}
+
+
+async def test_each_line_says_which_warehouse_holds_it(
+    erp: httpx.AsyncClient, http: httpx.AsyncClient, order_id: str
+) -> None:
+    pen, ink = f"PEN-{order_id}", f"INK-{order_id}"
+    for sku, location in ((pen, "LYON"), (ink, "PARIS")):
+        stocked = await http.put("/_sandbox/stock", json={"items": [{"sku": sku, "on_hand": 5, "location": location}]})
+        assert stocked.status_code == 200, stocked.text
+    created = await erp.put(f"/v1/holds/{order_id}:inventory.hold:1", json=hold_body(order_id, (pen, 1), (ink, 2)))
+
+    assert [(line["sku"], line["location"]) for line in created.json()["lines"]] == [(pen, "LYON"), (ink, "PARIS")]
+    hold = await RestErpInventory(erp).get_hold(f"{order_id}:inventory.hold:1")  # the adapter keeps it
+    assert hold is not None and [line.location for line in hold.lines] == ["LYON", "PARIS"]
 
 
 async def test_put_is_idempotent_and_mismatch_conflicts(

@@ -9,10 +9,10 @@ from temporalio.client import WorkflowHandle
 
 from domain.backorder import BackorderChoice, BackorderDecision
 from domain.events import EventKind, StockEvent, UpstreamEvent
-from domain.order_view import FailureReason, OrderView
+from domain.order_view import AddressChange, FailureReason, OrderView
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
 from hub.client import DecisionRefused, OrderClient, Placement
-from tests.orders import make_order, policy
+from tests.orders import BASE, make_order, policy
 from tests.workflow.conftest import FakeHub
 from workflows.order import OrderWorkflow
 from workflows.search_attributes import BACKORDERED_SKUS
@@ -279,3 +279,42 @@ async def test_an_order_waiting_for_stock_continues_as_new_and_keeps_its_backord
     assert fake_hub.effects.counts["capture"] == 2 and fake_hub.effects.counts["buy_label"] == 2
     steps = [e.step for e in view.timeline]
     assert steps.index("reserve_stock") < steps.index("continue_as_new")  # the first run's story is kept
+
+
+async def test_items_held_in_two_warehouses_ship_as_two_parcels_each_captured_for_its_value(
+    fake_hub: FakeHub,
+) -> None:
+    fake_hub.inventory.locations = {"PEN-01": "LYON", "INK-07": "PARIS"}
+    orders = _orders(fake_hub)
+    order = make_order()
+    placed = await orders.place(order)
+    shipped = await _until(orders, order.order_id, lambda v: len(_parcels(v)) == 2, "two parcels")
+
+    assert _parcels(shipped) == [({"PEN-01": 1}, PEN), ({"INK-07": 2}, 2 * INK)]  # LYON, then PARIS
+    payments = list(fake_hub.payments.by_key.values())
+    assert [(p.authorized, p.captured) for p in payments] == [(order.total, PEN), (2 * INK, 2 * INK)]
+    message = fake_hub.notifier.sent[f"{order.order_id}.order-shipped.1"]  # one message, both tracking codes
+    assert all(s.tracking_code and s.tracking_code in message.text for s in shipped.shipments)
+    view = await _deliver_all(placed.handle, shipped)
+    assert view.status is OrderStatus.COMPLETED and view.captured == order.total
+    assert fake_hub.effects.counts["commit"] == 1  # one hold, committed once both parcels are paid
+
+
+async def test_an_address_change_relabels_every_parcel_the_carrier_has_not_scanned(fake_hub: FakeHub) -> None:
+    fake_hub.inventory.locations = {"PEN-01": "LYON", "INK-07": "PARIS"}
+    orders = _orders(fake_hub)
+    order = make_order()
+    placed = await orders.place(order)
+    await _until(orders, order.order_id, lambda v: len(_parcels(v)) == 2, "two parcels")
+
+    address = AddressChange.model_validate(
+        {"shipping_address": {**BASE["shipping_address"], "line1": "9 quai Voltaire"}}
+    )
+    changed = await orders.change_shipping_address(order.order_id, address)
+
+    live = [s for s in changed.shipments if s.status is not FulfillmentStatus.CANCELED]
+    assert [s.shipment_no for s in live] == [3, 4] and all(s.captured for s in live)
+    assert all(fake_hub.carrier.requests[s.reference].to_address.line1 == "9 quai Voltaire" for s in live)
+    assert fake_hub.effects.counts["void_label"] == 2 and fake_hub.effects.counts["capture"] == 2
+    view = await _deliver_all(placed.handle, changed)
+    assert view.status is OrderStatus.COMPLETED and view.captured == order.total
