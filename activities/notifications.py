@@ -15,7 +15,7 @@ class NotificationActivities:
     @activity.defn(name="notify_customer")
     async def notify(self, notice: CustomerNotice) -> Delivery:
         rendered = render(notice)
-        return await self._notifier.send(
+        delivery = await self._notifier.send(
             OutboundMessage(
                 notification_id=notice.notification_id,
                 order_id=notice.order_id,
@@ -24,3 +24,4 @@ class NotificationActivities:
                 text=rendered.text,
             )
         )
+        return delivery.model_copy(update={"subject": rendered.subject})

@@ -1,6 +1,7 @@
 """The order as a backend submits it: validated once, at the edge, and immutable afterwards."""
 
 import hashlib
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, Strict, StringConstraints
@@ -29,11 +30,17 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+# E.164: "+" then up to 15 digits. Shown to the SMS channel only; never in ids, attributes or logs.
+Phone = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]
+
+
 class Customer(_Frozen):
     id: CustomerId
     email: EmailStr
     name: Text
     locale: Locale = "en"
+    phone: Phone | None = None
+    """For text messages, when the retailer sends them (configured per event)."""
 
 
 class Address(_Frozen):
@@ -67,6 +74,8 @@ class Order(_Frozen):
     payment_method: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,255}$")]
     """The payment provider's token for the customer's payment method (e.g. Stripe ``pm_…``)."""
     channel: Channel = "web"
+    promised_delivery_date: date | None = None
+    """The date promised at checkout: no delivery scan by then and the customer is told before they ask."""
 
     @property
     def total(self) -> int:

@@ -1,5 +1,6 @@
 """A customer notice: *what* to tell, decided by a workflow. Rendering decides the words."""
 
+from datetime import date
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
@@ -21,6 +22,9 @@ class NoticeKind(StrEnum):
     """What will happen now, and whether the customer chose it or the default applied."""
     ITEMS_CANCELED = "items-canceled"
     """Part of the order is dropped (stock that never came, a renewal the bank declined); the rest stands."""
+    ORDER_DELAYED = "order-delayed"
+    """Told before the customer has to ask: a carrier exception, or no delivery by the promised date."""
+    ORDER_DELIVERED = "order-delivered"
     # After-sales (one RMA each; the words live in notifications/after_sales_render.py)
     RETURN_LABEL = "return-label"
     """The return label, with its URL: sent when issued and again on request (story 3)."""
@@ -38,6 +42,13 @@ class NoticeKind(StrEnum):
     CLAIM_RECEIVED = "claim-received"
     CLAIM_APPROVED = "claim-approved"
     CLAIM_DECLINED = "claim-declined"
+
+
+class DelayCause(StrEnum):
+    CARRIER_EXCEPTION = "carrier_exception"
+    """The carrier reported a problem with the parcel (address, weather, damage)."""
+    PAST_PROMISED_DATE = "past_promised_date"
+    """The promised delivery date has passed without a delivery scan."""
 
 
 class Undone(StrEnum):
@@ -94,6 +105,10 @@ class CustomerNotice(BaseModel):
     """The return label to print, when the notice carries it."""
     lines: list[NoticeLine] = []
     """The RMA's items: what comes back, what is claimed or replaced."""
+    delay: DelayCause | None = None
+    """Why an ``order-delayed`` notice is sent."""
+    promised_by: date | None = None
+    """The delivery date promised at checkout, when there was one."""
 
     @property
     def notification_id(self) -> str:
