@@ -7,6 +7,7 @@ from temporalio.client import Client
 from api import problems
 from api.auth import Authenticator
 from api.body_limit import BodyLimit
+from api.customers import customers_router
 from api.orders import orders_router
 from api.problems import Problem, documented
 from api.returns import returns_router
@@ -32,6 +33,7 @@ def create_app(settings: Settings, temporal: Client, upstreams: Upstreams) -> Fa
     )
     app.include_router(orders_router(orders, Authenticator(settings.api.keys)))
     app.include_router(returns_router(orders, Authenticator(settings.api.keys)))
+    app.include_router(customers_router(orders, Authenticator(settings.api.keys)))
     app.include_router(
         webhooks_router(
             orders,

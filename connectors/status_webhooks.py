@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import httpx
 
 from connectors.errors import ConnectorError, TransientError
-from connectors.http import send
+from connectors.http import VendorRule, send
 from connectors.webhook_signatures import sign_standard
 from domain.order_view import OrderStatusChanged
 
@@ -37,10 +37,30 @@ class StandardWebhookPublisher:
                 await self._post(url, event.event_id, body)
 
     async def _post(self, url: str, event_id: str, body: bytes) -> None:
-        headers = {"Content-Type": "application/json", **sign_standard(self._secret, event_id, datetime.now(UTC), body)}
-        await send(
-            lambda: self._http.post(url, content=body, headers=headers),
+        await post_standard_webhook(
+            self._http,
+            url,
+            secret=self._secret,
+            message_id=event_id,
+            body=body,
             upstream=UPSTREAM,
-            mutation=True,
             vendor=_not_accepted,
         )
+
+
+async def post_standard_webhook(
+    http: httpx.AsyncClient,
+    url: str,
+    *,
+    secret: str,
+    message_id: str,
+    body: bytes,
+    upstream: str,
+    vendor: VendorRule,
+) -> httpx.Response:
+    """POST ``body`` as JSON with Standard Webhooks signature headers (``webhook-id`` = ``message_id``, the
+    receiver's dedupe key), signed at this attempt; ``vendor`` reads the receiver's non-2xx answers."""
+    headers = {"Content-Type": "application/json", **sign_standard(secret, message_id, datetime.now(UTC), body)}
+    return await send(
+        lambda: http.post(url, content=body, headers=headers), upstream=upstream, mutation=True, vendor=vendor
+    )

@@ -23,6 +23,8 @@ class OutboundMessage(BaseModel):
     event: str | None = None
     """The notice kind (``order-shipped``), for channels that let the retailer word the message itself."""
     locale: str | None = None
+    short_text: str | None = None
+    """A text short enough for an SMS, when the renderer writes one; the SMS channel shortens ``text`` otherwise."""
 
 
 class Delivery(BaseModel):
@@ -33,3 +35,10 @@ class Delivery(BaseModel):
     accepted: bool
     subject: str | None = None
     """What the customer saw as the subject, for the customer timeline (set by the notify activity)."""
+    reference: str | None = None
+    """The upstream's id of what it accepted (a Twilio ``SM…`` sid), when it has one."""
+    reason: str | None = None
+    """Why a channel was not used (``no_phone``) or refused the message (a rejection code); ``accepted`` is false."""
+    channels: list["Delivery"] = []
+    """When a notice goes out on several channels: one entry per channel, in the configured order (this
+    ``Delivery`` is the first channel that accepted it)."""

@@ -14,7 +14,7 @@ from domain.order import Address, Channel, Order, OrderLine
 from domain.returns import ReturnPolicy
 from domain.shipments import ShipmentView
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
-from domain.timeline import Outcome, TimelineEntry
+from domain.timeline import MessageRecord, Outcome, TimelineEntry
 
 __all__ = ["Outcome", "ShipmentView", "TimelineEntry"]  # re-exported: part of the order's public contract
 
@@ -111,6 +111,8 @@ class OrderView(BaseModel):
     """What was undone, in the order it was undone (``label voided``, ``stock released`` …)."""
     messages_sent: list[str] = Field(default_factory=list)
     """Notification ids of the customer messages delivered."""
+    messages: list[MessageRecord] = Field(default_factory=list)
+    """The same messages with their channel, subject and time."""
     backorder: Backorder | None = None
     canceled_lines: list[CanceledLine] = Field(default_factory=list)
     """Items dropped from the order (the customer's choice, or stock or payment that never came)."""

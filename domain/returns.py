@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, mo
 from domain.order import Address, Channel, Customer, OrderLine, Sku
 from domain.payment import Payment
 from domain.shipments import ShipmentView
-from domain.timeline import TimelineEntry
+from domain.timeline import MessageRecord, TimelineEntry
 
 # Same alphabet as order ids: an RMA id goes into workflow ids, idempotency keys and URLs.
 RmaId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
@@ -236,6 +236,8 @@ class ReturnView(BaseModel):
     replacement_shipment: ShipmentView | None = None
     timeline: list[TimelineEntry] = Field(default_factory=list)
     messages_sent: list[str] = Field(default_factory=list)
+    messages: list[MessageRecord] = Field(default_factory=list)
+    """The same messages with their channel, subject and time."""
     """Notification ids of the customer messages delivered (a resent label shows twice, numbered)."""
     finished: bool = False
 

@@ -9,6 +9,7 @@
     hub returns received R-7 [FILE.json]  POST /returns/R-7/received (the receipt with its inspection)
     hub returns resend R-7                POST /returns/R-7/label/resend
     hub webhook send carrier event.json --secret S   signed as EasyPost signs it, POST /webhooks/carrier
+    hub notifications preview order-shipped --locale fr [--out DIR]   a sample message, rendered offline
 
 It talks HTTP only (never Temporal). The API is found with ``--api-url``/``HUB_API_URL`` and authenticated with
 ``--api-key``/``HUB_API_KEY``. Exit codes: 0 success; 1 refused by the hub (404, 409, or a server error);
@@ -18,6 +19,7 @@ be reached (connection error or timeout); 4 not authorised (401, 403). Failures 
 """
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +38,9 @@ from rich.text import Text
 
 from connectors.webhook_signatures import sign_easypost, sign_standard, sign_stripe
 from domain.currency import format_amount
+from notifications.notice import NoticeKind
+from notifications.render import LANGUAGES, render
+from notifications.samples import sample
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -197,7 +202,11 @@ webhooks_app = typer.Typer(help="Send signed webhooks as an upstream would (for 
 returns_app = typer.Typer(help="Open and steer returns, exchanges and claims (RMAs).", no_args_is_help=True)
 app.add_typer(orders_app, name="order")
 app.add_typer(returns_app, name="returns")
+customers_app = typer.Typer(help="What a customer has been through: orders, returns, messages.", no_args_is_help=True)
+app.add_typer(customers_app, name="customer")
 app.add_typer(webhooks_app, name="webhook")
+notifications_app = typer.Typer(help="Preview customer messages (offline, from sample data).", no_args_is_help=True)
+app.add_typer(notifications_app, name="notifications")
 
 
 @app.callback()
@@ -227,6 +236,32 @@ def place_order(
         order = response.json()
         outcome = "placed" if response.status_code == 201 else "already placed (unchanged)"
         typer.echo(f"{order['order_id']}: {outcome}, status {order['status']}")
+
+
+@customers_app.command("timeline")
+def customer_timeline(
+    ctx: typer.Context,
+    customer_id: Annotated[str, typer.Argument(help="The customer id.", show_default=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON as is.")] = False,
+) -> None:
+    """Every order, return, message and action of a customer, newest first (for customer service and stores)."""
+    with _reporting():
+        response = _check(_hub(ctx).request("GET", f"/customers/{quote(customer_id, safe='')}/timeline"))
+    if as_json:
+        typer.echo(response.text)
+        return
+    timeline = response.json()
+    if not timeline["items"]:
+        typer.echo(f"Nothing yet for customer {customer_id}.")
+        return
+    table = Table(
+        title=f"Customer {customer_id}: {len(timeline['orders'])} order(s), {len(timeline['returns'])} RMA(s)"
+    )
+    for name in ("When", "What", "Order", "RMA", "Channel", "Summary"):
+        table.add_column(name)
+    for item in timeline["items"]:
+        table.add_row(*(_cell(item.get(k)) for k in ("at", "kind", "order_id", "rma_id", "channel", "summary")))
+    _console().print(table)
 
 
 @orders_app.command("show")
@@ -453,6 +488,40 @@ def send_webhook(
         if response.content:
             typer.echo(response.text)
         _check(response, key_hint=False)
+
+
+@notifications_app.command("preview")
+def preview_notification(
+    event: Annotated[str, typer.Argument(help="The notice kind, e.g. order-shipped.", show_default=False)],
+    locale: Annotated[str, typer.Option(help=f"The customer's locale ({', '.join(LANGUAGES)}, fr-CA...).")] = "en",
+    out: Annotated[Path, typer.Option(help="Directory to write the preview files to.")] = Path("."),
+) -> None:
+    """Render EVENT for a made-up customer reading LOCALE and write EVENT.LOCALE.{html,txt,subject} to OUT.
+
+    Needs no hub: it renders the same templates the worker sends, with built-in sample data.
+    """
+    with _reporting():
+        kinds = [kind.value for kind in NoticeKind]
+        if event not in kinds:
+            _fail(ExitCode.INVALID, f"unknown event {event!r}: choose one of {', '.join(kinds)}")
+        if not _LOCALE.fullmatch(locale) or locale.split("-")[0].lower() not in LANGUAGES:
+            choices = ", ".join(LANGUAGES)
+            _fail(ExitCode.INVALID, f"unsupported locale {locale!r}: choose one of {choices} (or regional, fr-CA)")
+        rendered = render(sample(NoticeKind(event), locale))
+        files = {"html": rendered.html, "txt": rendered.text, "subject": rendered.subject + "\n"}
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            for suffix, content in files.items():
+                path = out / f"{event}.{locale}.{suffix}"
+                path.write_text(content, encoding="utf-8")
+                typer.echo(str(path))
+        except OSError as error:
+            _fail(ExitCode.INVALID, f"cannot write to {out}: {error.strerror or error}")
+    typer.echo(f"subject: {rendered.subject}")
+
+
+_LOCALE = re.compile(r"[a-z]{2,3}(-[A-Za-z]{4})?(-([A-Z]{2}|[0-9]{3}))?")
+"""The shape of ``Customer.locale``."""
 
 
 def _signature(source: str, secret: str, body: bytes) -> dict[str, str]:

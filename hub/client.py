@@ -10,6 +10,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.backorder import BackorderDecision
+from domain.customer_timeline import CustomerTimeline, CustomerTimelineItem
 from domain.events import StockEvent, UpstreamEvent
 from domain.keys import order_workflow_id
 from domain.order import Order
@@ -26,6 +27,7 @@ from domain.returns import (
     return_workflow_id,
 )
 from domain.status import OrderStatus
+from hub.customer_timeline import newest_first, order_items, return_items
 from workflows.order import OrderWorkflow
 from workflows.returns import ReturnWorkflow
 from workflows.search_attributes import BACKORDERED_SKUS, CUSTOMER_ID, ORDER_STATUS
@@ -157,6 +159,24 @@ class OrderClient:
                 )
             )
         return found
+
+    async def customer_timeline(self, customer_id: str, *, limit: int = 200) -> CustomerTimeline:
+        """Every order and RMA of a customer, with their messages and actions, newest first (story 5). Found by
+        the ``CustomerId`` search attribute (visibility lags writes by a moment), read from each workflow."""
+        query = f'{CUSTOMER_ID.name} = "{customer_id}"'
+        orders: list[str] = []
+        returns: list[str] = []
+        items: list[CustomerTimelineItem] = []
+        async for execution in self._client.list_workflows(query, limit=limit):
+            if execution.workflow_type == "OrderWorkflow":
+                order = await self.handle(execution.id.removeprefix("order:")).query(OrderWorkflow.view)
+                orders.append(order.order_id)
+                items += order_items(order, execution.start_time)
+            elif execution.workflow_type == "ReturnWorkflow":
+                rma = await self.return_handle(execution.id.removeprefix("return:")).query(ReturnWorkflow.view)
+                returns.append(rma.rma_id)
+                items += return_items(rma, execution.start_time)
+        return CustomerTimeline(customer_id=customer_id, orders=orders, returns=returns, items=newest_first(items))
 
     async def cancel(self, order_id: str, request: CancelRequest | None = None) -> OrderView:
         return await self._decide(order_id, OrderWorkflow.cancel, request or CancelRequest())

@@ -12,6 +12,7 @@ from pydantic import BaseModel, SecretStr, TypeAdapter, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.backorder import BackorderChoice
+from domain.notification import MessageChannel
 from domain.order import Address
 from domain.order_view import OrderPolicy
 from domain.returns import ReturnPolicy
@@ -62,6 +63,54 @@ class EmailSettings(BaseModel):
     password: SecretStr | None = None
     start_tls: bool = False
     timeout_s: float = 10.0
+
+
+class SmsSettings(BaseModel):
+    """Twilio, or anything speaking its Messages API (``HUB_NOTIFICATIONS__SMS__…``)."""
+
+    base_url: str = SANDBOX
+    """``https://api.twilio.com`` in production."""
+    account_sid: str = "AC00000000000000000000000000000000"
+    auth_token: SecretStr = SecretStr("twilio_sandbox_token")
+    from_number: str | None = "+15005550006"
+    """The sender: an E.164 number (or an alphanumeric sender id) of the account."""
+    messaging_service_sid: str | None = None
+    """``MG…``; used instead of ``from_number`` when set."""
+    timeout_s: float = 10.0
+
+
+class MessageWebhookSettings(BaseModel):
+    """The retailer's endpoint for ``channel="webhook"`` messages (``HUB_NOTIFICATIONS__WEBHOOK__…``)."""
+
+    url: str | None = None
+    secret: SecretStr | None = None
+    """``whsec_<base64>``: the receiver verifies ``webhook-signature`` with it."""
+    timeout_s: float = 10.0
+
+
+class NotificationSettings(BaseModel):
+    """Which channels carry customer notices (``HUB_NOTIFICATIONS__…``): ``channels`` by default, ``events``
+    per notice kind (``HUB_NOTIFICATIONS__EVENTS='{"order-shipped": ["email", "sms"]}'``). A customer without
+    a phone gets no SMS; a notice whose every channel is skipped goes by email."""
+
+    channels: list[MessageChannel] = ["email"]
+    events: dict[str, list[MessageChannel]] = {}
+    sms: SmsSettings = SmsSettings()
+    webhook: MessageWebhookSettings = MessageWebhookSettings()
+
+    def used(self) -> set[MessageChannel]:
+        return set(self.channels).union(*self.events.values())
+
+    @model_validator(mode="after")
+    def _configured_when_used(self) -> "NotificationSettings":
+        if not self.channels or any(not chosen for chosen in self.events.values()):
+            raise ValueError("notifications: every event needs at least one channel")
+        used = self.used()
+        if "sms" in used and not (self.sms.from_number or self.sms.messaging_service_sid):
+            raise ValueError("notifications.sms.from_number or messaging_service_sid is required for sms")
+        if "webhook" in used and (not self.webhook.url or self.webhook.secret is None):
+            raise ValueError("notifications.webhook.url and .secret are required for the webhook channel")
+        return self
 
 
 class EventSettings(BaseModel):
@@ -132,6 +181,7 @@ class Settings(BaseSettings):
     email: EmailSettings = EmailSettings()
     orders: OrderSettings = OrderSettings()
     events: EventSettings = EventSettings()
+    notifications: NotificationSettings = NotificationSettings()
     api: ApiSettings = ApiSettings()
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"

@@ -35,9 +35,11 @@ from hub.settings import (
     CarrierSettings,
     EmailSettings,
     ErpSettings,
+    NotificationSettings,
     OrderSettings,
     PaymentSettings,
     Settings,
+    SmsSettings,
     TemporalSettings,
     WebhookSecrets,
     to_env,
@@ -96,6 +98,8 @@ def sandbox_settings(sandbox: SandboxProcess, *, temporal_address: str, task_que
         carrier=CarrierSettings(base_url=f"{url}/v2", timeout_s=timeout_s),
         erp=ErpSettings(base_url=f"{url}/erp", timeout_s=timeout_s),
         email=EmailSettings(host=sandbox.host, port=sandbox.smtp_port, timeout_s=timeout_s),
+        # Email only, as by default; a test or the demo adds SMS per event, already pointed at the sandbox.
+        notifications=NotificationSettings(sms=SmsSettings(base_url=url, timeout_s=timeout_s)),
         log_format="json",
     )
 

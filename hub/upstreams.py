@@ -16,11 +16,14 @@ import structlog
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from connectors.channels import ChannelRouter
 from connectors.easypost_carrier import EasyPostCarrier
+from connectors.message_webhook import MessageWebhookNotifier
 from connectors.rest_erp import RestErpInventory
 from connectors.smtp_email import SmtpEmailNotifier
 from connectors.status_webhooks import StandardWebhookPublisher
 from connectors.stripe_payments import StripePaymentGateway
+from connectors.twilio_sms import TwilioSmsNotifier
 from hub.settings import HttpUpstream, Settings
 
 log = structlog.get_logger("hub.upstreams")
@@ -31,7 +34,8 @@ class Upstreams:
     payment: StripePaymentGateway
     inventory: RestErpInventory
     carrier: EasyPostCarrier
-    notifier: SmtpEmailNotifier
+    notifier: ChannelRouter
+    """Email, and SMS / the retailer's webhook where ``settings.notifications`` says so."""
     publisher: StandardWebhookPublisher
 
 
@@ -63,6 +67,40 @@ def _http(upstream: HttpUpstream) -> httpx.AsyncClient:
     )
 
 
+async def _channels(settings: Settings, email: SmtpEmailNotifier, stack: AsyncExitStack) -> ChannelRouter:
+    """The channel router; an SMS or webhook client is opened only when a notice can use that channel."""
+    config = settings.notifications
+    used = config.used()
+    sms: TwilioSmsNotifier | None = None
+    webhook: MessageWebhookNotifier | None = None
+    if "sms" in used:
+        twilio = config.sms
+        sms_http = await stack.enter_async_context(
+            httpx.AsyncClient(
+                base_url=twilio.base_url,
+                auth=(twilio.account_sid, twilio.auth_token.get_secret_value()),
+                timeout=httpx.Timeout(twilio.timeout_s),
+            )
+        )
+        sms = TwilioSmsNotifier(
+            sms_http,
+            account_sid=twilio.account_sid,
+            sender=twilio.from_number,
+            messaging_service_sid=twilio.messaging_service_sid,
+        )
+    if "webhook" in used and config.webhook.secret is not None:
+        hook_http = await stack.enter_async_context(httpx.AsyncClient(timeout=httpx.Timeout(config.webhook.timeout_s)))
+        webhook = MessageWebhookNotifier(hook_http, secret=config.webhook.secret.get_secret_value())
+    return ChannelRouter(
+        email=email,
+        sms=sms,
+        webhook=webhook,
+        webhook_url=config.webhook.url,
+        channels=config.channels,
+        per_event=config.events,
+    )
+
+
 @contextlib.asynccontextmanager
 async def open_upstreams(settings: Settings) -> AsyncIterator[Upstreams]:
     async with AsyncExitStack() as stack:
@@ -72,22 +110,23 @@ async def open_upstreams(settings: Settings) -> AsyncIterator[Upstreams]:
         events = settings.events
         events_http = await stack.enter_async_context(httpx.AsyncClient(timeout=httpx.Timeout(events.timeout_s)))
         email = settings.email
+        smtp = SmtpEmailNotifier(
+            host=email.host,
+            port=email.port,
+            sender=email.sender,
+            message_id_domain=email.message_id_domain,
+            timeout_s=email.timeout_s,
+            username=email.username,
+            password=email.password.get_secret_value() if email.password else None,
+            start_tls=email.start_tls,
+        )
         yield Upstreams(
             payment=StripePaymentGateway(payment_http),
             inventory=RestErpInventory(erp_http),
             carrier=EasyPostCarrier(
                 carrier_http, ship_from=settings.carrier.ship_from, ship_from_name=settings.carrier.ship_from_name
             ),
-            notifier=SmtpEmailNotifier(
-                host=email.host,
-                port=email.port,
-                sender=email.sender,
-                message_id_domain=email.message_id_domain,
-                timeout_s=email.timeout_s,
-                username=email.username,
-                password=email.password.get_secret_value() if email.password else None,
-                start_tls=email.start_tls,
-            ),
+            notifier=await _channels(settings, smtp, stack),
             publisher=StandardWebhookPublisher(
                 events_http,
                 subscribers=events.subscribers,

@@ -25,7 +25,7 @@ class NoticeKind(StrEnum):
     ORDER_DELAYED = "order-delayed"
     """Told before the customer has to ask: a carrier exception, or no delivery by the promised date."""
     ORDER_DELIVERED = "order-delivered"
-    # After-sales (one RMA each; the words live in notifications/after_sales_render.py)
+    # After-sales (one RMA each, ``rma_id`` set)
     RETURN_LABEL = "return-label"
     """The return label, with its URL: sent when issued and again on request (story 3)."""
     RETURN_REMINDER = "return-reminder"

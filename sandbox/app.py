@@ -24,6 +24,8 @@ from sandbox.faults import FaultEngine
 from sandbox.ledger import Ledger
 from sandbox.mail import Mailbox, start_smtp_server
 from sandbox.stripe_api import StripeApi
+from sandbox.twilio_api import API_VERSION as TWILIO_API_VERSION
+from sandbox.twilio_api import TwilioApi
 from sandbox.webhooks import WebhookDispatcher
 
 
@@ -39,6 +41,7 @@ class Components:
     erp: ErpApi
     mailbox: Mailbox
     webhooks: WebhookDispatcher
+    twilio: TwilioApi
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -65,9 +68,17 @@ def create_app(config: SandboxConfig) -> Starlette:
         erp=ErpApi(ledger, faults, default_stock=config.default_stock, webhooks=webhooks),
         mailbox=Mailbox(ledger, faults),
         webhooks=webhooks,
+        twilio=TwilioApi(ledger, faults),
     )
     control = ControlApi(
-        ledger, faults, components.erp, components.carrier, components.mailbox, components.stripe, webhooks
+        ledger,
+        faults,
+        components.erp,
+        components.carrier,
+        components.mailbox,
+        components.stripe,
+        webhooks,
+        components.twilio,
     )
 
     @contextlib.asynccontextmanager
@@ -89,6 +100,7 @@ def create_app(config: SandboxConfig) -> Starlette:
             Mount("/v1", routes=components.stripe.routes()),
             Mount("/v2", routes=components.carrier.routes()),
             Mount("/erp", routes=components.erp.routes()),
+            Mount(f"/{TWILIO_API_VERSION}", routes=components.twilio.routes()),
             Mount("/_sandbox", routes=control.routes() + components.carrier.public_routes()),
         ],
         exception_handlers={HTTPException: _http_error},

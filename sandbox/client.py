@@ -48,12 +48,26 @@ class SandboxControl:
         ledger: dict[str, Any] = response.json()
         return ledger
 
+    async def all_mail(self) -> list[dict[str, Any]]:
+        """Every message received, in arrival order."""
+        response = await self._http.get("/_sandbox/mail")
+        response.raise_for_status()
+        mail: list[dict[str, Any]] = response.json()
+        return mail
+
     async def mail(self, order_id: str) -> list[dict[str, Any]]:
         """The messages the order caused, in arrival order."""
         response = await self._http.get("/_sandbox/mail", params={"order_id": order_id})
         response.raise_for_status()
         mail: list[dict[str, Any]] = response.json()
         return mail
+
+    async def sms(self, order_id: str) -> list[dict[str, Any]]:
+        """The text messages the order caused (Twilio stand-in), in order: ``sid``, ``to``, ``from``, ``body``."""
+        response = await self._http.get("/_sandbox/sms", params={"order_id": order_id})
+        response.raise_for_status()
+        sms: list[dict[str, Any]] = response.json()
+        return sms
 
     async def set_webhooks(
         self,

@@ -20,6 +20,7 @@ from sandbox.faults import FaultEngine, FaultSettings
 from sandbox.ledger import Ledger
 from sandbox.mail import Mailbox
 from sandbox.stripe_api import StripeApi
+from sandbox.twilio_api import TwilioApi
 from sandbox.webhooks import WebhookDispatcher, WebhookSettings
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -110,6 +111,7 @@ class ControlApi:
         mailbox: Mailbox,
         stripe: StripeApi,
         webhooks: WebhookDispatcher,
+        twilio: TwilioApi,
     ) -> None:
         self._ledger = ledger
         self._faults = faults
@@ -118,6 +120,7 @@ class ControlApi:
         self._mailbox = mailbox
         self._stripe = stripe
         self._webhooks = webhooks
+        self._twilio = twilio
 
     def routes(self) -> list[Route]:
         """The routes, relative to the ``/_sandbox`` mount."""
@@ -130,6 +133,7 @@ class ControlApi:
             Route("/faults/stats", self._fault_stats, methods=["GET"]),
             Route("/ledger", self._ledger_view, methods=["GET"]),
             Route("/mail", self._mail, methods=["GET"]),
+            Route("/sms", self._sms, methods=["GET"]),
             Route("/carrier/{id}/status", self._carrier_status, methods=["POST"]),
             Route("/payment/{id}/dispute", self._dispute, methods=["POST"]),
             Route("/webhooks", self._get_webhooks, methods=["GET"]),
@@ -176,6 +180,9 @@ class ControlApi:
 
     async def _mail(self, request: Request) -> Response:
         return JSONResponse(self._mailbox.messages(request.query_params.get("order_id")))
+
+    async def _sms(self, request: Request) -> Response:
+        return JSONResponse(self._twilio.messages(request.query_params.get("order_id")))
 
     async def _carrier_status(self, request: Request) -> Response:
         try:

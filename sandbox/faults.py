@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-UpstreamName = Literal["payment", "carrier", "erp", "email"]
+UpstreamName = Literal["payment", "carrier", "erp", "email", "sms"]
 
 # The operation of every GET of a vendor wire API (not the ``/_sandbox`` pages); email has no reads.
 READ = "read"
@@ -33,6 +33,7 @@ OPERATIONS: dict[UpstreamName, tuple[str, ...]] = {
     "carrier": ("shipment.create", "shipment.buy", "shipment.refund", READ),
     "erp": ("hold.put", "hold.release", "hold.commit", "return.put", READ),
     "email": ("send",),
+    "sms": ("send", READ),
 }
 
 Operation = Literal[
@@ -71,7 +72,7 @@ class FaultRule(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    upstream: Literal["payment", "carrier", "erp", "email", "*"] = "*"
+    upstream: Literal["payment", "carrier", "erp", "email", "sms", "*"] = "*"
     operation: Operation = "*"
     order_prefix: str = ""
     latency_ms: int = Field(default=0, ge=0, le=60_000)

@@ -13,12 +13,13 @@ Effect names per upstream:
 - ``carrier``: ``label.buy``, ``label.void``; ``amount`` is the label's price in cents. A return shipment's
   label: ``return_label.buy``, ``return_label.void``, counted apart so outbound labels still balance.
 - ``email``: ``send`` (one per distinct Message-ID).
+- ``sms``: ``send`` (one per message Twilio accepted: it has no idempotency, so a re-send counts twice).
 """
 
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Upstream = Literal["payment", "erp", "carrier", "email"]
+Upstream = Literal["payment", "erp", "carrier", "email", "sms"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class _OrderBook:
     return_labels: dict[str, int] = field(default_factory=lambda: {"bought": 0, "voided": 0})
     returns: dict[str, int] = field(default_factory=lambda: {"received": 0})
     email: dict[str, int] = field(default_factory=lambda: {"sent": 0})
+    sms: dict[str, int] = field(default_factory=lambda: {"sent": 0})
     effects: list[Effect] = field(default_factory=list)
 
 
@@ -65,6 +67,7 @@ _TOTALS: dict[tuple[Upstream, str], tuple[str, str, str]] = {
     ("carrier", "return_label.void"): ("return_labels", "voided", "count"),
     ("erp", "return.receive"): ("returns", "received", "units"),
     ("email", "send"): ("email", "sent", "count"),
+    ("sms", "send"): ("sms", "sent", "count"),
 }
 
 
@@ -117,5 +120,6 @@ class Ledger:
             "return_labels": dict(book.return_labels),
             "returns": dict(book.returns),
             "email": dict(book.email),
+            "sms": dict(book.sms),
             "effects": [asdict(e) for e in book.effects],
         }

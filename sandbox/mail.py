@@ -33,6 +33,8 @@ class StoredMail:
     body: str
     order_id: str | None
     deliveries: int = 1
+    conflicting: int = 0
+    """Repeats under this Message-ID whose subject or body differed: a sender bug (one id, two messages)."""
 
     def to_json(self) -> dict[str, Any]:
         """The entry served by ``GET /_sandbox/mail``."""
@@ -44,6 +46,7 @@ class StoredMail:
             "body": self.body,
             "order_id": self.order_id,
             "deliveries": self.deliveries,
+            "conflicting": self.conflicting,
         }
 
 
@@ -82,6 +85,8 @@ class Mailbox:
         known = self._messages.get(message_id)
         if known is not None:
             known.deliveries += 1
+            if (known.subject, known.body) != (str(parsed.get("Subject") or ""), _text_body(parsed)):
+                known.conflicting += 1
             return known
         order_id = str(parsed["X-Hub-Order-Id"]).strip() if parsed["X-Hub-Order-Id"] else None
         stored = StoredMail(

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any, NoReturn, TypeVar
 
 from temporalio import workflow
@@ -64,7 +64,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.shipping import Label, TrackingStatus
     from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
-    from notifications.notice import CustomerNotice, NoticeKind, TrackingLink, Undone
+    from domain.timeline import MessageRecord
+    from notifications.notice import CustomerNotice, DelayCause, NoticeKind, TrackingLink, Undone
     from workflows import policies
     from workflows.failures import error_text, is_business_rejection
     from workflows.order_state import Authorization, HeldStock, OrderState, Parcel, RmaAllocation
@@ -98,6 +99,16 @@ _FULFILLMENT_BY_EVENT = {
     EventKind.SHIPMENT_EXCEPTION: FulfillmentStatus.EXCEPTION,
     EventKind.SHIPMENT_RETURNED_TO_SENDER: FulfillmentStatus.RETURNED_TO_SENDER,
 }
+# Messages that a cancellation makes untrue: never sent once the order is cancelled (issue 5).
+_SUPERSEDED_BY_CANCELLATION = frozenset(
+    {
+        NoticeKind.ORDER_CONFIRMED,
+        NoticeKind.BACKORDER_DECIDED,
+        NoticeKind.ORDER_SHIPPED,
+        NoticeKind.ORDER_DELAYED,
+        NoticeKind.ORDER_DELIVERED,
+    }
+)
 _PARCEL_ENDS = (FulfillmentStatus.DELIVERED, FulfillmentStatus.RETURNED_TO_SENDER, FulfillmentStatus.CANCELED)
 # How far along a parcel is. Scans arrive unordered: one that is not further along than what we know is stale.
 # An exception has no rank of its own: the next progress scan (even at the same stage) clears it.
@@ -514,16 +525,46 @@ class OrderWorkflow:
                 return
             try:
                 await workflow.wait_condition(
-                    _changed(lambda: (len(self._parcels_moving()), self._relabeling)),
-                    timeout=min(self._policy.tracking_poll_interval, remaining),
+                    _changed(lambda: ([x.status for x in self._parcels_moving()], self._relabeling)),
+                    timeout=min(self._policy.tracking_poll_interval, remaining, self._until_promised_date()),
                 )
             except TimeoutError:
                 for shipment in self._parcels_moving():
                     await self._poll_tracking(shipment.reference)
+            await self._tell_about_delays()
         delivered = any(x.status is FulfillmentStatus.DELIVERED for x in s.shipments if x.captured)
         if delivered:
             s.delivered_at = workflow.now()
         self._update(status=OrderStatus.COMPLETED if delivered else OrderStatus.REQUIRES_ACTION)
+        if delivered:
+            await self._notify(NoticeKind.ORDER_DELIVERED)
+
+    def _promised_deadline(self) -> datetime | None:
+        """The end (UTC) of the delivery date promised at checkout."""
+        promised = self._order.promised_delivery_date
+        return datetime.combine(promised + timedelta(days=1), time(0), tzinfo=UTC) if promised else None
+
+    def _until_promised_date(self) -> timedelta:
+        deadline = self._promised_deadline()
+        if deadline is None or "promised" in self._s.delays_told:
+            return timedelta(days=365)
+        return max(deadline - workflow.now(), timedelta(seconds=1))
+
+    async def _tell_about_delays(self) -> None:
+        """Tell the customer before they have to ask (story 1): once per parcel the carrier reports a problem
+        with, and once when the promised date passes without a delivery."""
+        s = self._s
+        for parcel in self._parcels_moving():
+            if parcel.status is FulfillmentStatus.EXCEPTION and parcel.reference not in s.delays_told:
+                s.delays_told.append(parcel.reference)
+                await self._notify(
+                    NoticeKind.ORDER_DELAYED, tracking_of=[parcel.reference], delay=DelayCause.CARRIER_EXCEPTION
+                )
+        deadline = self._promised_deadline()
+        if deadline and workflow.now() >= deadline and "promised" not in s.delays_told and self._parcels_moving():
+            s.delays_told.append("promised")
+            moving = [x.reference for x in self._parcels_moving()]
+            await self._notify(NoticeKind.ORDER_DELAYED, tracking_of=moving, delay=DelayCause.PAST_PROMISED_DATE)
 
     def _parcels_moving(self) -> list[ShipmentView]:
         return [x for x in self._s.shipments if x.captured and x.status not in _PARCEL_ENDS]
@@ -862,6 +903,7 @@ class OrderWorkflow:
                 "failure_reason": s.failure_reason,
                 "compensations": s.compensations,
                 "messages_sent": s.messages_sent,
+                "messages": s.messages,
                 "backorder": s.backorder,
                 "canceled_lines": s.canceled_lines,
                 "captured": captured,
@@ -967,6 +1009,7 @@ class OrderWorkflow:
         short_skus: list[str] | None = None,
         canceled_skus: list[str] | None = None,
         tracking_of: list[str] | None = None,
+        delay: DelayCause | None = None,
     ) -> None:
         order, s = self._order, self._s
         seq = 1 + sum(f".{kind.value}." in sent for sent in s.messages_sent)
@@ -988,15 +1031,30 @@ class OrderWorkflow:
             amount_returned=s.amount_returned,
             backorder=s.backorder,
             canceled_skus=canceled_skus or [line.sku for line in s.canceled_lines],
+            delay=delay,
+            promised_by=order.promised_delivery_date,
         )
         step = f"notify_{kind.value}"
+        if s.status is OrderStatus.CANCELED and kind in _SUPERSEDED_BY_CANCELLATION:
+            self._record(step, "skipped", "the order was cancelled meanwhile: this message would contradict it")
+            return
         try:
-            await workflow.execute_activity_method(NotificationActivities.notify, notice, **policies.NOTIFY)
+            delivery = await workflow.execute_activity_method(NotificationActivities.notify, notice, **policies.NOTIFY)
         except ActivityError as error:
             # A message that cannot be delivered does not undo the order; it is visible for follow-up.
             self._record(step, "failed", error_text(error))
             return
-        s.messages_sent.append(notification_id(order.order_id, kind.value, seq))
+        sent = notification_id(order.order_id, kind.value, seq)
+        s.messages_sent.append(sent)
+        s.messages.append(
+            MessageRecord(
+                notification_id=sent,
+                kind=kind.value,
+                channel=delivery.channel,
+                subject=delivery.subject,
+                at=workflow.now(),
+            )
+        )
         self._record(step, "succeeded")
 
     def _notice_total(self, kind: NoticeKind, tracking_of: list[str] | None) -> int:

@@ -24,6 +24,7 @@ from domain.order_view import (
 from domain.payment import Payment
 from domain.returns import ReturnOutcome
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
+from domain.timeline import MessageRecord
 from notifications.notice import Undone
 
 
@@ -99,6 +100,10 @@ class OrderState(BaseModel):
     undone: list[Undone] = Field(default_factory=list)
     amount_returned: int = 0
     messages_sent: list[str] = Field(default_factory=list)
+    messages: list[MessageRecord] = Field(default_factory=list)
+    delays_told: list[str] = Field(default_factory=list)
+    """Parcel references whose carrier exception the customer was told about; ``promised`` once the promised
+    delivery date passed and they were told."""
     seen_events: list[str] = Field(default_factory=list)
     status_seq: int = 0
     outbox: list[OrderStatusChanged] = Field(default_factory=list)

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict
 from domain.payment import Payment
 from domain.returns import ReturnedLine, ReturnStatus
 from domain.shipments import ShipmentView
-from domain.timeline import TimelineEntry
+from domain.timeline import MessageRecord, TimelineEntry
 
 
 class CarriedOver(BaseModel):
@@ -17,6 +17,7 @@ class CarriedOver(BaseModel):
     status: ReturnStatus
     timeline: list[TimelineEntry]
     messages_sent: list[str]
+    messages: list[MessageRecord] = []
     payments: list[Payment]
     """The order's payments as the refunds left them."""
     refunded: int

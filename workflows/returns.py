@@ -65,7 +65,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.shipments import ShipmentView
     from domain.shipping import Label
     from domain.status import FulfillmentStatus
-    from domain.timeline import Outcome, TimelineEntry
+    from domain.timeline import MessageRecord, Outcome, TimelineEntry
     from notifications.notice import CustomerNotice, NoticeKind, NoticeLine, TrackingLink, Undone
     from workflows import policies
     from workflows.failures import error_text, is_business_rejection
@@ -129,6 +129,7 @@ class ReturnWorkflow:
         self._status = ReturnStatus.REQUESTED
         self._timeline: list[TimelineEntry] = []
         self._messages_sent: list[str] = []
+        self._messages: list[MessageRecord] = []
         self._payments = list(input.payments)
         self._refunded = 0
         self._returned: list[ReturnedLine] = []
@@ -526,6 +527,7 @@ class ReturnWorkflow:
             status=self._status,
             timeline=self._timeline,
             messages_sent=self._messages_sent,
+            messages=self._messages,
             payments=self._payments,
             refunded=self._refunded,
             returned=self._returned,
@@ -545,6 +547,7 @@ class ReturnWorkflow:
         self._status = carried.status
         self._timeline = list(carried.timeline)
         self._messages_sent = list(carried.messages_sent)
+        self._messages = list(carried.messages)
         self._payments = list(carried.payments)
         self._refunded = carried.refunded
         self._returned = list(carried.returned)
@@ -739,6 +742,7 @@ class ReturnWorkflow:
                 "replacement_shipment": self._replacement,
                 "timeline": self._timeline,
                 "messages_sent": self._messages_sent,
+                "messages": self._messages,
             }
         )
 
@@ -815,11 +819,20 @@ class ReturnWorkflow:
         )
         step = f"notify_{kind.value}"
         try:
-            await workflow.execute_activity_method(NotificationActivities.notify, notice, **policies.NOTIFY)
+            delivery = await workflow.execute_activity_method(NotificationActivities.notify, notice, **policies.NOTIFY)
         except ActivityError as error:
             self._record(step, "failed", error_text(error))
             return False
         self._messages_sent.append(notice.notification_id)
+        self._messages.append(
+            MessageRecord(
+                notification_id=notice.notification_id,
+                kind=kind.value,
+                channel=delivery.channel,
+                subject=delivery.subject,
+                at=workflow.now(),
+            )
+        )
         self._record(step, "succeeded")
         return True
 

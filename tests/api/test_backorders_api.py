@@ -58,7 +58,7 @@ async def test_a_short_order_ships_what_is_there_and_the_rest_when_the_erp_resto
     asked = await until(http, f"/orders/{order_id}", lambda o: o["status"] == "requires_action")
     assert asked["backorder"]["lines"] == [{"sku": sofa, "missing": 2, "restock_date": "2026-12-10"}]
     told = await until_mail(control, order_id, "order-backordered")
-    assert sofa in told["body"] and "2026-12-10" in told["body"]
+    assert sofa in told["body"] and "10 décembre 2026" in told["body"]  # fr-FR: the date as French writes it
 
     bad = await http.post(f"/orders/{order_id}/backorder-decision", json={"choice": "ship_whenever"})
     assert bad.status_code == 422 and bad.headers["content-type"] == PROBLEM

@@ -12,7 +12,7 @@ from tests.integration.conftest import LiveHub, eventually
 from tests.orders import make_order, unique_id
 
 
-async def test_happy_path_charges_the_total_commits_stock_buys_one_label_and_mails_twice(
+async def test_happy_path_charges_the_total_commits_stock_buys_one_label_and_mails_three_times(
     live_hub: LiveHub,
 ) -> None:
     order = make_order()
@@ -29,7 +29,11 @@ async def test_happy_path_charges_the_total_commits_stock_buys_one_label_and_mai
     assert ledger["inventory"]["committed"] == 3
     assert ledger["labels"] == {"bought": 1, "voided": 0}
     assert sorted(m["subject"] for m in mail) == sorted(
-        [f"Commande {order.order_id} confirmée", f"Votre commande {order.order_id} est expédiée"]
+        [
+            f"Commande {order.order_id} confirmée",
+            f"Votre commande {order.order_id} est expédiée",
+            f"Commande {order.order_id} livrée",
+        ]
     )
     shipped = next(m for m in mail if "expédiée" in m["subject"])
     assert view.shipments[0].tracking_code and view.shipments[0].tracking_code in shipped["body"]
@@ -119,7 +123,7 @@ async def test_failure_message_names_the_reason_and_what_was_undone(live_hub: Li
 
     [message] = [m for m in mail if "cancelled" in m["subject"]]
     assert "we could not collect the payment" in message["body"]
-    assert "authorization of 138.00 EUR" in message["body"] and "no money was taken" in message["body"]
+    assert "authorization of €138.00" in message["body"] and "no money was taken" in message["body"]
     assert "shipping label" in message["body"] and "released" in message["body"]
     assert view.compensations == ["label voided", "stock released", "payment voided"]
 

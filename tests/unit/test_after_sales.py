@@ -117,7 +117,7 @@ def test_refund_message_states_the_amount_and_each_line_condition() -> None:
         NoticeLine(sku="INK-07", quantity=2, disposition="damaged"),
     ]
     fr = render(_notice(NoticeKind.RETURN_REFUNDED, "fr-FR", amount_returned=13350, lines=lines))
-    assert "133,50 EUR" in fr.subject and "2 x INK-07 : reçu endommagé" in fr.text
+    assert "133,50\u00a0€" in fr.subject and "2 x INK-07 : reçu endommagé" in fr.text
 
 
 def test_a_cancelled_exchange_says_why_and_that_the_label_is_void() -> None:

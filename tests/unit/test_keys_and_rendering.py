@@ -8,7 +8,7 @@ from domain.keys import hold_id, idempotency_key, notification_id, order_id_of, 
 from domain.order import Customer
 from domain.order_view import FailureReason
 from notifications.notice import CustomerNotice, NoticeKind, TrackingLink, Undone
-from notifications.render import money, render
+from notifications.render import format_money, render
 
 
 def test_keys_are_derived_from_the_order_and_step_only() -> None:
@@ -29,8 +29,8 @@ def test_amounts_are_formatted_per_currency_exponent_and_language() -> None:
     assert format_amount(12900, "EUR") == "129.00 EUR"
     assert format_amount(1290, "JPY") == "1290 JPY"
     assert format_amount(1290, "KWD") == "1.290 KWD"
-    assert money(4200, "EUR", "fr") == "42,00 EUR"
-    assert money(123456789, "USD", "en") == "1,234,567.89 USD"
+    assert format_money(4200, "EUR", "fr") == "42,00\u00a0€"
+    assert format_money(123456789, "USD", "en") == "$1,234,567.89"
 
 
 def _notice(kind: NoticeKind, locale: str, **changes: object) -> CustomerNotice:
@@ -57,7 +57,7 @@ def test_cancellation_names_the_reason_and_each_thing_undone_in_english() -> Non
     )
     assert rendered.subject == "Order A-1 cancelled"
     assert "our carrier could not accept a parcel for your address" in rendered.text
-    assert "authorization of 129.00 EUR" in rendered.text
+    assert "authorization of €129.00" in rendered.text
     assert "items reserved for you have been released" in rendered.text
 
 
@@ -66,5 +66,5 @@ def test_shipped_message_in_french_carries_tracking() -> None:
         _notice(NoticeKind.ORDER_SHIPPED, "fr-FR", tracking=[TrackingLink(carrier="USPS", tracking_code="9400TRK")])
     )
     assert rendered.subject == "Votre commande A-1 est expédiée"
-    assert "129,00 EUR" in rendered.text and "9400TRK" in rendered.text
+    assert "129,00\u00a0€" in rendered.text and "9400TRK" in rendered.text
     assert rendered.text.startswith("Bonjour Ana,")

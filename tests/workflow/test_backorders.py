@@ -84,7 +84,7 @@ async def test_ship_available_now_and_the_rest_when_the_erp_restocks(fake_hub: F
     assert waiting.backorder is not None and waiting.backorder.choice is None
     assert [(x.sku, x.missing, x.restock_date) for x in waiting.backorder.lines] == [("INK-07", 2, date(2026, 12, 10))]
     told = fake_hub.notifier.sent[f"{order.order_id}.order-backordered.1"]
-    assert "INK-07" in told.text and "2026-12-10" in told.text and "ship_available" in told.text
+    assert "INK-07" in told.text and "10 décembre 2026" in told.text and "ship_available" in told.text
     assert fake_hub.effects.counts["capture"] == 0  # nothing is charged while the customer decides
 
     await orders.decide_backorder(order.order_id, BackorderDecision(choice=BackorderChoice.SHIP_AVAILABLE))
@@ -113,6 +113,7 @@ async def test_ship_available_now_and_the_rest_when_the_erp_restocks(fake_hub: F
         "backorder-decided.1",
         "order-shipped.1",
         "order-shipped.2",
+        "order-delivered.1",
     ]
     decided = fake_hub.notifier.sent[f"{order.order_id}.backorder-decided.1"]
     assert "Comme vous l'avez demandé" in decided.text  # the customer's locale is fr-FR

@@ -27,7 +27,11 @@ async def test_a_long_followed_order_continues_as_new_keeping_its_state(fake_hub
     # What happened in the first run is still there: steps, messages, shipments.
     steps = [e.step for e in view.timeline]
     assert steps.index("authorize_payment") < steps.index("continue_as_new")
-    assert view.messages_sent == [f"{order.order_id}.order-confirmed.1", f"{order.order_id}.order-shipped.1"]
+    assert view.messages_sent == [
+        f"{order.order_id}.order-confirmed.1",
+        f"{order.order_id}.order-shipped.1",
+        f"{order.order_id}.order-delivered.1",
+    ]
     assert [s.shipment_no for s in view.shipments] == [1]
     assert fake_hub.effects.counts["capture"] == 1 and fake_hub.effects.counts["buy_label"] == 1
 

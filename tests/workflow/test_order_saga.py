@@ -35,7 +35,11 @@ async def test_happy_path_ships_captures_and_completes_on_delivery(fake_hub: Fak
     )
     assert counts["void"] == counts["release"] == counts["void_label"] == 0
     assert sorted(fake_hub.notifier.sent) == sorted(
-        [f"{order.order_id}.order-confirmed.1", f"{order.order_id}.order-shipped.1"]
+        [
+            f"{order.order_id}.order-confirmed.1",
+            f"{order.order_id}.order-shipped.1",
+            f"{order.order_id}.order-delivered.1",
+        ]
     )
     assert [s.tracking_code for s in view.shipments] == ["TRK0"]
     steps = [entry.step for entry in view.timeline if entry.outcome == "succeeded"]

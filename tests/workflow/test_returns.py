@@ -216,7 +216,7 @@ async def test_return_is_labelled_tracked_inspected_reported_and_refunded_across
     ]
     assert view.messages_sent == [_sent(input, "return-label"), _sent(input, "return-refunded")]
     refunded = fake_hub.notifier.sent[_sent(input, "return-refunded")]
-    assert "133,50 EUR" in refunded.text and "endommagé" in refunded.text
+    assert "133,50\u00a0€" in refunded.text and "endommagé" in refunded.text
     # No order workflow runs here: the RMA still ends, and says it could not tell the order.
     assert [e.outcome for e in view.timeline if e.step == "tell_order"] == ["failed"]
     description = await handle.describe()
