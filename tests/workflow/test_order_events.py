@@ -200,3 +200,41 @@ async def test_a_carrier_exception_is_shown_and_a_later_scan_moves_the_parcel_on
     await handle.signal(OrderWorkflow.record_event, _scan(order.order_id, "d", EventKind.SHIPMENT_DELIVERED, 30))
     view = await handle.result()
     assert (view.status, view.fulfillment_status) == (OrderStatus.COMPLETED, FulfillmentStatus.DELIVERED)
+
+
+async def test_the_customer_hears_of_a_delay_before_they_have_to_ask(fake_hub: FakeHub) -> None:
+    """Story 1: the promised date passes without a delivery, then the carrier reports a problem: one message for
+    each, in the customer's language, and the delivery itself is told too."""
+    fake_hub.carrier.deliver_after_polls = 10_000  # the parcel moves only by the scans sent here
+    orders = _patient(fake_hub)
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    order = make_order(promised_delivery_date=yesterday.isoformat())
+    placed = await orders.place(order)
+    await _shipped(orders, order.order_id)
+
+    async def told(kind: str, n: int) -> str:
+        for _ in range(200):
+            sent = fake_hub.notifier.sent.get(f"{order.order_id}.{kind}.{n}")
+            if sent is not None:
+                return sent.text
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no {kind}.{n}: {sorted(fake_hub.notifier.sent)}")
+
+    late = await told("order-delayed", 1)
+    assert "au plus tard le" in late and "pas besoin de nous contacter" in late  # fr-FR, the promised date missed
+    await placed.handle.signal(OrderWorkflow.record_event, _scan(order.order_id, "ex", EventKind.SHIPMENT_EXCEPTION, 1))
+    problem = await told("order-delayed", 2)
+    assert "incident sur le colis" in problem
+    await placed.handle.signal(OrderWorkflow.record_event, _scan(order.order_id, "ex", EventKind.SHIPMENT_EXCEPTION, 2))
+    await placed.handle.signal(OrderWorkflow.record_event, _scan(order.order_id, "d", EventKind.SHIPMENT_DELIVERED, 3))
+    view = await placed.handle.result()
+
+    kinds = [m.split(".", 1)[1] for m in view.messages_sent]
+    assert kinds == [
+        "order-confirmed.1",
+        "order-shipped.1",
+        "order-delayed.1",
+        "order-delayed.2",
+        "order-delivered.1",
+    ]  # the repeated exception scan (same event id) told nothing new
+    assert [m.channel for m in view.messages] == ["email"] * 5 and all(m.subject for m in view.messages)
