@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run demo test test-all lint worker sandbox clean
+.PHONY: run demo test test-all lint worker sandbox record-histories clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ worker: $(STAMP)
 
 sandbox: $(STAMP)
 	$(PY) -m sandbox
+
+record-histories: $(STAMP)  ## re-record tests/replay/histories (one per workflow path) from the current code
+	$(PY) -m tests.replay.record
 
 clean:
 	rm -rf .data .pytest_cache .mypy_cache .ruff_cache

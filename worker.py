@@ -23,6 +23,7 @@ from activities.status_events import StatusEventActivities
 from connectors.ports import Carrier, Inventory, Notifier, PaymentGateway, StatusPublisher
 from hub.logging import configure_logging
 from hub.settings import Settings
+from hub.telemetry import prometheus_runtime, tracing_interceptors
 from hub.upstreams import connect_temporal, open_upstreams
 from workflows.order import OrderWorkflow
 from workflows.returns import ReturnWorkflow
@@ -81,11 +82,17 @@ def order_worker(client: Client, task_queue: str, activity_fns: Sequence[Callabl
         workflows=[OrderWorkflow, ReturnWorkflow],
         activities=activity_fns,
         interceptors=[ConnectorBoundaryInterceptor()],
-        workflow_runner=SandboxedWorkflowRunner(
-            # pydantic's EmailStr imports these lazily on first validation; loading them once, outside the
-            # sandbox, keeps every workflow run from re-importing them.
-            restrictions=SandboxRestrictions.default.with_passthrough_modules("email_validator", "idna")
-        ),
+        workflow_runner=workflow_runner(),
+    )
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox workflows run in: the worker's, and the replay test's (``tests/replay``), so that a history
+    replays exactly as a worker would resume it."""
+    return SandboxedWorkflowRunner(
+        # pydantic's EmailStr imports these lazily on first validation; loading them once, outside the
+        # sandbox, keeps every workflow run from re-importing them.
+        restrictions=SandboxRestrictions.default.with_passthrough_modules("email_validator", "idna")
     )
 
 
@@ -97,15 +104,31 @@ async def running_worker(client: Client, settings: Settings, task_queue: str | N
         yield worker
 
 
+async def connect_worker_client(settings: Settings) -> Client:
+    """The worker's Temporal client: with the Prometheus runtime (``metrics.bind_address``) and tracing
+    (``tracing.exporter``) when configured; the worker inherits both from it."""
+    return await connect_temporal(
+        settings,
+        runtime=prometheus_runtime(settings.metrics.bind_address),
+        interceptors=tracing_interceptors(settings.tracing, "worker"),
+    )
+
+
 async def main() -> None:
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
-    client = await connect_temporal(settings)
+    client = await connect_worker_client(settings)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     async with running_worker(client, settings):
-        log.info("worker_started", address=settings.temporal.address, task_queue=settings.temporal.task_queue)
+        log.info(
+            "worker_started",
+            address=settings.temporal.address,
+            task_queue=settings.temporal.task_queue,
+            metrics=settings.metrics.bind_address,
+            tracing=settings.tracing.exporter,
+        )
         await stop.wait()
         log.info("worker_stopping")  # leaving the context drains in-flight activities
 

@@ -9,7 +9,9 @@
 | IndeterminateError    | retryable: the next attempt re-sends with the same key          |
 
 The same interceptor binds the log context (order, workflow, activity, attempt) so every connector log line
-says which order it is about, without the connectors knowing Temporal.
+says which order it is about, without the connectors knowing Temporal, and counts each failure in
+``hub_connector_errors{error_class, upstream}`` through the activity's metric meter (served with the SDK's own
+metrics when the worker's runtime exports them; a no-op otherwise).
 """
 
 from datetime import timedelta
@@ -54,6 +56,9 @@ class _Boundary(ActivityInboundInterceptor):
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
         info = activity.info()
         order_id = getattr(input.args[0], "order_id", None) if input.args else None
+        if order_id is None and info.workflow_id and info.workflow_type == "OrderWorkflow":
+            # Inputs such as a label reference carry no order id; the order's workflow id does.
+            order_id = info.workflow_id.removeprefix("order:")
         with structlog.contextvars.bound_contextvars(
             order_id=order_id,
             workflow_id=info.workflow_id,
@@ -73,4 +78,12 @@ class _Boundary(ActivityInboundInterceptor):
                     code=error.code,
                     retryable=not failure.non_retryable,
                 )
+                _count(error)
                 raise failure from error
+
+
+def _count(error: ConnectorError) -> None:
+    counter = activity.metric_meter().create_counter(
+        "hub_connector_errors", "Connector failures seen by activities, by error class and upstream"
+    )
+    counter.add(1, {"error_class": type(error).__name__, "upstream": error.upstream})

@@ -31,5 +31,6 @@ class NotificationActivities:
                 locale=notice.customer.locale,
             ),
             phone=notice.customer.phone,
+            preferred=notice.customer.channels,
         )
         return delivery.model_copy(update={"subject": rendered.subject})

@@ -3,10 +3,12 @@
 from fastapi import FastAPI
 from pydantic import BaseModel
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 
-from api import problems
+from api import metrics, problems
 from api.auth import Authenticator
 from api.body_limit import BodyLimit
+from api.codec import codec_router
 from api.customers import customers_router
 from api.orders import orders_router
 from api.problems import Problem, documented
@@ -34,6 +36,16 @@ def create_app(settings: Settings, temporal: Client, upstreams: Upstreams) -> Fa
     app.include_router(orders_router(orders, Authenticator(settings.api.keys)))
     app.include_router(returns_router(orders, Authenticator(settings.api.keys)))
     app.include_router(customers_router(orders, Authenticator(settings.api.keys)))
+    if (codec := temporal.data_converter.payload_codec) is not None:
+        # Only when payloads are encrypted: the Web UI and CLI decode histories through it.
+        app.include_router(
+            codec_router(
+                codec,
+                Authenticator(settings.api.keys),
+                namespace=settings.temporal.namespace,
+                ui_origin=settings.api.codec_cors_origin,
+            )
+        )
     app.include_router(
         webhooks_router(
             orders,
@@ -59,5 +71,7 @@ def create_app(settings: Settings, temporal: Client, upstreams: Upstreams) -> Fa
             raise Problem(503, "Not ready", "Temporal is not reachable")
         return Health(status="ready")
 
+    # The client's runtime serves Prometheus when HUB_METRICS__API_BIND_ADDRESS is set (api/__main__.py).
+    metrics.install(app, (temporal.service_client.config.runtime or Runtime.default()).metric_meter)
     app.add_middleware(BodyLimit, limit=settings.api.max_body_bytes)
     return app

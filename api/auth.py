@@ -12,6 +12,8 @@ from hub.settings import ApiKey
 
 READ = "orders:read"
 WRITE = "orders:write"
+CODEC = "codec:decode"
+"""Decrypt (and encrypt) payloads through the codec server; orders scopes do not imply it."""
 
 
 def hash_key(key: str) -> str:

@@ -59,9 +59,16 @@ class ChannelRouter:
         if "webhook" in wanted and (webhook is None or not webhook_url):
             raise ValueError("the webhook channel is configured but no webhook notifier or URL was given")
 
-    def channels_for(self, event: str | None) -> list[MessageChannel]:
-        """The configured channels of an event, in order, without repeats."""
-        chosen = self._per_event.get(event, self._default) if event else self._default
+    def channels_for(
+        self, event: str | None, preferred: Sequence[MessageChannel] | None = None
+    ) -> list[MessageChannel]:
+        """The channels of an event, in order, without repeats: the customer's own choice when they made one
+        (among the channels this hub can send on; email always), else the retailer's configuration."""
+        if preferred:
+            usable = {"email", *(["sms"] if self._sms else []), *(["webhook"] if self._webhook_url else [])}
+            chosen = [channel for channel in preferred if channel in usable] or ["email"]
+        else:
+            chosen = self._per_event.get(event, self._default) if event else self._default
         return list(dict.fromkeys(chosen))
 
     async def send(self, message: OutboundMessage) -> Delivery:
@@ -74,12 +81,15 @@ class ChannelRouter:
             return await self._email.send(message)
         raise ConfigurationError(f"channel {message.channel} is not configured", upstream=message.channel)
 
-    async def dispatch(self, message: OutboundMessage, *, phone: str | None) -> Delivery:
-        """Send ``message`` (addressed by email) on each channel configured for ``message.event``.
+    async def dispatch(
+        self, message: OutboundMessage, *, phone: str | None, preferred: Sequence[MessageChannel] | None = None
+    ) -> Delivery:
+        """Send ``message`` (addressed by email) on each channel for ``message.event`` (or the customer's choice).
 
         Returns the first accepted channel's ``Delivery`` with every channel's outcome in ``channels``.
         """
-        outcomes = [await self._one(channel, message, phone) for channel in self.channels_for(message.event)]
+        channels = self.channels_for(message.event, preferred)
+        outcomes = [await self._one(channel, message, phone) for channel in channels]
         if not any(d.accepted for d, _ in outcomes) and all(d.reason == "no_phone" for d, _ in outcomes):
             outcomes.append(await self._one("email", message, phone))
         deliveries = [delivery for delivery, _ in outcomes]

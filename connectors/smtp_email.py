@@ -52,6 +52,8 @@ class SmtpEmailNotifier:
         email["X-Hub-Order-Id"] = message.order_id
         email["X-Hub-Notification-Id"] = message.notification_id
         email.set_content(message.text)
+        if message.html:  # multipart/alternative: mail clients show the HTML part, the rest the text
+            email.add_alternative(message.html, subtype="html")
         try:
             await aiosmtplib.send(
                 email,

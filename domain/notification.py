@@ -42,3 +42,9 @@ class Delivery(BaseModel):
     channels: list["Delivery"] = []
     """When a notice goes out on several channels: one entry per channel, in the configured order (this
     ``Delivery`` is the first channel that accepted it)."""
+
+    @property
+    def sent_on(self) -> str:
+        """``email``, or ``email+sms``: every channel that accepted the message, for the customer timeline."""
+        accepted = [delivery.channel for delivery in self.channels if delivery.accepted]
+        return "+".join(accepted) if accepted else self.channel

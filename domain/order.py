@@ -41,6 +41,9 @@ class Customer(_Frozen):
     locale: Locale = "en"
     phone: Phone | None = None
     """For text messages, when the retailer sends them (configured per event)."""
+    channels: Annotated[list[Literal["email", "sms", "webhook"]], Field(min_length=1, max_length=3)] | None = None
+    """The customer's own choice of channels, when they made one: it replaces the retailer's per-event choice
+    (a channel this hub does not send on is skipped; email is the fallback)."""
 
 
 class Address(_Frozen):

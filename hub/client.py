@@ -26,11 +26,19 @@ from domain.returns import (
     WarehouseReceipt,
     return_workflow_id,
 )
-from domain.status import OrderStatus
+from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
 from hub.customer_timeline import newest_first, order_items, return_items
 from workflows.order import OrderWorkflow
 from workflows.returns import ReturnWorkflow
-from workflows.search_attributes import BACKORDERED_SKUS, CUSTOMER_ID, ORDER_STATUS
+from workflows.search_attributes import (
+    BACKORDERED_SKUS,
+    CHANNEL,
+    CUSTOMER_ID,
+    FULFILLMENT_STATUS,
+    ORDER_STATUS,
+    ORDER_TOTAL,
+    PAYMENT_STATUS,
+)
 
 FINGERPRINT_MEMO = "fingerprint"
 
@@ -99,11 +107,15 @@ class OrderClient:
                 task_queue=self.task_queue,
                 # One order id, one workflow, ever: a finished order is not re-run by a late duplicate.
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                # Set at start they are free; the workflow upserts OrderStatus only when it changes.
+                # Set at start they are free; the workflow upserts the statuses only when they change.
                 search_attributes=TypedSearchAttributes(
                     [
                         SearchAttributePair(ORDER_STATUS, OrderStatus.PENDING.value),
+                        SearchAttributePair(PAYMENT_STATUS, PaymentStatus.NOT_PAID.value),
+                        SearchAttributePair(FULFILLMENT_STATUS, FulfillmentStatus.OPEN.value),
                         SearchAttributePair(CUSTOMER_ID, order.customer.id),
+                        SearchAttributePair(ORDER_TOTAL, order.total),
+                        SearchAttributePair(CHANNEL, order.channel),
                     ]
                 ),
                 memo={FINGERPRINT_MEMO: order.fingerprint()},

@@ -156,8 +156,9 @@ async def _play(
             await _until(api, order.order_id, lambda v: v.status is OrderStatus.REQUIRES_ACTION, timeout_s)
             decision = {"choice": scenario.backorder_choice.value}
             (await api.post(f"/orders/{order.order_id}/backorder-decision", json=decision)).raise_for_status()
-        # Delivered orders stay open through their return window: "completed" is as far as the demo waits.
-        view = await _until(api, order.order_id, lambda v: v.finished or v.status is OrderStatus.COMPLETED, timeout_s)
+        # Delivered orders stay open through their return window: "completed" is as far as the demo waits, and
+        # then until the delivery notice is recorded (the status turns completed before that message is sent).
+        view = await _until(api, order.order_id, _settled, timeout_s)
     except Exception as error:  # the demo reports every failure rather than stopping at the first
         problems.append(f"{type(error).__name__}: {error}")
     mail = await sandbox.mail(order.order_id)
@@ -173,6 +174,11 @@ async def _play(
         if view.status is OrderStatus.CANCELED and sum("order-canceled" in m for m in received) != 1:
             problems.append("a cancelled order must get exactly one cancellation message")
     return Result(scenario, order, view, mail, problems)
+
+
+def _settled(view: OrderView) -> bool:
+    delivered_notice_sent = any(".order-delivered." in sent for sent in view.messages_sent)
+    return view.finished or (view.status is OrderStatus.COMPLETED and delivered_notice_sent)
 
 
 async def _until(

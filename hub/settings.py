@@ -4,11 +4,22 @@
 same code that runs in the demo at production. Defaults point at the local sandbox.
 """
 
+import base64
+import binascii
 import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, SecretStr, TypeAdapter, model_validator
+from pydantic import (
+    BaseModel,
+    SecretStr,
+    SerializationInfo,
+    TypeAdapter,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.backorder import BackorderChoice
@@ -20,11 +31,61 @@ from domain.returns import ReturnPolicy
 SANDBOX = "http://127.0.0.1:8100"
 
 
+class EncryptionKey(BaseModel):
+    """An AES-256-GCM key for payloads: its id (written next to every payload it encrypts) and the key,
+    base64 of 32 random bytes (``python -c "import os, base64; print(base64.b64encode(os.urandom(32)).decode())"``)."""
+
+    id: str
+    key: SecretStr
+
+    @field_validator("id")
+    @classmethod
+    def _id_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("an encryption key needs a non-empty id")
+        return value
+
+    @field_validator("key")
+    @classmethod
+    def _aes_256(cls, value: SecretStr) -> SecretStr:
+        try:
+            raw = base64.b64decode(value.get_secret_value().strip(), validate=True)
+        except binascii.Error:
+            raise ValueError("an encryption key must be base64") from None
+        if len(raw) != 32:
+            raise ValueError(f"an encryption key must be 32 bytes (AES-256), this one is {len(raw)}")
+        return value
+
+    @field_serializer("key", when_used="json")
+    def _revealed_only_for_env(self, value: SecretStr, info: SerializationInfo) -> str:
+        # ``to_env`` hands keys to the processes it configures; every other dump keeps them masked.
+        return value.get_secret_value() if (info.context or {}).get("reveal_secrets") else str(value)
+
+
 class TemporalSettings(BaseModel):
     address: str = "localhost:7233"
     namespace: str = "default"
     task_queue: str = "orders"
     connect_timeout_s: float = 60.0
+    encryption_keys: list[EncryptionKey] = []
+    """Payload encryption keys, newest last (``HUB_TEMPORAL__ENCRYPTION_KEYS='[{"id": "2026-11", "key": "…"}]'``).
+    New payloads are encrypted with the newest; any listed key decrypts. None (and no files): no encryption."""
+    encryption_key_files: list[Path] = []
+    """Secret files, each holding one base64 key, named by its id (``/run/secrets/hub-keys/2026-11``); they
+    come after ``encryption_keys``, so the last file is the newest key."""
+    api_key: SecretStr | None = None
+    """Temporal Cloud API key (``HUB_TEMPORAL__API_KEY``): the connection then uses TLS."""
+    tls_cert_file: Path | None = None
+    """mTLS client certificate (PEM), for Temporal Cloud or a self-hosted cluster that requires it."""
+    tls_key_file: Path | None = None
+    tls_server_ca_file: Path | None = None
+    """The server's CA (PEM), when it is not a public one (self-hosted)."""
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> "TemporalSettings":
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together")
+        return self
 
 
 class HttpUpstream(BaseModel):
@@ -133,7 +194,8 @@ class ApiKey(BaseModel):
 
     id: str
     sha256: str
-    scopes: list[Literal["orders:read", "orders:write"]]
+    scopes: list[Literal["orders:read", "orders:write", "codec:decode"]]
+    """``codec:decode``: may decrypt payloads through the codec server (``/codec/decode``)."""
 
 
 class WebhookSecrets(BaseModel):
@@ -151,6 +213,9 @@ class ApiSettings(BaseModel):
     keys: list[ApiKey] = []
     webhooks: WebhookSecrets = WebhookSecrets()
     max_body_bytes: int = 1024 * 1024
+    codec_cors_origin: str | None = None
+    """The Temporal Web UI's origin (``http://localhost:8233``): the only origin whose browser pages may call
+    ``/codec/decode`` and ``/codec/encode``."""
 
 
 class OrderSettings(BaseModel):
@@ -171,6 +236,29 @@ class OrderSettings(BaseModel):
         return OrderPolicy(**self.model_dump(), publish_status_events=bool(events.subscribers))
 
 
+class MetricsSettings(BaseModel):
+    """Prometheus metrics (``HUB_METRICS__…``), off unless a bind address is set.
+
+    The worker serves the Temporal SDK's own metrics and the hub's counters (``hub_orders_finished``,
+    ``hub_compensations``, ``hub_connector_errors``) on ``bind_address``; the API serves its counters
+    (``hub_api_requests``) on ``api_bind_address``. Two processes cannot share a port, hence two settings."""
+
+    bind_address: str | None = None
+    """``host:port`` for the worker's ``/metrics``, e.g. ``0.0.0.0:9464``."""
+    api_bind_address: str | None = None
+    """``host:port`` for the API's ``/metrics``."""
+
+
+class TracingSettings(BaseModel):
+    """OpenTelemetry tracing of client calls, workflows and activities (``HUB_TRACING__…``), off by default."""
+
+    exporter: Literal["otlp", "console"] | None = None
+    endpoint: str | None = None
+    """OTLP over HTTP, e.g. ``http://collector:4318/v1/traces``; unset: the exporter's default
+    (``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` or ``http://localhost:4318/v1/traces``)."""
+    service_name: str = "order-hub"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUB_", env_nested_delimiter="__", extra="ignore")
 
@@ -183,6 +271,8 @@ class Settings(BaseSettings):
     events: EventSettings = EventSettings()
     notifications: NotificationSettings = NotificationSettings()
     api: ApiSettings = ApiSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    tracing: TracingSettings = TracingSettings()
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
 
@@ -201,6 +291,6 @@ def to_env(model: BaseModel, prefix: str = "HUB_") -> dict[str, str]:
         elif isinstance(value, BaseModel) and not isinstance(value, Address):
             env |= to_env(value, f"{key}__")
         else:
-            dumped = TypeAdapter(type(value)).dump_python(value, mode="json")
+            dumped = TypeAdapter(type(value)).dump_python(value, mode="json", context={"reveal_secrets": True})
             env[key] = dumped if isinstance(dumped, str) else json.dumps(dumped)
     return env

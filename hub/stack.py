@@ -25,7 +25,7 @@ import httpx
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from api.auth import hash_key
+from api.auth import CODEC, READ, WRITE, hash_key
 from hub.binaries import temporal_cli
 from hub.demo import print_summary, run_scenarios
 from hub.processes import Process
@@ -82,6 +82,9 @@ def start_temporal(settings: StackSettings, log_dir: Path) -> Process:
         str(settings.data_dir / "temporal.db"),
         "--log-level",
         "warn",
+        # The Web UI decrypts payloads through the API's codec server (the UI's page calls it from the browser).
+        "--ui-codec-endpoint",
+        f"http://{settings.host}:{settings.api_port}/codec",
     ]
     for key in ALL:
         command += ["--search-attribute", cli_flag(key)]
@@ -122,9 +125,26 @@ def demo_access() -> DemoAccess:
     )
 
 
-def api_settings(settings: Settings, access: DemoAccess, host: str, port: int) -> Settings:
-    key = ApiKey(id="demo", sha256=hash_key(access.api_key), scopes=["orders:read", "orders:write"])
-    return settings.model_copy(update={"api": ApiSettings(host=host, port=port, keys=[key], webhooks=access.secrets)})
+def api_settings(
+    settings: Settings, access: DemoAccess, host: str, port: int, *, ui_origin: str | None = None
+) -> Settings:
+    key = ApiKey(id="demo", sha256=hash_key(access.api_key), scopes=[READ, WRITE, CODEC])
+    api = ApiSettings(host=host, port=port, keys=[key], webhooks=access.secrets, codec_cors_origin=ui_origin)
+    return settings.model_copy(update={"api": api})
+
+
+def demo_encryption_keys(data_dir: Path) -> list[Path]:
+    """The stack's payload encryption keys, as secret files under ``data_dir/keys`` (oldest first by name).
+
+    Unlike the API key these outlive the run: the dev server's database does, and its histories must stay
+    readable. The first run makes one; drop another file in (``demo-2``) to rotate."""
+    keys = data_dir / "keys"
+    keys.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not any(keys.iterdir()):
+        first = keys / "demo-1"
+        first.touch(mode=0o600)
+        first.write_text(base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
+    return sorted(path for path in keys.iterdir() if path.is_file())
 
 
 async def wait_until_up(url: str, process: Process, timeout_s: float = 30.0) -> None:
@@ -176,7 +196,11 @@ def stack(settings: StackSettings) -> Iterator[Stack]:
             timeout_s=2,
         )
         access = demo_access()
-        hub = api_settings(hub, access, settings.host, settings.api_port)
+        ui_origin = f"http://localhost:{settings.ui_port}"
+        hub = api_settings(hub, access, settings.host, settings.api_port, ui_origin=ui_origin)
+        # Payloads are encrypted, as they should be in production; the Web UI decodes them through the API.
+        keys = demo_encryption_keys(settings.data_dir)
+        hub = hub.model_copy(update={"temporal": hub.temporal.model_copy(update={"encryption_key_files": keys})})
         # Parcels move by the carrier's webhooks; polling is the fallback for a webhook that never comes.
         hub = hub.model_copy(update={"orders": OrderSettings(tracking_poll_interval=timedelta(seconds=30))})
         started.append(Process.worker(log_dir, to_env(hub)))

@@ -7,14 +7,16 @@ shipment or payment back to its order).
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import structlog
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.client import Client, Interceptor
+from temporalio.runtime import Runtime
+from temporalio.service import TLSConfig
 
 from connectors.channels import ChannelRouter
 from connectors.easypost_carrier import EasyPostCarrier
@@ -24,7 +26,8 @@ from connectors.smtp_email import SmtpEmailNotifier
 from connectors.status_webhooks import StandardWebhookPublisher
 from connectors.stripe_payments import StripePaymentGateway
 from connectors.twilio_sms import TwilioSmsNotifier
-from hub.settings import HttpUpstream, Settings
+from hub.encryption import data_converter
+from hub.settings import HttpUpstream, Settings, TemporalSettings
 
 log = structlog.get_logger("hub.upstreams")
 
@@ -39,15 +42,26 @@ class Upstreams:
     publisher: StandardWebhookPublisher
 
 
-async def connect_temporal(settings: Settings) -> Client:
+async def connect_temporal(
+    settings: Settings, *, runtime: Runtime | None = None, interceptors: Sequence[Interceptor] = ()
+) -> Client:
     """Connect, waiting for the server for up to ``temporal.connect_timeout_s``: processes of a deployment start
-    in any order, and a worker that dies because Temporal was a second late helps nobody."""
+    in any order, and a worker that dies because Temporal was a second late helps nobody.
+
+    ``runtime`` carries the metrics exporter and ``interceptors`` the tracing (``hub.telemetry``); workers built
+    on the client inherit both, and its data converter, which encrypts payloads when keys are configured
+    (``hub.encryption``)."""
     deadline = time.monotonic() + settings.temporal.connect_timeout_s
     pause = 0.2
     while True:
         try:
             return await Client.connect(
-                settings.temporal.address, namespace=settings.temporal.namespace, data_converter=pydantic_data_converter
+                settings.temporal.address,
+                namespace=settings.temporal.namespace,
+                **security(settings.temporal),
+                data_converter=data_converter(settings.temporal),
+                interceptors=interceptors,
+                runtime=runtime,
             )
         except RuntimeError:
             if time.monotonic() + pause > deadline:
@@ -55,6 +69,23 @@ async def connect_temporal(settings: Settings) -> Client:
             log.info("temporal_not_reachable_yet", address=settings.temporal.address, retry_in_s=pause)
             await asyncio.sleep(pause)
             pause = min(pause * 2, 5.0)
+
+
+def security(temporal: TemporalSettings) -> dict[str, Any]:
+    """How to authenticate to the cluster: nothing (a local dev server), an API key over TLS (Temporal Cloud), or
+    mTLS with a client certificate (Cloud or a self-hosted cluster), the server's own CA when it has one."""
+    options: dict[str, Any] = {}
+    if temporal.tls_cert_file is not None and temporal.tls_key_file is not None:
+        ca = temporal.tls_server_ca_file.read_bytes() if temporal.tls_server_ca_file else None
+        options["tls"] = TLSConfig(
+            client_cert=temporal.tls_cert_file.read_bytes(),
+            client_private_key=temporal.tls_key_file.read_bytes(),
+            server_root_ca_cert=ca,
+        )
+    if temporal.api_key is not None:
+        options["api_key"] = temporal.api_key.get_secret_value()
+        options.setdefault("tls", True)
+    return options
 
 
 def _http(upstream: HttpUpstream) -> httpx.AsyncClient:

@@ -4,12 +4,14 @@ Every flag has a ``SANDBOX_*`` environment variable (``--http-port`` ↔ ``SANDB
 """
 
 import argparse
+import logging
 import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import uvicorn
 
+from hub.logging import configure_logging
 from sandbox.app import create_app
 from sandbox.config import SandboxConfig
 
@@ -54,14 +56,29 @@ def parse_config(argv: Sequence[str] | None = None) -> SandboxConfig:
     )
 
 
+class _PathWithoutQuery(logging.Filter):
+    """Access lines without query strings: a Twilio lookup's ``To=`` is a customer's phone number."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) == 5:
+            client, method, path, version, status = record.args
+            record.args = (client, method, str(path).split("?", 1)[0], version, status)
+        return True
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Serve until SIGINT/SIGTERM."""
     config = parse_config(argv)
+    # The hub's format (JSON lines unless on a terminal), uvicorn's own lines included: log_config=None leaves
+    # its loggers to the root handler.
+    configure_logging(level=config.log_level)
+    logging.getLogger("uvicorn.access").addFilter(_PathWithoutQuery())
     uvicorn.run(
         create_app(config),
         host=config.host,
         port=config.http_port,
         log_level=config.log_level,
+        log_config=None,
         # A response held by a timeout-after-apply fault must not delay shutdown.
         timeout_graceful_shutdown=1,
     )

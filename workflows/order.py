@@ -68,9 +68,18 @@ with workflow.unsafe.imports_passed_through():
     from notifications.notice import CustomerNotice, DelayCause, NoticeKind, TrackingLink, Undone
     from workflows import policies
     from workflows.failures import error_text, is_business_rejection
+    from workflows.metrics import count_compensation, count_order_outcome
     from workflows.order_state import Authorization, HeldStock, OrderState, Parcel, RmaAllocation
     from workflows.saga import Compensations
-    from workflows.search_attributes import BACKORDERED_SKUS, CUSTOMER_ID, ORDER_ID, ORDER_STATUS, RETURN_STATUS
+    from workflows.search_attributes import (
+        BACKORDERED_SKUS,
+        CUSTOMER_ID,
+        FULFILLMENT_STATUS,
+        ORDER_ID,
+        ORDER_STATUS,
+        PAYMENT_STATUS,
+        RETURN_STATUS,
+    )
 
 R = TypeVar("R")
 
@@ -177,6 +186,7 @@ class OrderWorkflow:
             raise
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._close()
+        count_order_outcome(self._s.status.value)
         return self.view().model_copy(update={"finished": True})
 
     async def _close(self) -> None:
@@ -188,6 +198,7 @@ class OrderWorkflow:
     async def _fulfil(self) -> None:
         """Authorize, reserve, settle any shortage with the customer, then ship parcels until nothing is owed."""
         s = self._s
+        self._doing(f"Authorizing {self._money(self._order.total)} and holding the stock")
         if not s.authorizations:
             await self._authorize(self._order.total)
             self._update(payment=PaymentStatus.AUTHORIZED)
@@ -224,6 +235,8 @@ class OrderWorkflow:
         )
         self._set_backordered_skus()
         self._update(status=OrderStatus.REQUIRES_ACTION)
+        short = ", ".join(f"{line.missing} x {line.sku}" for line in s.backorder.lines)
+        self._doing(f"Waiting for the customer's choice on {short} until {s.backorder.decide_by:%Y-%m-%d %H:%M} UTC")
         await self._notify(NoticeKind.ORDER_BACKORDERED)
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
@@ -282,6 +295,8 @@ class OrderWorkflow:
         current = s.current_authorization()
         renew_at = current.at + self._policy.authorization_validity if current else give_up_at
         wake_at = min(give_up_at, renew_at, now + self._policy.backorder_recheck_interval)
+        missing = ", ".join(f"{n} x {sku}" for sku, n in sorted(self._missing().items()))
+        self._doing(f"Waiting for stock of {missing}; authorization renews at {renew_at:%Y-%m-%d %H:%M} UTC")
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
                 lambda: s.restock_seen or s.cancel is not None or self._aborted_by_update is not None,
@@ -307,7 +322,10 @@ class OrderWorkflow:
         hold = await self._reserve(lines)
         if hold.short_lines:
             await workflow.execute_activity_method(
-                InventoryActivities.release, HoldRef(hold_id=hold.hold_id), **policies.COMPENSATION
+                InventoryActivities.release,
+                HoldRef(hold_id=hold.hold_id),
+                summary=f"Releasing {hold.hold_id}: the restock is not enough yet",
+                **policies.COMPENSATION,
             )
             self._held_stock(hold.hold_id).status = "released"
             self._record("backorder", "info", "restock not enough yet; still waiting")
@@ -325,6 +343,7 @@ class OrderWorkflow:
         reversal = await workflow.execute_activity_method(
             PaymentActivities.reverse,
             ReversePayment(order_id=self._order.order_id, n=current.n, refund_captured=False),
+            summary=f"Voiding authorization {current.n} before it lapses",
             **policies.COMPENSATION,
         )
         current.ended = True
@@ -346,6 +365,7 @@ class OrderWorkflow:
         s = self._s
         captured_in_wave: list[Authorization] = []
         groups = s.held_by_location()
+        self._doing(f"Shipping {len(groups)} parcel(s): label, capture, stock committed")
         for number, units in enumerate(groups, start=1):
             lines = [
                 OrderLine(sku=sku, quantity=n, unit_price=self._unit_price(sku)) for sku, n in sorted(units.items())
@@ -359,7 +379,12 @@ class OrderWorkflow:
                 await self._authorize(owed)
         for hold in s.holds:
             if hold.status == "held":
-                await self._step("commit_stock", InventoryActivities.commit, HoldRef(hold_id=hold.hold_id))
+                await self._step(
+                    "commit_stock",
+                    InventoryActivities.commit,
+                    HoldRef(hold_id=hold.hold_id),
+                    summary=f"Committing {hold.hold_id}: the goods leave the warehouse",
+                )
                 hold.status = "committed"
         # A label being replaced has no tracking code to give yet: tell the customer once the new one exists.
         await workflow.wait_condition(lambda: not self._relabeling)
@@ -394,6 +419,7 @@ class OrderWorkflow:
                 n=sum(1 for a in s.authorizations if a.parcel),
             ),
             lambda p: f"captured {format_amount(p.captured, p.currency)}",
+            summary=f"Capturing {self._money(value)} for shipment {authorization.parcel.rsplit(':', 1)[-1]}",
         )
         authorization.payment, authorization.ended = captured, True
         return authorization
@@ -410,6 +436,7 @@ class OrderWorkflow:
             s.failure_reason = abort.reason
         if abort.reason is FailureReason.PAYMENT_DECLINED and not partial:
             self._update(payment=PaymentStatus.FAILED)
+        self._doing(f"Undoing what has not shipped: {abort.reason.value}")
         saga = Compensations()
         for authorization in s.authorizations:
             if authorization.parcel is None or not self._parcel_left(authorization.parcel):
@@ -461,6 +488,7 @@ class OrderWorkflow:
             reversal = await workflow.execute_activity_method(
                 PaymentActivities.reverse,
                 ReversePayment(order_id=self._order.order_id, n=authorization.n),
+                summary=f"Undo: voiding or refunding authorization {authorization.n}",
                 **policies.COMPENSATION,
             )
             authorization.ended = True
@@ -479,7 +507,10 @@ class OrderWorkflow:
     def _release_hold(self, hold_id: str) -> Callable[[], Awaitable[None]]:
         async def release() -> None:
             hold = await workflow.execute_activity_method(
-                InventoryActivities.release, HoldRef(hold_id=hold_id), **policies.COMPENSATION
+                InventoryActivities.release,
+                HoldRef(hold_id=hold_id),
+                summary=f"Undo: releasing {hold_id}",
+                **policies.COMPENSATION,
             )
             self._held_stock(hold_id).status = "released"
             if hold is not None and hold.units_held:
@@ -492,7 +523,10 @@ class OrderWorkflow:
     def _void_label(self, reference: str) -> Callable[[], Awaitable[None]]:
         async def void() -> None:
             result = await workflow.execute_activity_method(
-                ShippingActivities.void_label, ShipmentRef(reference=reference), **policies.COMPENSATION
+                ShippingActivities.void_label,
+                ShipmentRef(reference=reference),
+                summary=f"Undo: voiding label {reference}",
+                **policies.COMPENSATION,
             )
             if result.voided:
                 if Undone.LABEL_VOIDED not in self._s.undone:
@@ -519,6 +553,8 @@ class OrderWorkflow:
                 break
             await self._continue_as_new_if_long()
             remaining = deadline - workflow.now()
+            where = ", ".join(f"shipment {x.shipment_no} {x.status.value}" for x in self._parcels_moving())
+            self._doing(f"Following {where} until delivered (deadline {deadline:%Y-%m-%d})")
             if remaining <= timedelta(0):
                 self._record("follow_delivery", "failed", "no delivery scan before the deadline")
                 self._update(status=OrderStatus.REQUIRES_ACTION)
@@ -566,13 +602,20 @@ class OrderWorkflow:
             moving = [x.reference for x in self._parcels_moving()]
             await self._notify(NoticeKind.ORDER_DELAYED, tracking_of=moving, delay=DelayCause.PAST_PROMISED_DATE)
 
+    def _doing(self, what: str) -> None:
+        """What the order is doing now, shown as the workflow's current details in the Temporal UI."""
+        workflow.set_current_details(what)
+
     def _parcels_moving(self) -> list[ShipmentView]:
         return [x for x in self._s.shipments if x.captured and x.status not in _PARCEL_ENDS]
 
     async def _poll_tracking(self, reference: str) -> None:
         try:
             tracking = await workflow.execute_activity_method(
-                ShippingActivities.track, ShipmentRef(reference=reference), **policies.TRACK
+                ShippingActivities.track,
+                ShipmentRef(reference=reference),
+                summary=f"Asking the carrier about {reference}",
+                **policies.TRACK,
             )
         except ActivityError as error:
             self._record("track_shipment", "failed", error_text(error))
@@ -612,6 +655,8 @@ class OrderWorkflow:
             await self._continue_as_new_if_long()
             open_rmas = any(rma.outcome is None for rma in s.rmas.values())
             remaining = closes - workflow.now()
+            opened = sum(rma.outcome is None for rma in s.rmas.values())
+            self._doing(f"Delivered; returns accepted until {closes:%Y-%m-%d %H:%M} UTC; {opened} RMA(s) open")
             if remaining <= timedelta(0) and not open_rmas:
                 return
             with contextlib.suppress(TimeoutError):
@@ -852,7 +897,10 @@ class OrderWorkflow:
         for old in unused:
             try:
                 await workflow.execute_activity_method(
-                    ShippingActivities.void_label, ShipmentRef(reference=old.reference), **policies.STEP
+                    ShippingActivities.void_label,
+                    ShipmentRef(reference=old.reference),
+                    summary=f"Voiding label {old.reference}: the address changed",
+                    **policies.STEP,
                 )
             except ActivityError as error:
                 self._record("void_label", "failed", error_text(error))
@@ -932,6 +980,7 @@ class OrderWorkflow:
                     n=authorization.n,
                 ),
                 lambda p: f"authorized {format_amount(p.authorized, p.currency)}",
+                summary=f"Authorizing {self._money(amount)} (authorization {authorization.n})",
             )
         except OrderAborted:
             authorization.ended = True
@@ -952,6 +1001,7 @@ class OrderWorkflow:
                 lines=[StockRequest(sku=line.sku, quantity=line.quantity) for line in lines],
             ),
             lambda h: f"held {h.units_held} units",
+            summary=f"Holding {sum(line.quantity for line in lines)} units as {hold.hold_id}",
         )
         hold.lines = {line.sku: line.held for line in result.lines if line.held}
         hold.restock_dates = {line.sku: line.restock_date for line in result.lines if line.short and line.restock_date}
@@ -977,6 +1027,7 @@ class OrderWorkflow:
                 name=self._order.customer.name,
             ),
             lambda lbl: f"{lbl.carrier} {lbl.service} {lbl.tracking_code}",
+            summary=f"Buying the label for shipment {number} ({self._money(value)} of goods)",
         )
         self._add_shipment(number, label, lines, value, captured)
 
@@ -986,10 +1037,13 @@ class OrderWorkflow:
         activity: Callable[[Any, Any], Awaitable[R]],
         arg: Any,
         describe: Callable[[R], str] | None = None,
+        *,
+        summary: str,
     ) -> R:
-        """Run one forward step; a failure that survived its retries aborts what has not shipped, with a reason."""
+        """Run one forward step; a failure that survived its retries aborts what has not shipped, with a reason.
+        ``summary`` is what the Temporal UI shows for the activity, so an engineer reads the order at a glance."""
         try:
-            result: R = await workflow.execute_activity_method(activity, arg, **policies.STEP)
+            result: R = await workflow.execute_activity_method(activity, arg, summary=summary, **policies.STEP)
         except ActivityError as error:
             self._record(name, "failed", error_text(error))
             self._fail(name, error)
@@ -1039,7 +1093,9 @@ class OrderWorkflow:
             self._record(step, "skipped", "the order was cancelled meanwhile: this message would contradict it")
             return
         try:
-            delivery = await workflow.execute_activity_method(NotificationActivities.notify, notice, **policies.NOTIFY)
+            delivery = await workflow.execute_activity_method(
+                NotificationActivities.notify, notice, summary=f"Telling the customer: {kind.value}", **policies.NOTIFY
+            )
         except ActivityError as error:
             # A message that cannot be delivered does not undo the order; it is visible for follow-up.
             self._record(step, "failed", error_text(error))
@@ -1050,7 +1106,7 @@ class OrderWorkflow:
             MessageRecord(
                 notification_id=sent,
                 kind=kind.value,
-                channel=delivery.channel,
+                channel=delivery.sent_on,
                 subject=delivery.subject,
                 at=workflow.now(),
             )
@@ -1140,14 +1196,25 @@ class OrderWorkflow:
     ) -> None:
         """The one way statuses change: keeps search attributes, shipments and status events in step."""
         s = self._s
+        before = (s.status, s.payment_status, s.fulfillment_status)
         if status is not None and status is not s.status:
             s.status = status
-            # Upserted only on a real change: each upsert is a billed action and a history event.
-            workflow.upsert_search_attributes([ORDER_STATUS.value_set(status.value)])
             self._record("order_status", "info", status.value)
         if payment is not None:
             s.payment_status = payment
         s.fulfillment_status = fulfillment or self._order_fulfillment()
+        changes = [
+            key.value_set(new.value)
+            for key, old, new in zip(
+                (ORDER_STATUS, PAYMENT_STATUS, FULFILLMENT_STATUS),
+                before,
+                (s.status, s.payment_status, s.fulfillment_status),
+                strict=True,
+            )
+            if new is not old
+        ]
+        if changes:  # only on a real change: each upsert is a billed action and a history event
+            workflow.upsert_search_attributes(changes)
         self._status_changed()
 
     def _order_fulfillment(self) -> FulfillmentStatus:
@@ -1195,6 +1262,7 @@ class OrderWorkflow:
                 await workflow.execute_activity_method(
                     StatusEventActivities.publish,
                     PublishStatusEvents(order_id=self._order.order_id, events=batch),
+                    summary=f"Publishing {len(batch)} status event(s) to the retailer",
                     **policies.PUBLISH,
                 )
             except ActivityError as error:
@@ -1220,6 +1288,7 @@ class OrderWorkflow:
 
     def _note_undone(self, what: str, detail: str) -> None:
         self._s.compensations.append(what)
+        count_compensation(what)
         self._record(what.replace(" ", "_"), "compensated", detail)
 
     def _record(self, step: str, outcome: Outcome, detail: str | None = None) -> None:

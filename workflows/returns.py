@@ -828,7 +828,7 @@ class ReturnWorkflow:
             MessageRecord(
                 notification_id=notice.notification_id,
                 kind=kind.value,
-                channel=delivery.channel,
+                channel=delivery.sent_on,
                 subject=delivery.subject,
                 at=workflow.now(),
             )

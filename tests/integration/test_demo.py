@@ -31,5 +31,11 @@ def test_demo_exits_zero_when_every_demo_order_ends_as_expected(tmp_path: Path) 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "7/7 demo orders ended as expected" in done.stdout
     assert (tmp_path / "temporal.db").exists()  # the dev server persisted to the data directory
+    # The stack runs encrypted (issue 6): its key outlives the run, and the database holds no customer data.
+    assert [key.name for key in (tmp_path / "keys").iterdir()] == ["demo-1"]
+    stored = b"".join(path.read_bytes() for path in tmp_path.glob("temporal.db*"))
+    assert b"binary/encrypted" in stored
+    for pii in (b"ana@example.com", b"Ana Martin", b"rue des Lilas"):
+        assert pii not in stored
     for name in ("happy", "declined", "backorder-drop-missing", "label-rejected", "capture-failed", "customer-cancels"):
         assert f"-{name}" in done.stdout

@@ -266,6 +266,17 @@ async def test_router_honours_per_event_channels_and_distinct_ids() -> None:
     assert len(email.sent) == 2
 
 
+async def test_a_customer_who_chose_their_channels_gets_those_the_hub_can_send_on() -> None:
+    email, sms = Recording("email"), Recording("sms")
+    router = ChannelRouter(email=email, sms=sms, channels=["email"], per_event={"order-shipped": ["email", "sms"]})
+
+    texted = await router.dispatch(email_message("order-shipped"), phone=PHONE, preferred=["sms"])
+    assert [d.channel for d in texted.channels] == ["sms"] and email.sent == []  # their choice replaces the event's
+    email_only = ChannelRouter(email=email, channels=["email"])
+    fallback = await email_only.dispatch(email_message("order-confirmed"), phone=PHONE, preferred=["sms", "webhook"])
+    assert [d.channel for d in fallback.channels] == ["email"]  # nothing they chose is set up here: email
+
+
 async def test_router_skips_sms_without_a_phone_and_falls_back_to_email() -> None:
     email, sms = Recording("email"), Recording("sms")
     router = ChannelRouter(email=email, sms=sms, channels=["email", "sms"], per_event={"order-delayed": ["sms"]})

@@ -1,6 +1,7 @@
 """There is no Docker engine here, so the compose file is checked for what can go wrong without one: every
 command and module it names exists, and every setting it passes is one the worker reads."""
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -63,10 +64,32 @@ def test_every_setting_is_one_the_hub_reads_and_parses() -> None:
     assert settings.email.port == 2525
 
 
-def test_the_dev_server_registers_the_hub_search_attributes() -> None:
-    command = COMPOSE["services"]["temporal"]["command"]
-    for key in ALL:
-        assert f"--search-attribute={cli_flag(key)}" in command
+def test_the_setup_service_registers_exactly_the_hub_search_attributes() -> None:
+    setup = COMPOSE["services"]["temporal-setup"]
+    script = ROOT / "deploy" / Path(setup["entrypoint"][-1]).name
+    listed = re.findall(r"^  ([A-Za-z]+=[A-Za-z]+) ?\\?$", script.read_text(), flags=re.MULTILINE)
+    assert listed == [cli_flag(key) for key in ALL]
+
+
+def test_temporal_runs_on_postgresql_with_current_official_images_and_the_ui_decodes_through_the_hub() -> None:
+    services = COMPOSE["services"]
+    assert not any("auto-setup" in service.get("image", "") for service in services.values())
+    assert services["temporal"]["image"].startswith("temporalio/server:")
+    assert services["temporal"]["environment"]["DB"] == "postgres12"
+    assert services["temporal-schema"]["depends_on"]["postgresql"]["condition"] == "service_healthy"
+    assert services["temporal"]["depends_on"]["temporal-schema"]["condition"] == "service_completed_successfully"
+    assert services["temporal-ui"]["environment"]["TEMPORAL_CODEC_ENDPOINT"].endswith("/codec")
+    assert services["worker"]["deploy"]["replicas"] > 1
+
+
+def test_every_script_a_service_runs_is_in_the_repository() -> None:
+    for name, service in COMPOSE["services"].items():
+        for part in service.get("entrypoint", []):
+            if part.startswith("/deploy/"):
+                assert (ROOT / part.lstrip("/")).exists(), name
+        for volume in service.get("volumes", []):
+            if volume.startswith("./"):
+                assert (ROOT / volume.split(":")[0]).exists(), name
 
 
 def _nest(flat: dict[str, str]) -> dict[str, Any]:

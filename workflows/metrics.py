@@ -1,0 +1,27 @@
+"""The hub's workflow counters, through ``workflow.metric_meter()``.
+
+The workflow meter is replay-safe: a value is recorded when the code runs for the first time, not again when a
+worker replays the history (after a restart, an evicted cache or continue-as-new), so a counter counts events,
+not executions of code. Values appear on the worker's Prometheus endpoint with the SDK's own metrics and its
+``namespace``, ``task_queue`` and ``workflow_type`` labels; without one they go nowhere.
+
+- ``hub_orders_finished{outcome}``: orders whose workflow ended, by final status (``completed``, ``canceled``,
+  ``requires_action``);
+- ``hub_compensations{step}``: compensations applied, by step (``payment_voided``, ``stock_released`` …).
+"""
+
+from temporalio import workflow
+
+
+def count_order_outcome(status: str) -> None:
+    """Count an order ending in ``status`` (call once, where the run ends for good, not at continue-as-new)."""
+    workflow.metric_meter().create_counter("hub_orders_finished", "Orders whose workflow ended, by final status").add(
+        1, {"outcome": str(status)}
+    )
+
+
+def count_compensation(step: str) -> None:
+    """Count one compensation applied; ``step`` as the timeline names it (``payment voided`` → ``payment_voided``)."""
+    workflow.metric_meter().create_counter("hub_compensations", "Compensations applied, by step").add(
+        1, {"step": str(step).replace(" ", "_")}
+    )
