@@ -183,6 +183,7 @@ class OrderWorkflow:
             else:
                 await self._abort(OrderAborted(FailureReason.CANCELED_BY_MERCHANT))
             await self._close()
+            count_order_outcome(self._s.status.value)
             raise
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._close()

@@ -435,7 +435,9 @@ async def test_a_long_return_continues_as_new_and_completes_with_its_state(fake_
     view = await handle.execute_update(ReturnWorkflow.record_receipt, ReturnReceipt(received_via="api"))
 
     assert (view.status, view.refunded) == (ReturnStatus.REFUNDED, 13800)
-    assert _steps(view).count("continue_as_new") >= 2
+    # At least once mid-return (after the label, before the receipt); how often depends on how the server
+    # batches the scans into workflow tasks, which is not this test's business.
+    assert _steps(view).count("continue_as_new") >= 1
     assert _steps(view).index("buy_return_label") < _steps(view).index("continue_as_new")
     assert view.messages_sent == [_sent(input, "return-label"), _sent(input, "return-refunded")]
     assert fake_hub.effects.counts["buy_label"] == 1 and fake_hub.effects.counts["refund"] == 1
