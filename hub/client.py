@@ -134,12 +134,9 @@ class OrderClient:
 
     async def view(self, order_id: str) -> OrderView:
         """The order's current view. A finished order is read from its result, so no worker is needed."""
-        handle = self.handle(order_id)
         try:
-            description = await handle.describe()
-            if description.status is WorkflowExecutionStatus.COMPLETED:
-                return await handle.result()
-            return await handle.query(OrderWorkflow.view)
+            view: OrderView = await _current_view(self.handle(order_id), OrderWorkflow.view)
+            return view
         except RPCError as error:
             if error.status is RPCStatusCode.NOT_FOUND:
                 raise OrderNotFound(order_id) from None
@@ -181,11 +178,11 @@ class OrderClient:
         items: list[CustomerTimelineItem] = []
         async for execution in self._client.list_workflows(query, limit=limit):
             if execution.workflow_type == "OrderWorkflow":
-                order = await self.handle(execution.id.removeprefix("order:")).query(OrderWorkflow.view)
+                order = await self.view(execution.id.removeprefix("order:"))
                 orders.append(order.order_id)
                 items += order_items(order, execution.start_time)
             elif execution.workflow_type == "ReturnWorkflow":
-                rma = await self.return_handle(execution.id.removeprefix("return:")).query(ReturnWorkflow.view)
+                rma = await self.return_view(execution.id.removeprefix("return:"))
                 returns.append(rma.rma_id)
                 items += return_items(rma, execution.start_time)
         return CustomerTimeline(customer_id=customer_id, orders=orders, returns=returns, items=newest_first(items))
@@ -264,12 +261,9 @@ class OrderClient:
 
     async def return_view(self, rma_id: str) -> ReturnView:
         """Where an RMA stands. A finished one is read from its result, so no worker is needed."""
-        handle = self.return_handle(rma_id)
         try:
-            description = await handle.describe()
-            if description.status is WorkflowExecutionStatus.COMPLETED:
-                return await handle.result()
-            return await handle.query(ReturnWorkflow.view)
+            view: ReturnView = await _current_view(self.return_handle(rma_id), ReturnWorkflow.view)
+            return view
         except RPCError as error:
             if error.status is RPCStatusCode.NOT_FOUND:
                 raise ReturnNotFound(rma_id) from None
@@ -330,6 +324,14 @@ class OrderClient:
 
 
 _REFUSALS = frozenset({"CancelRejected", "AddressChangeRejected", "DecisionRefused", RETURN_REFUSED})
+
+
+async def _current_view(handle: WorkflowHandle[Any, Any], query: Any) -> Any:
+    """A workflow's view: its result once it has completed (no worker needed to answer), else its query."""
+    description = await handle.describe()
+    if description.status is WorkflowExecutionStatus.COMPLETED:
+        return await handle.result()
+    return await handle.query(query)
 
 
 async def _execute_update(handle: WorkflowHandle[Any, Any], update: Any, request: Any) -> Any:
