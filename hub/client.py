@@ -199,13 +199,7 @@ class OrderClient:
 
     async def record_event(self, event: UpstreamEvent) -> bool:
         """Hand a verified upstream event to its order. False when the order has ended or does not exist."""
-        try:
-            await self.handle(event.order_id).signal(OrderWorkflow.record_event, event)
-        except RPCError as error:
-            if error.status is RPCStatusCode.NOT_FOUND:
-                return False
-            raise
-        return True
+        return await self._signal(self.handle(event.order_id).signal(OrderWorkflow.record_event, event))
 
     async def _decide(self, order_id: str, update: Any, request: Any) -> OrderView:
         view: OrderView | None = await _execute_update(self.handle(order_id), update, request)
