@@ -31,6 +31,13 @@ class EventKind(StrEnum):
     DISPUTE_OPENED = "dispute.opened"
 
 
+PROGRESS_SCANS = frozenset({EventKind.SHIPMENT_IN_TRANSIT, EventKind.SHIPMENT_OUT_FOR_DELIVERY})
+"""Scans that only say a parcel moves on. An RMA acts on them (a return parcel with the carrier needs no more
+reminders); an order does not: it acts on delivered, exception and returned-to-sender. So the API does not signal
+an order with them: a carrier sends many per parcel, and each signal is a billed Temporal action. The carrier's
+tracking page shows them, and the order's own tracking poll picks up a parcel moving again after an exception."""
+
+
 class UpstreamEvent(BaseModel):
     """One verified inbound event about one order."""
 

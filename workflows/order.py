@@ -23,7 +23,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any, NoReturn, TypeVar
 
 from temporalio import workflow
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
@@ -156,6 +156,7 @@ class OrderWorkflow:
         self._abort_finished = False
         self._last_status = (self._s.status, self._s.payment_status, self._s.fulfillment_status)
         self._closing = False
+        self._release_status_events = False  # set when the order comes to rest: queued events go out in one batch
         self._publisher: asyncio.Task[None] | None = None
 
     # -- the order's life ------------------------------------------------------------------------------------
@@ -191,7 +192,8 @@ class OrderWorkflow:
         return self.view().model_copy(update={"finished": True})
 
     async def _close(self) -> None:
-        """Deliver the status events still queued before the workflow ends."""
+        """Index the final statuses and deliver the status events still queued before the run ends."""
+        self._come_to_rest()
         self._closing = True
         if self._publisher is not None:
             await self._publisher
@@ -238,11 +240,12 @@ class OrderWorkflow:
         self._update(status=OrderStatus.REQUIRES_ACTION)
         short = ", ".join(f"{line.missing} x {line.sku}" for line in s.backorder.lines)
         self._doing(f"Waiting for the customer's choice on {short} until {s.backorder.decide_by:%Y-%m-%d %H:%M} UTC")
+        self._come_to_rest()  # before the message: a stock event finds the order by BackorderedSkus from now on
         await self._notify(NoticeKind.ORDER_BACKORDERED)
         with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(
+            await self._rest_until(
                 lambda: self._backorder_answered() or s.cancel is not None,
-                timeout=self._policy.backorder_decision_timeout,
+                give_up_after=self._policy.backorder_decision_timeout,
             )
         self._stop_if_cancel_requested()
         if not self._backorder_answered():
@@ -299,9 +302,9 @@ class OrderWorkflow:
         missing = ", ".join(f"{n} x {sku}" for sku, n in sorted(self._missing().items()))
         self._doing(f"Waiting for stock of {missing}; authorization renews at {renew_at:%Y-%m-%d %H:%M} UTC")
         with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(
+            await self._rest_until(
                 lambda: s.restock_seen or s.cancel is not None or self._aborted_by_update is not None,
-                timeout=max(wake_at - now, timedelta(seconds=1)),
+                give_up_after=max(wake_at - now, timedelta(seconds=1)),
             )
         now = workflow.now()
         if s.cancel is not None or self._aborted_by_update is not None:
@@ -561,9 +564,9 @@ class OrderWorkflow:
                 self._update(status=OrderStatus.REQUIRES_ACTION)
                 return
             try:
-                await workflow.wait_condition(
+                await self._rest_until(
                     _changed(lambda: ([x.status for x in self._parcels_moving()], self._relabeling)),
-                    timeout=min(self._policy.tracking_poll_interval, remaining, self._until_promised_date()),
+                    give_up_after=min(self._policy.tracking_poll_interval, remaining, self._until_promised_date()),
                 )
             except TimeoutError:
                 for shipment in self._parcels_moving():
@@ -661,9 +664,9 @@ class OrderWorkflow:
             if remaining <= timedelta(0) and not open_rmas:
                 return
             with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(
+                await self._rest_until(
                     _changed(lambda: (len(s.rmas), sum(rma.outcome is not None for rma in s.rmas.values()))),
-                    timeout=remaining if remaining > timedelta(0) else None,
+                    give_up_after=remaining if remaining > timedelta(0) else None,
                 )
 
     @workflow.update
@@ -1135,11 +1138,36 @@ class OrderWorkflow:
         return sum(n * self._unit_price(sku) for sku, n in self._s.unshipped(self._order.lines).items())
 
     def _set_backordered_skus(self, *, clear: bool = False) -> None:
-        """Keep ``BackorderedSkus`` equal to what the order waits for; upserted only on a change (billed)."""
-        skus = [] if clear else sorted(self._missing())
-        if skus != self._s.backordered_skus:
-            self._s.backordered_skus = skus
-            workflow.upsert_search_attributes([BACKORDERED_SKUS.value_set(skus)])
+        """What the order waits for, indexed as ``BackorderedSkus`` when it comes to rest."""
+        self._s.backordered_skus = [] if clear else sorted(self._missing())
+
+    # -- coming to rest: what the Temporal UI and the retailer see -------------------------------------------
+
+    def _come_to_rest(self) -> None:
+        """The order is about to wait for someone else (the customer, the ERP, the carrier, the return window) or
+        to end: index its statuses and release its queued status events now.
+
+        Not on every step: the steps between two rests take seconds, while each search-attribute upsert and each
+        publishing activity is a billed action on Temporal Cloud (issue 7). A status an engineer filters on is one
+        the order stays in; an order stuck mid-step shows its pending activity and current details instead."""
+        s = self._s
+        indexed = workflow.info().typed_search_attributes
+        wanted: list[tuple[SearchAttributeKey[Any], Any]] = [
+            (ORDER_STATUS, s.status.value),
+            (PAYMENT_STATUS, s.payment_status.value),
+            (FULFILLMENT_STATUS, s.fulfillment_status.value),
+            (BACKORDERED_SKUS, s.backordered_skus),
+        ]
+        # An attribute never set counts as empty: no upsert just to write an empty list.
+        changes = [key.value_set(value) for key, value in wanted if (indexed.get(key) or type(value)()) != value]
+        if changes:  # all in one command: one action however many attributes changed
+            workflow.upsert_search_attributes(changes)
+        self._release_status_events = True
+
+    async def _rest_until(self, condition: Callable[[], bool], give_up_after: timedelta | None = None) -> None:
+        """Wait for ``condition`` (``TimeoutError`` after ``give_up_after``), having come to rest first."""
+        self._come_to_rest()
+        await workflow.wait_condition(condition, timeout=give_up_after)
 
     def _label_reference(self) -> str:
         return self._s.label_attempts[-1] if self._s.label_attempts else ""
@@ -1195,27 +1223,15 @@ class OrderWorkflow:
         payment: PaymentStatus | None = None,
         fulfillment: FulfillmentStatus | None = None,
     ) -> None:
-        """The one way statuses change: keeps search attributes, shipments and status events in step."""
+        """The one way statuses change: keeps shipments and status events in step; the search attributes follow
+        when the order next comes to rest (:meth:`_come_to_rest`)."""
         s = self._s
-        before = (s.status, s.payment_status, s.fulfillment_status)
         if status is not None and status is not s.status:
             s.status = status
             self._record("order_status", "info", status.value)
         if payment is not None:
             s.payment_status = payment
         s.fulfillment_status = fulfillment or self._order_fulfillment()
-        changes = [
-            key.value_set(new.value)
-            for key, old, new in zip(
-                (ORDER_STATUS, PAYMENT_STATUS, FULFILLMENT_STATUS),
-                before,
-                (s.status, s.payment_status, s.fulfillment_status),
-                strict=True,
-            )
-            if new is not old
-        ]
-        if changes:  # only on a real change: each upsert is a billed action and a history event
-            workflow.upsert_search_attributes(changes)
         self._status_changed()
 
     def _order_fulfillment(self) -> FulfillmentStatus:
@@ -1252,12 +1268,13 @@ class OrderWorkflow:
         )
 
     async def _publish_status_events(self) -> None:
-        """Drain the outbox in order, one activity per batch of changes that accumulated meanwhile."""
+        """Drain the outbox in order, one activity per rest of the order (the changes since the last one)."""
         outbox = self._s.outbox
         while True:
-            await workflow.wait_condition(lambda: bool(outbox) or self._closing)
+            await workflow.wait_condition(lambda: (bool(outbox) and self._release_status_events) or self._closing)
             if not outbox:
                 return
+            self._release_status_events = False
             batch = list(outbox)
             try:
                 await workflow.execute_activity_method(

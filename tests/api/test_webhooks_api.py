@@ -29,7 +29,7 @@ async def test_unsigned_tampered_stale_replayed_unknown_or_huge_webhooks_are_ref
         order_id = body["order_id"]
         await until(http, f"/orders/{order_id}", lambda o: o["payment_status"] == "captured")
         shipment = await shipment_id_of(api_hub, order_id)
-        valid, valid_headers = carrier_delivery(carrier, shipment, "in_transit")
+        valid, valid_headers = carrier_delivery(carrier, shipment, "failure")
 
         def without(name: str) -> dict[str, str]:
             return {k: v for k, v in valid_headers.items() if k != name}
@@ -73,8 +73,13 @@ async def test_unsigned_tampered_stale_replayed_unknown_or_huge_webhooks_are_ref
         replayed = await http.post("/webhooks/carrier", content=valid, headers=valid_headers)
         assert replayed.status_code == 409, replayed.text
         assert await _signals(temporal_client, order_id) == 1
-        moved = await until(http, f"/orders/{order_id}", lambda o: o["fulfillment_status"] == "in_transit")
+        moved = await until(http, f"/orders/{order_id}", lambda o: o["fulfillment_status"] == "exception")
         assert moved["status"] == "confirmed"
+        # A scan that only says the parcel moves on is accepted but costs the order no signal (a billed action).
+        progress, progress_headers = carrier_delivery(carrier, shipment, "in_transit")
+        answer = await http.post("/webhooks/carrier", content=progress, headers=progress_headers)
+        assert answer.status_code == 202 and answer.json()["outcome"] == "ignored"
+        assert await _signals(temporal_client, order_id) == 1
         # Leave the order finished rather than waiting an hour for its next poll.
         delivered, delivered_headers = carrier_delivery(carrier, shipment)
         await http.post("/webhooks/carrier", content=delivered, headers=delivered_headers)

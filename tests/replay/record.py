@@ -45,7 +45,7 @@ from tests.orders import BASE, make_order, policy
 from tests.workflow.conftest import FakeHub
 from worker import activity_functions, order_worker
 from workflows.order import OrderWorkflow
-from workflows.search_attributes import ALL
+from workflows.search_attributes import ALL, PAYMENT_STATUS
 
 HISTORIES = Path(__file__).parent / "histories"
 IDENTITY = "replay-recorder"  # in every event a client or worker writes: not the host's name
@@ -158,14 +158,33 @@ async def _deliver_all(hub: FakeHub, view: OrderView) -> OrderView:
 
 
 async def order_happy(env: WorkflowEnvironment) -> Recording:
-    """Delivered: authorize, reserve, label, capture, commit, then the carrier (polled) says delivered."""
+    """The happy path as deployed by default: authorize, reserve, label, capture, commit; the carrier's webhook
+    says delivered; the return window passes with no return. The cost test counts its billed actions."""
     async with _hub(
-        env, "happy", tracking_poll_interval=timedelta(milliseconds=200), publish_status_events=True
+        env, "happy", tracking_poll_interval=timedelta(hours=1), returns=ReturnPolicy(window=timedelta(seconds=1))
     ) as hub:
-        placed = await hub.orders.place(make_order("RP-happy"))
+        order_id = "RP-happy"
+        placed = await hub.orders.place(make_order(order_id))
+        # In life delivery comes days later: let the order come to rest following its parcel first.
+        at_rest = await _until(
+            placed.handle.describe, lambda d: d.typed_search_attributes.get(PAYMENT_STATUS) == "captured", "at rest"
+        )
+        assert at_rest is not None
+        await _deliver_all(hub, await hub.orders.view(order_id))
         view = await placed.handle.result()
     _expect("status", view.status, OrderStatus.COMPLETED)
     return {"order-happy": placed.handle.id}
+
+
+async def order_happy_polled(env: WorkflowEnvironment) -> Recording:
+    """Delivered, the carrier polled (no webhook came), every status change published to the retailer."""
+    async with _hub(
+        env, "happy-polled", tracking_poll_interval=timedelta(milliseconds=200), publish_status_events=True
+    ) as hub:
+        placed = await hub.orders.place(make_order("RP-happy-polled"))
+        view = await placed.handle.result()
+    _expect("status", view.status, OrderStatus.COMPLETED)
+    return {"order-happy-polled": placed.handle.id}
 
 
 async def order_payment_declined(env: WorkflowEnvironment) -> Recording:
@@ -362,6 +381,7 @@ async def return_claim_approved(env: WorkflowEnvironment) -> Recording:
 
 PATHS: tuple[Callable[[WorkflowEnvironment], Awaitable[Recording]], ...] = (
     order_happy,
+    order_happy_polled,
     order_payment_declined,
     order_capture_failed,
     order_backorder_ship_available,
@@ -373,6 +393,7 @@ PATHS: tuple[Callable[[WorkflowEnvironment], Awaitable[Recording]], ...] = (
 )
 RECORDED = (
     "order-happy",
+    "order-happy-polled",
     "order-payment-declined",
     "order-capture-failed",
     "order-backorder-ship-available",
