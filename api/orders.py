@@ -1,7 +1,6 @@
 """``/orders``: place, read, list and steer orders. Every decision goes through a workflow Update, so it is
 either applied (200) or refused with the workflow's reason (409) — never half-done."""
 
-from collections.abc import Awaitable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -9,12 +8,12 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel
 
 from api.auth import READ, WRITE, Authenticator
-from api.problems import Problem, documented
+from api.problems import Problem, decided, documented
 from domain.backorder import BackorderDecision
 from domain.order import CustomerId, Order, OrderId
 from domain.order_view import AddressChange, CancelRequest, OrderView, initial_view
 from domain.status import OrderStatus
-from hub.client import DecisionRefused, OrderClient, OrderConflict, OrderNotFound
+from hub.client import OrderClient, OrderConflict, OrderNotFound
 
 
 class OrderListItem(BaseModel):
@@ -32,16 +31,6 @@ class OrderList(BaseModel):
 _ALREADY_PLACED: dict[int | str, dict[str, Any]] = {
     200: {"model": OrderView, "description": "The same order was already placed"}
 }
-
-
-async def _decided(order_id: str, refused_title: str, decision: Awaitable[OrderView]) -> OrderView:
-    """A customer decision's answer: the order after it, or why not (404 unknown order, 409 refused)."""
-    try:
-        return await decision
-    except OrderNotFound:
-        raise Problem(404, "Order not found", f"no order {order_id}") from None
-    except DecisionRefused as refused:
-        raise Problem(409, refused_title, str(refused)) from None
 
 
 def orders_router(orders: OrderClient, auth: Authenticator) -> APIRouter:
@@ -89,13 +78,13 @@ def orders_router(orders: OrderClient, auth: Authenticator) -> APIRouter:
     @router.post("/{order_id}/cancel", dependencies=can_write, responses=documented(401, 403, 404, 409, 422))
     async def cancel_order(order_id: OrderId, request: CancelRequest | None = None) -> OrderView:
         """Cancel before shipping: what was done is undone and the customer told once. 409 once shipped."""
-        return await _decided(order_id, "Cancellation refused", orders.cancel(order_id, request))
+        return await decided("Cancellation refused", orders.cancel(order_id, request))
 
     @router.post("/{order_id}/shipping-address", dependencies=can_write, responses=documented(401, 403, 404, 409, 422))
     async def change_shipping_address(order_id: OrderId, change: AddressChange) -> OrderView:
         """Change where the parcel goes until the carrier first scans it; after the label is printed, the unused label
         is voided and a new one bought. 409 once scanned, or when the carrier will not void the label."""
-        return await _decided(order_id, "Address change refused", orders.change_shipping_address(order_id, change))
+        return await decided("Address change refused", orders.change_shipping_address(order_id, change))
 
     @router.post(
         "/{order_id}/backorder-decision", dependencies=can_write, responses=documented(401, 403, 404, 409, 422)
@@ -104,6 +93,6 @@ def orders_router(orders: OrderClient, auth: Authenticator) -> APIRouter:
         """The customer's answer to a shortage (story 4): ``ship_available`` (what is in stock now, the rest when it
         arrives), ``wait_for_all`` (one parcel, later) or ``cancel_missing`` (drop what is missing, pay only for
         the rest). 409 when nothing waits for stock, or the deadline passed and the default already applied."""
-        return await _decided(order_id, "Decision refused", orders.decide_backorder(order_id, decision))
+        return await decided("Decision refused", orders.decide_backorder(order_id, decision))
 
     return router

@@ -3,8 +3,8 @@
 Validation errors add ``errors``: one entry per bad field, with the field's dotted path and the reason.
 """
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Mapping
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,7 +12,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
+from hub.client import DecisionRefused, NotFound
+
 MEDIA_TYPE = "application/problem+json"
+T = TypeVar("T")
 
 
 class FieldError(BaseModel):
@@ -75,3 +78,13 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(HTTPException, on_http)
+
+
+async def decided(refused_title: str, decision: Awaitable[T]) -> T:
+    """A decision's answer (on an order or an RMA): the object after it, or why not (404 unknown, 409 refused)."""
+    try:
+        return await decision
+    except NotFound as missing:
+        raise Problem(404, missing.title, f"no {missing.kind} {missing}") from None
+    except DecisionRefused as refused:
+        raise Problem(409, refused_title, str(refused)) from None

@@ -1,13 +1,12 @@
 """Returns, exchanges and claims (RMAs): opened on an order from any channel (web, store, phone), then steered on
 ``/returns/{rma_id}``. Every decision is a workflow Update: applied (200) or refused with the reason (409)."""
 
-from collections.abc import Awaitable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Response
 
 from api.auth import READ, WRITE, Authenticator
-from api.problems import Problem, documented
+from api.problems import Problem, decided, documented
 from domain.order import OrderId
 from domain.returns import (
     ApprovalDecision,
@@ -23,16 +22,6 @@ from hub.client import DecisionRefused, OrderClient, OrderNotFound, ReturnConfli
 _ALREADY_OPEN: dict[int | str, dict[str, Any]] = {
     200: {"model": ReturnView, "description": "The same request had already opened this RMA"}
 }
-
-
-async def _decided(rma_id: str, refused_title: str, decision: Awaitable[ReturnView]) -> ReturnView:
-    """A decision's answer: the RMA after it, or why not (404 unknown RMA, 409 refused)."""
-    try:
-        return await decision
-    except ReturnNotFound:
-        raise Problem(404, "Return not found", f"no RMA {rma_id}") from None
-    except DecisionRefused as refused:
-        raise Problem(409, refused_title, str(refused)) from None
 
 
 def returns_router(orders: OrderClient, auth: Authenticator) -> APIRouter:
@@ -76,24 +65,24 @@ def returns_router(orders: OrderClient, auth: Authenticator) -> APIRouter:
     async def record_receipt(rma_id: RmaId, receipt: ReturnReceipt | None = None) -> ReturnView:
         """The items are back (a store associate, the warehouse), with the inspection per line (``restock`` or
         ``damaged``; without ``lines`` everything came back resaleable). Answers once the RMA is settled."""
-        return await _decided(rma_id, "Receipt refused", orders.record_receipt(rma_id, receipt or ReturnReceipt()))
+        return await decided("Receipt refused", orders.record_receipt(rma_id, receipt or ReturnReceipt()))
 
     @router.post(
         "/returns/{rma_id}/label/resend", dependencies=can_write, responses=documented(401, 403, 404, 409, 422)
     )
     async def resend_label(rma_id: RmaId, request: ResendLabel | None = None) -> ReturnView:
         """Send the return label to the customer again; 409 once the items are back or when there is no label."""
-        return await _decided(rma_id, "Resend refused", orders.resend_return_label(rma_id, request))
+        return await decided("Resend refused", orders.resend_return_label(rma_id, request))
 
     @router.post("/returns/{rma_id}/approval", dependencies=can_write, responses=documented(401, 403, 404, 409, 422))
     async def decide_approval(rma_id: RmaId, decision: ApprovalDecision) -> ReturnView:
         """An operator approves or declines a claim above the approval limit. Answers once the claim is settled."""
-        return await _decided(rma_id, "Decision refused", orders.decide_approval(rma_id, decision))
+        return await decided("Decision refused", orders.decide_approval(rma_id, decision))
 
     @router.post("/returns/{rma_id}/cancel", dependencies=can_write, responses=documented(401, 403, 404, 409, 422))
     async def cancel_return(rma_id: RmaId, request: CancelReturn | None = None) -> ReturnView:
         """Withdraw the RMA while nothing has shipped or come back; 409 with the reason afterwards (an exchange
         whose replacement has shipped cannot be cancelled, so it can never be refunded by mistake)."""
-        return await _decided(rma_id, "Cancellation refused", orders.cancel_return(rma_id, request))
+        return await decided("Cancellation refused", orders.cancel_return(rma_id, request))
 
     return router

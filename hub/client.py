@@ -47,12 +47,25 @@ class OrderConflict(Exception):
     """The order id is taken by an order with different content."""
 
 
-class OrderNotFound(Exception):
+class NotFound(LookupError):
+    """Nothing under that id; ``str()`` is the id."""
+
+    title = "Not found"
+    kind = "object"
+
+
+class OrderNotFound(NotFound):
     """No order with that id."""
 
+    title = "Order not found"
+    kind = "order"
 
-class ReturnNotFound(Exception):
+
+class ReturnNotFound(NotFound):
     """No RMA with that id."""
+
+    title = "Return not found"
+    kind = "RMA"
 
 
 class ReturnConflict(Exception):

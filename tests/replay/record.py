@@ -12,8 +12,8 @@ workflow that ran the old code has closed.
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -39,11 +39,9 @@ from domain.returns import (
 )
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
 from hub.binaries import temporal_cli
-from hub.client import OrderClient
-from tests.fakes import Effects, FakeCarrier, FakeInventory, FakeNotifier, FakePayments, FakePublisher
+from tests.fakes import Effects, FakePayments
 from tests.orders import BASE, make_order, policy
-from tests.workflow.conftest import FakeHub
-from worker import activity_functions, order_worker
+from tests.workflow.conftest import FakeHub, running_fake_hub
 from workflows.order import OrderWorkflow
 from workflows.search_attributes import ALL, PAYMENT_STATUS
 
@@ -98,29 +96,11 @@ class _GatedPayments(FakePayments):
         )
 
 
-@asynccontextmanager
-async def _hub(env: WorkflowEnvironment, name: str, *, gated: bool = False, **settings: Any) -> AsyncIterator[FakeHub]:
+def _hub(
+    env: WorkflowEnvironment, name: str, *, gated: bool = False, **settings: Any
+) -> AbstractAsyncContextManager[FakeHub]:
     """A worker over fresh fakes on its own task queue, with an order client using ``settings``."""
-    effects = Effects()
-    hub = FakeHub(
-        orders=OrderClient(env.client, task_queue=f"replay-{name}", policy=policy(**settings)),
-        env=env,
-        effects=effects,
-        payments=_GatedPayments(effects) if gated else FakePayments(effects),
-        inventory=FakeInventory(effects),
-        carrier=FakeCarrier(effects),
-        notifier=FakeNotifier(effects),
-        publisher=FakePublisher(),
-    )
-    fns = activity_functions(
-        payment=hub.payments,
-        inventory=hub.inventory,
-        carrier=hub.carrier,
-        notifier=hub.notifier,
-        publisher=hub.publisher,
-    )
-    async with order_worker(env.client, hub.orders.task_queue, fns):
-        yield hub
+    return running_fake_hub(env, f"replay-{name}", policy(**settings), _GatedPayments if gated else FakePayments)
 
 
 # Parcels move by the scans a path sends, not by polling, unless the path says otherwise.

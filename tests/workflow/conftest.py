@@ -1,13 +1,15 @@
 """Workflow tests: the real workflow and activity classes over in-memory ports, on the real dev server."""
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from domain.order_view import OrderPolicy
 from hub.client import OrderClient
 from tests.fakes import Effects, FakeCarrier, FakeInventory, FakeNotifier, FakePayments, FakePublisher
 from tests.orders import policy
@@ -28,18 +30,21 @@ class FakeHub:
     publisher: FakePublisher
 
 
-@pytest.fixture
-async def fake_hub(temporal_env: WorkflowEnvironment) -> AsyncIterator[FakeHub]:
+@asynccontextmanager
+async def running_fake_hub(
+    env: WorkflowEnvironment,
+    task_queue: str,
+    order_policy: OrderPolicy,
+    payments: Callable[[Effects], FakePayments] = FakePayments,
+) -> AsyncIterator[FakeHub]:
+    """A worker over fresh fakes on ``task_queue`` (``payments`` builds a payment fake of another kind), and an
+    order client using ``order_policy``."""
     effects = Effects()
     hub = FakeHub(
-        orders=OrderClient(
-            temporal_env.client,
-            task_queue=f"orders-{uuid.uuid4().hex}",
-            policy=policy(tracking_poll_interval=timedelta(milliseconds=200), publish_status_events=True),
-        ),
-        env=temporal_env,
+        orders=OrderClient(env.client, task_queue=task_queue, policy=order_policy),
+        env=env,
         effects=effects,
-        payments=FakePayments(effects),
+        payments=payments(effects),
         inventory=FakeInventory(effects),
         carrier=FakeCarrier(effects),
         notifier=FakeNotifier(effects),
@@ -52,5 +57,12 @@ async def fake_hub(temporal_env: WorkflowEnvironment) -> AsyncIterator[FakeHub]:
         notifier=hub.notifier,
         publisher=hub.publisher,
     )
-    async with order_worker(temporal_env.client, hub.orders.task_queue, fns):
+    async with order_worker(env.client, task_queue, fns):
+        yield hub
+
+
+@pytest.fixture
+async def fake_hub(temporal_env: WorkflowEnvironment) -> AsyncIterator[FakeHub]:
+    fast = policy(tracking_poll_interval=timedelta(milliseconds=200), publish_status_events=True)
+    async with running_fake_hub(temporal_env, f"orders-{uuid.uuid4().hex}", fast) as hub:
         yield hub
