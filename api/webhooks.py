@@ -17,7 +17,7 @@ from api.inbound import InboundRejected, parse_carrier, parse_erp, parse_payment
 from api.problems import Problem, documented
 from api.replay_guard import ReplayGuard
 from connectors.webhook_signatures import SignatureRejected, verify_easypost, verify_standard, verify_stripe
-from domain.events import PROGRESS_SCANS, StockEvent, UpstreamEvent
+from domain.events import NOT_SIGNALLED_TO_ORDERS, StockEvent, UpstreamEvent
 from domain.keys import rma_id_of
 from domain.returns import WarehouseReceipt
 from hub.client import OrderClient
@@ -34,7 +34,7 @@ class WebhookAccepted(BaseModel):
     outcome: Literal["delivered", "order_ended", "ignored", "not_routed"]
     """``delivered`` to the order's workflow (or the RMA's, for a return parcel or a return receipt, or to every
     order waiting for a SKU's stock); ``order_ended`` the order or RMA has finished (nothing to move); ``ignored`` a
-    kind of event the hub does not act on (or a progress scan of an order's parcel, see ``PROGRESS_SCANS``);
+    kind of event the hub does not act on (or news an order need not hear, see ``NOT_SIGNALLED_TO_ORDERS``);
     ``not_routed`` stock news no order waits for."""
     orders_woken: int | None = None
     """For stock events: how many waiting orders were handed the event."""
@@ -76,7 +76,7 @@ def webhooks_router(
                 # A scan of a return parcel or a replacement belongs to the RMA's own workflow.
                 delivered = await orders.record_return_event(rma_id, event)
                 log.info("event_received", event_id=event.event_id, kind=event.kind.value, rma_id=rma_id)
-            elif event.kind in PROGRESS_SCANS:
+            elif event.kind in NOT_SIGNALLED_TO_ORDERS:
                 log.info("event_not_needed", event_id=event.event_id, kind=event.kind.value, order_id=event.order_id)
                 return WebhookAccepted(event_id=event.event_id, outcome="ignored")
             else:

@@ -63,6 +63,9 @@ class SmtpEmailNotifier:
                 username=self._username,
                 password=self._password,
                 start_tls=self._start_tls,
+                # Greet as our mail domain: left unset, aiosmtplib resolves this host's FQDN (a DNS lookup in a
+                # thread) for every message.
+                local_hostname=self._domain,
             )
         # Only the reply code goes into the error: SMTP reply texts often echo the recipient's address.
         except aiosmtplib.SMTPRecipientsRefused as exc:

@@ -31,11 +31,16 @@ class EventKind(StrEnum):
     DISPUTE_OPENED = "dispute.opened"
 
 
-PROGRESS_SCANS = frozenset({EventKind.SHIPMENT_IN_TRANSIT, EventKind.SHIPMENT_OUT_FOR_DELIVERY})
-"""Scans that only say a parcel moves on. An RMA acts on them (a return parcel with the carrier needs no more
-reminders); an order does not: it acts on delivered, exception and returned-to-sender. So the API does not signal
-an order with them: a carrier sends many per parcel, and each signal is a billed Temporal action. The carrier's
-tracking page shows them, and the order's own tracking poll picks up a parcel moving again after an exception."""
+NOT_SIGNALLED_TO_ORDERS = frozenset(
+    {EventKind.SHIPMENT_IN_TRANSIT, EventKind.SHIPMENT_OUT_FOR_DELIVERY, EventKind.SHIPMENT_CONFIRMED}
+)
+"""News an order does not act on, so the API accepts it but does not signal the order (each signal is a billed
+Temporal action, and a carrier sends many scans per parcel):
+
+- progress scans only say a parcel moves on; the order acts on delivered, exception and returned-to-sender. The
+  carrier's tracking page shows them, and the order's tracking poll picks up a parcel moving again after an
+  exception. An RMA still gets them: a return parcel with the carrier needs no more reminders;
+- the ERP's ``shipment.confirmed`` confirms a commit the order made itself and already knows the answer to."""
 
 
 class UpstreamEvent(BaseModel):
