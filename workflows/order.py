@@ -816,6 +816,9 @@ class OrderWorkflow:
         s = self._s
         reference = event.shipment_reference or self._label_reference()
         shipment = next((x for x in s.shipments if x.reference == reference), None)
+        if shipment is None and reference in s.label_attempts:
+            s.early_scans.append(event)  # the label is being bought: its parcel exists once the answer is in
+            return
         if shipment is None:
             self._record("tracking", "skipped", f"{status.value} for unknown parcel {reference}")
             return
@@ -1209,6 +1212,10 @@ class OrderWorkflow:
         )
         self._s.parcels[label.reference] = Parcel(progress=_PROGRESS[FulfillmentStatus.LABEL_CREATED])
         self._update()
+        early = [event for event in self._s.early_scans if event.shipment_reference == label.reference]
+        self._s.early_scans = [event for event in self._s.early_scans if event not in early]
+        for event in sorted(early, key=lambda event: event.occurred_at):
+            self._apply_scan(event, _FULFILLMENT_BY_EVENT[event.kind])
 
     def _mark_shipment(self, reference: str, status: FulfillmentStatus) -> None:
         self._s.shipments = [

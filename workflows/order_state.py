@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from domain.backorder import Backorder
+from domain.events import UpstreamEvent
 from domain.order import Address, OrderLine
 from domain.order_view import (
     CanceledLine,
@@ -105,6 +106,9 @@ class OrderState(BaseModel):
     """Parcel references whose carrier exception the customer was told about; ``promised`` once the promised
     delivery date passed and they were told."""
     seen_events: list[str] = Field(default_factory=list)
+    early_scans: list[UpstreamEvent] = Field(default_factory=list)
+    """Scans of a parcel whose label is still being bought (the carrier's webhook beat the answer to our call):
+    applied as soon as the label is known."""
     status_seq: int = 0
     outbox: list[OrderStatusChanged] = Field(default_factory=list)
     delivery_deadline: datetime | None = None

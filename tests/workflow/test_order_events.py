@@ -8,7 +8,9 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
 from domain.events import EventKind, UpstreamEvent
+from domain.keys import shipment_reference
 from domain.order_view import AddressChange
+from domain.shipping import Label, LabelRequest
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
 from hub.client import OrderClient
 from tests.orders import BASE, make_order, policy
@@ -238,3 +240,32 @@ async def test_the_customer_hears_of_a_delay_before_they_have_to_ask(fake_hub: F
         "order-delivered.1",
     ]  # the repeated exception scan (same event id) told nothing new
     assert [m.channel for m in view.messages] == ["email"] * 5 and all(m.subject for m in view.messages)
+
+
+async def test_a_delivery_scan_that_beats_the_label_purchase_answer_is_kept_for_its_parcel(fake_hub: FakeHub) -> None:
+    """The carrier's webhook can arrive before our call to buy the label has returned (its tracker starts at the
+    purchase): the scan is held for the parcel being labelled, not dropped as one for an unknown parcel."""
+    orders = _patient(fake_hub)
+    order = make_order()
+    buying, answer = asyncio.Event(), asyncio.Event()
+    buy_label = fake_hub.carrier.buy_label
+
+    async def slow_answer(request: LabelRequest) -> Label:
+        label = await buy_label(request)  # bought at the carrier...
+        buying.set()
+        await answer.wait()  # ...but the answer is late
+        return label
+
+    fake_hub.carrier.buy_label = slow_answer  # type: ignore[method-assign]
+    placed = await orders.place(order)
+    await asyncio.wait_for(buying.wait(), timeout=30)
+    delivered = _scan(order.order_id, "early", EventKind.SHIPMENT_DELIVERED, 5).model_copy(
+        update={"shipment_reference": shipment_reference(order.order_id, 1)}
+    )
+    await placed.handle.signal(OrderWorkflow.record_event, delivered)
+    answer.set()
+
+    view = await asyncio.wait_for(placed.handle.result(), timeout=30)  # the hourly poll would be too late
+    assert view.status is OrderStatus.COMPLETED
+    assert [x.status for x in view.shipments] == [FulfillmentStatus.DELIVERED]
+    assert not any(e.step == "tracking" and e.outcome == "skipped" for e in view.timeline)
