@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run demo test test-all lint worker sandbox record-histories clean
+.PHONY: run demo test test-all lint worker sandbox record-histories clean bench bench-quick chaos
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,15 @@ sandbox: $(STAMP)
 
 record-histories: $(STAMP)  ## re-record tests/replay/histories (one per workflow path) from the current code
 	$(PY) -m tests.replay.record
+
+bench: $(STAMP)        ## throughput, latency and cost per order vs a reference workflow; rewrites docs/benchmarks.md
+	$(PY) -m hub.bench --orders 1000 --concurrency 40 --workers 2 --path-samples 10 --docs docs/benchmarks.md
+
+bench-quick: $(STAMP)  ## the same in about a minute (figures in .data/bench/bench.json, docs untouched)
+	$(PY) -m hub.bench --orders 150 --concurrency 40 --workers 2 --path-samples 3
+
+chaos: $(STAMP)        ## 200 orders under worker kills, upstream faults and a server restart; exit 1 on a violation
+	$(PY) -m hub.chaos
 
 clean:
 	rm -rf .data .pytest_cache .mypy_cache .ruff_cache

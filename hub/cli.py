@@ -10,6 +10,8 @@
     hub returns resend R-7                POST /returns/R-7/label/resend
     hub webhook send carrier event.json --secret S   signed as EasyPost signs it, POST /webhooks/carrier
     hub notifications preview order-shipped --locale fr [--out DIR]   a sample message, rendered offline
+    hub bench [--orders N] [--concurrency N] [--workers N]   benchmark a fresh local stack (see docs/benchmarks.md)
+    hub chaos [--orders N] [--kills N]   orders under worker kills, faults and a server restart; exit 1 on a violation
 
 It talks HTTP only (never Temporal). The API is found with ``--api-url``/``HUB_API_URL`` and authenticated with
 ``--api-key``/``HUB_API_KEY``. Exit codes: 0 success; 1 refused by the hub (404, 409, or a server error);
@@ -38,6 +40,8 @@ from rich.text import Text
 
 from connectors.webhook_signatures import sign_easypost, sign_standard, sign_stripe
 from domain.currency import format_amount
+from hub.bench.command import bench
+from hub.chaos.command import chaos
 from notifications.notice import NoticeKind
 from notifications.render import LANGUAGES, render
 from notifications.samples import sample
@@ -207,6 +211,9 @@ app.add_typer(customers_app, name="customer")
 app.add_typer(webhooks_app, name="webhook")
 notifications_app = typer.Typer(help="Preview customer messages (offline, from sample data).", no_args_is_help=True)
 app.add_typer(notifications_app, name="notifications")
+# The commands that start their own local stack (and so talk to Temporal): see hub/bench and hub/chaos.
+app.command("bench")(bench)
+app.command("chaos")(chaos)
 
 
 @app.callback()

@@ -16,7 +16,7 @@ import secrets
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -66,28 +66,41 @@ class StackSettings(BaseSettings):
     task_queue: str = "orders"
 
 
-def start_temporal(settings: StackSettings, log_dir: Path) -> Process:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+def temporal_command(
+    host: str, port: int, db_file: Path, *, ui_port: int | None = None, extra: Sequence[str] = ()
+) -> list[str]:
+    """``temporal server start-dev`` on ``host:port`` with its SQLite file and every search attribute the hub
+    uses; no Web UI when ``ui_port`` is None (measurement runs, which also pass ``extra`` server flags)."""
     command = [
         temporal_cli(),
         "server",
         "start-dev",
         "--ip",
-        settings.host,
+        host,
         "--port",
-        str(settings.temporal_port),
-        "--ui-port",
-        str(settings.ui_port),
+        str(port),
         "--db-filename",
-        str(settings.data_dir / "temporal.db"),
+        str(db_file),
         "--log-level",
         "warn",
-        # The Web UI decrypts payloads through the API's codec server (the UI's page calls it from the browser).
-        "--ui-codec-endpoint",
-        f"http://{settings.host}:{settings.api_port}/codec",
+        *(["--ui-port", str(ui_port)] if ui_port is not None else ["--headless"]),
+        *extra,
     ]
     for key in ALL:
         command += ["--search-attribute", cli_flag(key)]
+    return command
+
+
+def start_temporal(settings: StackSettings, log_dir: Path) -> Process:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    command = temporal_command(
+        settings.host,
+        settings.temporal_port,
+        settings.data_dir / "temporal.db",
+        ui_port=settings.ui_port,
+        # The Web UI decrypts payloads through the API's codec server (the UI's page calls it from the browser).
+        extra=["--ui-codec-endpoint", f"http://{settings.host}:{settings.api_port}/codec"],
+    )
     return Process("temporal", command, log_dir)
 
 

@@ -1,0 +1,1 @@
+"""The benchmark: its figures and a tiny run of it (figures are not asserted on, only their shape)."""
