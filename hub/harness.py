@@ -14,13 +14,15 @@ so several harnesses (and the tests) can run side by side; logs go to ``<data_di
 """
 
 import asyncio
+import signal
 import socket
 import sys
 import time
+from collections.abc import Coroutine
 from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self, TypeVar
 
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
@@ -43,6 +45,7 @@ from sandbox.client import SandboxControl
 from sandbox.process import SandboxProcess, free_port
 
 HOST = "127.0.0.1"
+T = TypeVar("T")
 
 # WAL lets the server's readers (visibility queries, history reads) proceed while it writes; with the default
 # rollback journal every write blocks them, which would measure SQLite's locking rather than the hub (measured:
@@ -245,3 +248,11 @@ async def _wait_for_port(host: str, port: int, process: Process | None, *, timeo
         if time.monotonic() > deadline:
             raise RuntimeError(f"nothing answers on {host}:{port} after {timeout_s:.0f} s")
         await asyncio.sleep(0.1)
+
+
+async def stoppable(running: Coroutine[Any, Any, T]) -> T:
+    """``running``, cancelled by SIGTERM as by Ctrl-C, so that a harness inside it stops its processes either way
+    (a killed driver would leave the server, the sandbox, the API and the workers behind)."""
+    task = asyncio.ensure_future(running)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    return await task

@@ -6,11 +6,9 @@ Imports nothing heavy at module level: the ``hub`` CLI loads this on every invoc
 import asyncio
 import json
 import shlex
-import signal
 import sys
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -41,6 +39,7 @@ def bench(
     """Measure the hub on a fresh local stack: throughput against a reference workflow, latency, Temporal actions
     per order and path, history size, worker memory. Prints the figures as one JSON line, last on stdout."""
     from hub.bench.run import BenchConfig, run  # the stack's imports, only when benchmarking
+    from hub.harness import stoppable
 
     config = BenchConfig(
         orders=orders,
@@ -55,19 +54,12 @@ def bench(
         progress=progress,
         command=shlex.join(["hub", *sys.argv[1:]]) if Path(sys.argv[0]).name == "hub" else _module_command(),
     )
-    figures = asyncio.run(_stoppable(run(config)))
+    figures = asyncio.run(stoppable(run(config)))
     typer.echo(json.dumps(figures, separators=(",", ":")))
     if figures["failed_orders"] or figures["failed_reference"]:
         # The figures are printed all the same, but a run that lost workflows measured something else.
         typer.echo("workflows failed or did not finish:\n  " + "\n  ".join(figures["failures"]), err=True)
         raise typer.Exit(1)
-
-
-async def _stoppable(running: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
-    """``running``, cancelled by SIGTERM as by Ctrl-C, so the stack's processes are stopped either way."""
-    task = asyncio.ensure_future(running)
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-    return await task
 
 
 def _module_command() -> str:

@@ -25,7 +25,7 @@ from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, Telemetr
 
 from hub.chaos.checks import Records, check, tally
 from hub.chaos.workload import SOLD_OUT_SKU, Customer, Story, fault_rules, plan, policies
-from hub.harness import Harness
+from hub.harness import Harness, stoppable
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -264,7 +264,7 @@ def quiet_sdk_retries() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     config, data_dir = parse(sys.argv[1:] if argv is None else argv)
     quiet_sdk_retries()
-    report = asyncio.run(run(config, data_dir))
+    report = asyncio.run(stoppable(run(config, data_dir)))
     print_report(report)
     return 0 if report.ok else 1
 
