@@ -28,9 +28,8 @@ from domain.backorder import BackorderChoice
 from domain.order import Order
 from domain.order_view import FailureReason, OrderPolicy, OrderView
 from domain.returns import ReturnPolicy, ReturnReceipt, ReturnRequest, ReturnStatus, ReturnView
-from domain.status import FulfillmentStatus, OrderStatus
+from domain.status import OrderStatus
 from hub.client import DecisionRefused, OrderClient
-from workflows.search_attributes import FULFILLMENT_STATUS, ORDER_STATUS
 
 T = TypeVar("T")
 
@@ -210,11 +209,11 @@ class Stalled(Exception):
     """A call kept failing transiently until the run's deadline."""
 
 
-def _resting_or_ended(description: WorkflowExecutionDescription) -> bool:
-    indexed = description.typed_search_attributes
-    return description.status is not WorkflowExecutionStatus.RUNNING or (
-        indexed.get(FULFILLMENT_STATUS) == FulfillmentStatus.DELIVERED.value
-        and indexed.get(ORDER_STATUS) == OrderStatus.COMPLETED.value
+def _at_rest(description: WorkflowExecutionDescription) -> bool:
+    """Ended, or waiting for the outside world: no activity and no workflow task pending."""
+    pending = description.raw_description
+    return description.status is not WorkflowExecutionStatus.RUNNING or not (
+        pending.pending_activities or pending.HasField("pending_workflow_task")
     )
 
 
@@ -327,10 +326,16 @@ class Customer:
 
     async def _return(self, client: OrderClient, story: Story) -> None:
         order_id = story.order.order_id
-        # A customer returns after the parcel arrived, not in the same instant as the carrier's scan: wait until
-        # the order rests in its return window (its statuses are indexed then). A request racing the order's own
-        # steps just after a worker was killed is what the SDK defect in tests/chaos/test_found_histories.py needs.
-        await self._until(story, lambda: client.handle(order_id).describe(), _resting_or_ended, "delivery")
+        # A customer returns after the parcel arrived and they were told so, not in the same instant as the
+        # carrier's scan: wait until the order rests in its return window. (A request racing the order's own steps
+        # just after a worker was killed is what the SDK defect in tests/chaos/test_found_histories.py needs.)
+        await self._until(
+            story,
+            lambda: client.view(order_id),
+            lambda v: any(".order-delivered." in sent for sent in v.messages_sent) or v.status.is_terminal,
+            "delivery",
+        )
+        await self._until(story, lambda: client.handle(order_id).describe(), _at_rest, "order at rest")
         view = await patiently(lambda: client.view(order_id), self.deadline, story.failed_queries)
         if view.delivered_at is None:
             story.notes.append(f"not delivered ({view.status.value}): nothing to return")
@@ -349,15 +354,20 @@ class Customer:
             story.notes.append(f"return refused: {refused}")
             return
         rma_id = request.rma_id
-        await self._until(
+        issued = await self._until(
             story,
             lambda: client.return_view(rma_id),
-            lambda v: v.status is not ReturnStatus.REQUESTED,
+            lambda v: v.status is not ReturnStatus.REQUESTED and any(".return-label." in m for m in v.messages_sent),
             "return label",
         )
         if story.kind is Kind.RETURN_ALL:
             await self._warehouse_receives(order_id, rma_id, lines)
         else:
+            # Brought to a store: the return label is never used, so its parcel never moves (the sandbox's carrier
+            # would otherwise scan it on its own), and the store books it a while later, with the RMA at rest.
+            if issued.return_shipment is not None:
+                await self._freeze_tracking(issued.return_shipment.reference)
+            await self._until(story, lambda: client.return_handle(rma_id).describe(), _at_rest, "RMA at rest")
             receipt = ReturnReceipt.model_validate({"received_via": "store", "location": "Store 12"})
             try:
                 await patiently(lambda: client.record_receipt(rma_id, receipt), self.deadline)
@@ -369,6 +379,11 @@ class Customer:
         story.returns.append(rma)
         if rma.status is ReturnStatus.REFUNDED:
             story.returned = {str(line["sku"]): int(line["quantity"]) for line in lines}
+
+    async def _freeze_tracking(self, reference: str) -> None:
+        url = f"{self.sandbox_url}/_sandbox/carrier/{reference}/status"
+        response = await patiently(lambda: self.http.post(url, json={"status": "pre_transit"}), self.deadline)
+        response.raise_for_status()
 
     async def _warehouse_receives(self, order_id: str, rma_id: str, lines: list[dict[str, Any]]) -> None:
         """The warehouse books the parcel in its ERP, which pushes ``return.received`` to the hub's API: the

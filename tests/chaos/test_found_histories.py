@@ -7,7 +7,7 @@ accepting the Update, and that is the order the history keeps. Replaying it (any
 kill, or to answer a query) applies the Update first, so the SDK reports nondeterminism, the workflow task fails
 on every attempt and the order never ends. The same code wrote and replays the history, and what differs is
 where the Update's acceptance falls among the task's commands: most likely the SDK's ordering (temporalio 1.35.0,
-the newest available; compare temporalio/sdk-rust#943 and #1146), not the hub's workflow code.
+the newest available: temporalio/sdk-rust#943, whose fix #961 is unreleased), not the hub's workflow code.
 """
 
 from pathlib import Path
