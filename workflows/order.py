@@ -817,7 +817,8 @@ class OrderWorkflow:
         reference = event.shipment_reference or self._label_reference()
         shipment = next((x for x in s.shipments if x.reference == reference), None)
         if shipment is None and reference in s.label_attempts:
-            s.early_scans.append(event)  # the label is being bought: its parcel exists once the answer is in
+            # The label is being bought: its parcel exists once the answer is in.
+            s.early_scans.append(event.model_copy(update={"shipment_reference": reference}))
             return
         if shipment is None:
             self._record("tracking", "skipped", f"{status.value} for unknown parcel {reference}")
