@@ -5,6 +5,7 @@ a replayed event id, then signal the order's workflow by business id and answer 
 step changes nothing. Temporal unreachable → 503, so the sender retries later with the same event id.
 """
 
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Literal
@@ -26,6 +27,30 @@ from hub.settings import WebhookSecrets
 log = structlog.get_logger("hub.webhooks")
 
 Resolver = Callable[[str], Awaitable[str | None]]
+
+LOOKUPS_KEPT = 10_000
+
+
+def remembered(resolve: Resolver, capacity: int = LOOKUPS_KEPT) -> Resolver:
+    """``resolve`` with its answers kept (the newest ``capacity``). A shipment's reference and a payment's order
+    never change, and a parcel sends several scans: each would otherwise cost a call to the vendor's API, which
+    counts against its rate limit. Not found is not kept: the object may appear a moment later."""
+    known: OrderedDict[str, str] = OrderedDict()
+
+    async def lookup(key: str) -> str | None:
+        if key in known:
+            known.move_to_end(key)
+            return known[key]
+        value = await resolve(key)
+        if value is not None:
+            known[key] = value
+            if len(known) > capacity:
+                known.popitem(last=False)
+        return value
+
+    return lookup
+
+
 Inbound = UpstreamEvent | StockEvent | WarehouseReceipt
 
 
@@ -50,6 +75,7 @@ def webhooks_router(
 ) -> APIRouter:
     router = APIRouter(prefix="/webhooks", tags=["webhooks"])
     guard = replays or ReplayGuard()
+    shipment_reference, order_of_payment = remembered(shipment_reference), remembered(order_of_payment)
     refusals = documented(400, 401, 404, 409, 413, 422, 503)
 
     def secret_of(source: str) -> str:
