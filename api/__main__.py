@@ -1,9 +1,8 @@
 """``python -m api``: the API process. Composition: settings → Temporal client + upstream connectors → app."""
 
-import asyncio
-
 import structlog
 import uvicorn
+import uvloop
 
 from api.app import create_app
 from hub.logging import configure_logging
@@ -30,4 +29,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    uvloop.run(main())

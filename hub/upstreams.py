@@ -93,8 +93,9 @@ def _http(upstream: HttpUpstream) -> httpx.AsyncClient:
         base_url=upstream.base_url,
         headers={"Authorization": f"Bearer {upstream.api_key.get_secret_value()}"},
         timeout=httpx.Timeout(upstream.timeout_s),
-        # One client per upstream: connection reuse, and one place for its limits.
-        limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+        # One client per upstream: connection reuse, and one place for its limits. Every connection opened is
+        # kept: under a burst, closing all but a few only to open them again costs a handshake each time.
+        limits=httpx.Limits(max_connections=50, max_keepalive_connections=50),
     )
 
 
@@ -141,15 +142,17 @@ async def open_upstreams(settings: Settings) -> AsyncIterator[Upstreams]:
         events = settings.events
         events_http = await stack.enter_async_context(httpx.AsyncClient(timeout=httpx.Timeout(events.timeout_s)))
         email = settings.email
-        smtp = SmtpEmailNotifier(
-            host=email.host,
-            port=email.port,
-            sender=email.sender,
-            message_id_domain=email.message_id_domain,
-            timeout_s=email.timeout_s,
-            username=email.username,
-            password=email.password.get_secret_value() if email.password else None,
-            start_tls=email.start_tls,
+        smtp = await stack.enter_async_context(
+            SmtpEmailNotifier(
+                host=email.host,
+                port=email.port,
+                sender=email.sender,
+                message_id_domain=email.message_id_domain,
+                timeout_s=email.timeout_s,
+                username=email.username,
+                password=email.password.get_secret_value() if email.password else None,
+                start_tls=email.start_tls,
+            )
         )
         yield Upstreams(
             payment=StripePaymentGateway(payment_http),

@@ -11,8 +11,10 @@ reject ``550``, a timeout-after-apply stores the message and then delays the ``2
 import asyncio
 import email
 import email.policy
-from dataclasses import dataclass
-from email.message import EmailMessage
+from dataclasses import dataclass, field
+from email.message import EmailMessage, Message
+from email.parser import BytesHeaderParser
+from functools import cached_property
 from typing import Any
 
 from aiosmtpd.smtp import SMTP
@@ -21,27 +23,57 @@ from sandbox.faults import FaultEngine
 from sandbox.ids import random_token
 from sandbox.ledger import Ledger
 
+_HEADERS = BytesHeaderParser()  # compat32: reads the header block only, without interpreting the values
+
 
 @dataclass
 class StoredMail:
-    """One distinct message; ``deliveries`` counts how many times it was received."""
+    """One distinct message, kept as received and parsed only when read (``to_json``): a sink under load spends
+    its time receiving, not parsing MIME. ``deliveries`` counts how many times it was received."""
 
     message_id: str
-    sender: str
-    to: str
-    subject: str
-    body: str
     order_id: str | None
+    content: bytes
+    envelope_from: str
+    envelope_to: list[str]
     deliveries: int = 1
     conflicting: int = 0
     """Repeats under this Message-ID whose subject or body differed: a sender bug (one id, two messages)."""
+    _repeats: list[bytes] = field(default_factory=list, repr=False)
+
+    @cached_property
+    def parsed(self) -> EmailMessage:
+        return _parse(self.content)
+
+    @property
+    def subject(self) -> str:
+        return str(self.parsed.get("Subject") or "")
+
+    @property
+    def body(self) -> str:
+        return _text_body(self.parsed)
+
+    def repeated(self, content: bytes) -> None:
+        """Another delivery under this Message-ID; compared with the first when read."""
+        self.deliveries += 1
+        if content != self.content:  # byte-identical repeats (a retried send) need no parsing
+            self._repeats.append(content)
+
+    def _count_conflicts(self) -> None:
+        for content in self._repeats:
+            other = _parse(content)
+            if (str(other.get("Subject") or ""), _text_body(other)) != (self.subject, self.body):
+                self.conflicting += 1
+        self._repeats.clear()
 
     def to_json(self) -> dict[str, Any]:
         """The entry served by ``GET /_sandbox/mail``."""
+        self._count_conflicts()
+        parsed = self.parsed
         return {
             "message_id": self.message_id,
-            "from": self.sender,
-            "to": self.to,
+            "from": str(parsed.get("From") or self.envelope_from),
+            "to": str(parsed.get("To") or ", ".join(self.envelope_to)),
             "subject": self.subject,
             "body": self.body,
             "order_id": self.order_id,
@@ -66,6 +98,10 @@ def _parse(content: bytes) -> EmailMessage:
     return parsed
 
 
+def _header(headers: Message, name: str) -> str:
+    return str(headers.get(name) or "").strip()
+
+
 class Mailbox:
     """Received messages in arrival order, keyed by Message-ID; also the aiosmtpd handler."""
 
@@ -80,23 +116,14 @@ class Mailbox:
 
     def store(self, content: bytes, mail_from: str, rcpt_tos: list[str]) -> StoredMail:
         """Store a raw message, or count another delivery of a known Message-ID."""
-        parsed = _parse(content)
-        message_id = str(parsed.get("Message-ID") or f"<sandbox-{random_token(16)}@sandbox>").strip()
+        headers = _HEADERS.parsebytes(content)
+        message_id = _header(headers, "Message-ID") or f"<sandbox-{random_token(16)}@sandbox>"
         known = self._messages.get(message_id)
         if known is not None:
-            known.deliveries += 1
-            if (known.subject, known.body) != (str(parsed.get("Subject") or ""), _text_body(parsed)):
-                known.conflicting += 1
+            known.repeated(content)
             return known
-        order_id = str(parsed["X-Hub-Order-Id"]).strip() if parsed["X-Hub-Order-Id"] else None
-        stored = StoredMail(
-            message_id=message_id,
-            sender=str(parsed.get("From") or mail_from),
-            to=str(parsed.get("To") or ", ".join(rcpt_tos)),
-            subject=str(parsed.get("Subject") or ""),
-            body=_text_body(parsed),
-            order_id=order_id,
-        )
+        order_id = _header(headers, "X-Hub-Order-Id") or None
+        stored = StoredMail(message_id, order_id, content, mail_from, rcpt_tos)
         self._messages[message_id] = stored
         self._ledger.record(order_id or "", "email", "send", idempotency_key=message_id, ref=message_id)
         return stored
@@ -104,9 +131,8 @@ class Mailbox:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         """aiosmtpd hook: decide faults, store, answer the SMTP status line."""
         content: bytes = envelope.original_content or envelope.content
-        headers = _parse(content)
-        message_id = str(headers.get("Message-ID") or "").strip()
-        order_id = str(headers.get("X-Hub-Order-Id") or "").strip()
+        headers = _HEADERS.parsebytes(content)
+        message_id, order_id = _header(headers, "Message-ID"), _header(headers, "X-Hub-Order-Id")
         decision = self._faults.decide("email", "send", order_id, message_id)
         await decision.wait_latency()
         if decision.transient_status is not None:

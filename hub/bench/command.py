@@ -14,8 +14,15 @@ import typer
 
 
 def bench(
-    orders: Annotated[int, typer.Option(min=1, help="Orders in the measured window (and reference workflows).")] = 150,
-    concurrency: Annotated[int, typer.Option(min=1, help="Workflows in flight at once.")] = 40,
+    orders: Annotated[int, typer.Option(min=1, help="Orders in the measured window (and reference workflows).")] = 1000,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Workflows in flight at once: enough that both sides keep the CPUs busy, so that the ratio "
+            "compares capacity, not the parcel's simulated transit.",
+        ),
+    ] = 100,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes (hub and reference alike).")] = 2,
     path_samples: Annotated[int, typer.Option(min=1, help="Orders counted per declined/compensated/return path.")] = 5,
     warmup: Annotated[int, typer.Option(min=0, help="Unmeasured orders first, on each side.")] = 20,

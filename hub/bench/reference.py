@@ -2,6 +2,10 @@
 runs its steps, and does nothing else. Whatever the hub does beyond that (upstream calls, signals from webhooks,
 search-attribute upserts, payload sizes) is what the ratio ``orders_per_s / reference_per_s`` measures.
 
+The yardstick runs regular activities, Temporal's default. Asked with ``local=True`` it runs them as local
+activities, as the hub's saga does: the bench reports that floor too (``reference_local_per_s``), so the ratio's
+reader sees how much of the hub's standing is the choice of local activities.
+
     python -m hub.bench.reference --address 127.0.0.1:7233 --task-queue reference   # a worker, until SIGTERM
 
 The worker's entry point is guarded by ``__name__``: Temporal's workflow sandbox re-imports this module for
@@ -28,10 +32,14 @@ async def noop(step: int) -> int:
 @workflow.defn(name=WORKFLOW)
 class ReferenceWorkflow:
     @workflow.run
-    async def run(self, steps: int) -> int:
+    async def run(self, steps: int, local: bool = False) -> int:
         done = 0
+        timeout = timedelta(seconds=30)
         for step in range(steps):
-            done += await workflow.execute_activity(noop, step, start_to_close_timeout=timedelta(seconds=30)) >= 0
+            if local:
+                done += await workflow.execute_local_activity(noop, step, start_to_close_timeout=timeout) >= 0
+            else:
+                done += await workflow.execute_activity(noop, step, start_to_close_timeout=timeout) >= 0
         return done
 
 

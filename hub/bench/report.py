@@ -51,6 +51,15 @@ def median_by_kind(breakdowns: Sequence[Mapping[str, int]]) -> dict[str, float]:
     return {kind: median([breakdown.get(kind, 0) for breakdown in breakdowns]) for kind in kinds}
 
 
+def _local_reference(figures: Mapping[str, Any]) -> list[str]:
+    if not figures.get("reference_local_per_s"):
+        return []
+    return [
+        f"| the same reference with local activities, per second | {figures['reference_local_per_s']} |",
+        f"| ratio hub / local-activity reference | {figures['ratio_to_local']} |",
+    ]
+
+
 def _reference_latency(figures: Mapping[str, Any]) -> list[str]:
     latency = figures.get("reference_latency_ms")
     if not latency:
@@ -96,6 +105,7 @@ def markdown(figures: Mapping[str, Any], command: str) -> str:
         f"| reference workflow ({figures['reference_activities']} no-op activities) per second "
         f"| {figures['reference_per_s']} |",
         f"| ratio hub / reference | {figures['ratio']} |",
+        *_local_reference(figures),
         f"| latency place → result, p50 / p95 / p99 | {latency['p50']} / {latency['p95']} / {latency['p99']} ms |",
         *_reference_latency(figures),
         f"| worker peak memory (VmHWM) per process | {memory} MiB |",

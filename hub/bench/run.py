@@ -48,8 +48,8 @@ COMPENSATED_PREFIX = "capture-refused"
 
 @dataclass(frozen=True)
 class BenchConfig:
-    orders: int = 150
-    concurrency: int = 40
+    orders: int = 1000
+    concurrency: int = 100
     workers: int = 2
     path_samples: int = 5
     """Orders per non-happy path whose histories are counted (the happy path samples the throughput run)."""
@@ -171,10 +171,20 @@ async def _hub_window(
 
 
 async def _reference_window(
-    client: Client, tag: str, count: int, concurrency: int, steps: int, tick: Tick, timeout_s: float = 60.0
+    client: Client,
+    tag: str,
+    count: int,
+    concurrency: int,
+    steps: int,
+    tick: Tick,
+    timeout_s: float = 60.0,
+    *,
+    local: bool = False,
 ) -> Window:
     async def one(n: int) -> None:
-        handle = await client.start_workflow(REFERENCE_WORKFLOW, steps, id=f"ref:{tag}-{n}", task_queue=REFERENCE_QUEUE)
+        handle = await client.start_workflow(
+            REFERENCE_WORKFLOW, args=[steps, local], id=f"ref:{tag}-{n}", task_queue=REFERENCE_QUEUE
+        )
         await asyncio.wait_for(handle.result(), timeout_s)
 
     return await _drive(count, concurrency, one, tick)
@@ -318,7 +328,7 @@ async def run(config: BenchConfig) -> dict[str, Any]:
         async with harness:
             reference_workers = _start_reference_workers(harness, config.workers) if config.reference else []
             try:
-                hub, reference, happy_ids, steps = await _measure(harness, config, tag, bar)
+                hub, reference, reference_local, happy_ids, steps = await _measure(harness, config, tag, bar)
                 costs = await _path_costs(
                     harness, tag, config.path_samples, happy_ids, bar("cost per path", 4 * config.path_samples)
                 )
@@ -326,17 +336,18 @@ async def run(config: BenchConfig) -> dict[str, Any]:
             finally:
                 for worker in reference_workers:
                     worker.stop()
-    figures = _figures(config, hub, reference, steps, costs, memory, load_average)
+    figures = _figures(config, hub, reference, reference_local, steps, costs, memory, load_average)
     _write(config, figures)
     return figures
 
 
 async def _measure(
     harness: Harness, config: BenchConfig, tag: str, bar: Callable[[str, int], Tick]
-) -> tuple[Window, Window, list[str], int]:
+) -> tuple[Window, Window, Window, list[str], int]:
     """The hub's and the reference's windows, in the order hub, reference, reference, hub (half the workflows
     each time): whatever drifts during the run (the SQLite file grows, the server's background work) then
-    weighs on both sides alike. Returns both windows, the measured orders' ids and the reference's step count."""
+    weighs on both sides alike. Then the reference once more with local activities (a secondary figure).
+    Returns the three windows, the measured orders' ids and the reference's step count."""
     orders = harness.orders(_policy())
     client = harness.client
     concurrency, first, second = config.concurrency, config.orders // 2, config.orders - config.orders // 2
@@ -346,7 +357,7 @@ async def _measure(
     hub_tick = bar("hub orders", config.orders)
     if not config.reference:
         hub, ids = await _hub_window(orders, tag, config.orders, concurrency, hub_tick, timeout)
-        return hub, Window(), ids, 0
+        return hub, Window(), Window(), ids, 0
     hub_a, ids_a = (
         await _hub_window(orders, f"{tag}a", first, concurrency, hub_tick, timeout) if first else (Window(), [])
     )
@@ -366,13 +377,18 @@ async def _measure(
     ref_b = await _reference_window(client, f"{tag}b", second, concurrency, steps, ref_tick, timeout)
     if hub_b is None:
         hub_b, ids_b = await _hub_window(orders, f"{tag}b", second, concurrency, hub_tick, timeout)
-    return _merged([hub_a, hub_b]), _merged([ref_a, ref_b]), ids_a + ids_b, steps
+    local_tick = bar("reference, local", config.orders)
+    local = await _reference_window(
+        client, f"{tag}l", config.orders, concurrency, steps, local_tick, timeout, local=True
+    )
+    return _merged([hub_a, hub_b]), _merged([ref_a, ref_b]), local, ids_a + ids_b, steps
 
 
 def _figures(
     config: BenchConfig,
     hub: Window,
     reference: Window,
+    reference_local: Window,
     steps: int,
     costs: dict[str, list[Cost]],
     memory: list[float | None],
@@ -380,6 +396,7 @@ def _figures(
 ) -> dict[str, Any]:
     orders_per_s = report.rate(len(hub.latencies_s), hub.wall_s)
     reference_per_s = report.rate(len(reference.latencies_s), reference.wall_s)
+    local_per_s = report.rate(len(reference_local.latencies_s), reference_local.wall_s)
 
     def medians(of: Callable[[Cost], float]) -> dict[str, float]:
         return {path: report.median([of(cost) for cost in samples]) for path, samples in costs.items()}
@@ -388,6 +405,8 @@ def _figures(
         "orders_per_s": orders_per_s,
         "reference_per_s": reference_per_s,
         "ratio": round(orders_per_s / reference_per_s, 3) if reference_per_s else None,
+        "reference_local_per_s": local_per_s,
+        "ratio_to_local": round(orders_per_s / local_per_s, 3) if local_per_s else None,
         "latency_ms": report.latency_summary(hub.latencies_s) if hub.latencies_s else None,
         "reference_latency_ms": report.latency_summary(reference.latencies_s) if reference.latencies_s else None,
         "actions_per_order": medians(lambda cost: cost.actions.total),
@@ -398,8 +417,8 @@ def _figures(
         "worker_memory_mb": [None if mb is None else round(mb, 1) for mb in memory],
         "orders": config.orders,
         "failed_orders": len(hub.failures),
-        "failed_reference": len(reference.failures),
-        "failures": hub.failures[:5] + reference.failures[:5],
+        "failed_reference": len(reference.failures) + len(reference_local.failures),
+        "failures": hub.failures[:5] + reference.failures[:5] + reference_local.failures[:5],
         "concurrency": config.concurrency,
         "transit_seconds": config.transit_seconds,
         "workers": config.workers,

@@ -18,7 +18,8 @@ def test_a_tiny_bench_prints_every_figure_as_its_last_line(tmp_path: Path) -> No
     assert finished.returncode == 0, finished.stderr[-3000:]
     figures = json.loads(finished.stdout.strip().splitlines()[-1])
 
-    assert figures["orders_per_s"] > 0 and figures["reference_per_s"] > 0
+    assert figures["orders_per_s"] > 0 and figures["reference_per_s"] > 0 and figures["reference_local_per_s"] > 0
+    assert figures["ratio_to_local"] == round(figures["orders_per_s"] / figures["reference_local_per_s"], 3)
     assert figures["ratio"] == round(figures["orders_per_s"] / figures["reference_per_s"], 3)
     latency = figures["latency_ms"]
     assert 0 < latency["p50"] <= latency["p95"] <= latency["p99"]
