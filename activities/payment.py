@@ -90,7 +90,9 @@ class PaymentActivities:
         """Void what is still authorized, refund what was captured; nothing when nothing was authorized.
 
         Reads the provider's state first rather than trusting the workflow's memory, so it is right even when
-        the authorize call's outcome was never known.
+        the authorize call's outcome was never known. Asked again after it did its work (its answer was lost, or
+        the worker died before recording it), it reports the same reversal, not zero: what the customer is told
+        is derived from this answer, and a message sent twice must say the same thing both times.
         """
         order_id, n = request.order_id, request.n
         payment = await self._gateway.find_by_order(order_id, reference=authorization_key(order_id, n))
@@ -100,8 +102,12 @@ class PaymentActivities:
         if payment.state is ProviderPaymentState.AUTHORIZED:
             voided = payment.capturable
             await self._gateway.void(payment, idempotency_key=idempotency_key(order_id, "payment.void", n))
-        elif payment.refundable > 0 and request.refund_captured:
+        elif payment.state is ProviderPaymentState.VOIDED:
+            voided = payment.authorized - payment.captured  # voided already: the same answer as when it was done
+        elif request.refund_captured and payment.refundable > 0:
             refunded = payment.refundable
             key = idempotency_key(order_id, "payment.refund", n)
             await self._gateway.refund(payment, refunded, idempotency_key=key)
+        elif request.refund_captured:
+            refunded = payment.refunded  # refunded already, in full
         return PaymentReversal(order_id=order_id, voided=voided, refunded=refunded, currency=payment.currency)

@@ -67,7 +67,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.timeline import MessageRecord
     from notifications.notice import CustomerNotice, DelayCause, NoticeKind, TrackingLink, Undone
     from workflows import policies
-    from workflows.calls import call, read_what_arrived
+    from workflows.calls import LOCAL_ACTIVITIES, call, read_what_arrived
     from workflows.failures import error_text, is_business_rejection
     from workflows.metrics import count_compensation, count_order_outcome
     from workflows.order_state import Authorization, HeldStock, OrderState, Parcel, RmaAllocation
@@ -354,7 +354,7 @@ class OrderWorkflow:
             policies.COMPENSATION,
             summary=f"Voiding authorization {current.n} before it lapses",
         )
-        current.ended = True
+        current.ended = current.renewed = True
         self._record(
             "renew_authorization", "info", f"voided authorization {current.n} ({self._money(reversal.voided)})"
         )
@@ -447,6 +447,8 @@ class OrderWorkflow:
         self._doing(f"Undoing what has not shipped: {abort.reason.value}")
         saga = Compensations()
         for authorization in s.authorizations:
+            if authorization.renewed and workflow.patched(LOCAL_ACTIVITIES):
+                continue  # voided before it lapsed, and authorized again: nothing of it left to undo
             if authorization.parcel is None or not self._parcel_left(authorization.parcel):
                 saga.add("payment", self._reverse_payment(authorization))
         for hold in s.holds:

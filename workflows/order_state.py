@@ -39,6 +39,8 @@ class Authorization(BaseModel):
     """The provider's answer; ``None`` while unknown."""
     ended: bool = False
     """Captured, voided or declined: it covers nothing any more."""
+    renewed: bool = False
+    """Voided before the card network let it lapse, and replaced by the next authorization."""
     parcel: str | None = None
     """The shipment reference whose value it captured."""
 

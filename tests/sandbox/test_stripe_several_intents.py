@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from activities.payment import PaymentActivities, ReversePayment
 from connectors.errors import BusinessRejection
 from connectors.stripe_payments import StripePaymentGateway
 from domain.keys import idempotency_key
@@ -131,3 +132,28 @@ async def test_a_lost_authorization_answer_is_found_among_the_orders_intents(
     assert first is not None and first.authorized == 5000 and first.payment_id != second.payment_id
     authorizations = [e["idempotency_key"] for e in (await ledger(order_id))["effects"] if e["effect"] == "authorize"]
     assert authorizations == [authorize_key(order_id, 1), authorize_key(order_id, 2)]
+
+
+async def test_a_reversal_asked_again_reports_the_same_void(gateway: StripePaymentGateway, order_id: str) -> None:
+    """A worker that dies after a compensation ran, before it was recorded, runs it again; what the customer is
+    then told is built from the second answer, so it must be the first one's."""
+    await authorize(gateway, order_id, 1, 5000)
+    reverse = PaymentActivities(gateway).reverse
+    request = ReversePayment(order_id=order_id, n=1)
+
+    first, again = await reverse(request), await reverse(request)
+
+    assert (first.voided, first.refunded) == (5000, 0)
+    assert again == first
+
+
+async def test_a_refund_asked_again_reports_the_same_refund(gateway: StripePaymentGateway, order_id: str) -> None:
+    payment = await authorize(gateway, order_id, 1, 5000)
+    await gateway.capture(payment, 5000, idempotency_key=f"{order_id}:payment.capture:1")
+    reverse = PaymentActivities(gateway).reverse
+    request = ReversePayment(order_id=order_id, n=1)
+
+    first, again = await reverse(request), await reverse(request)
+
+    assert (first.voided, first.refunded) == (0, 5000)
+    assert again == first
