@@ -14,7 +14,7 @@ import httpx
 from domain.backorder import BackorderChoice
 from domain.order import Order
 from domain.order_view import FailureReason, OrderView
-from domain.status import OrderStatus
+from domain.status import OrderStatus, PaymentStatus
 from hub.invariants import violations
 from sandbox.client import SandboxControl
 
@@ -51,7 +51,7 @@ class Scenario:
     sku: str = "PEN-01"
     rules: list[dict[str, Any]] = field(default_factory=list)
     """Sandbox fault rules for this scenario's order (``order_prefix`` is filled in)."""
-    cancel_at_once: bool = False
+    cancel_after_authorize: bool = False
     backorder_choice: BackorderChoice | None = None
     """When stock is short, the customer's answer (story 4), sent as soon as they are asked."""
 
@@ -105,9 +105,9 @@ SCENARIOS = [
         "customer-cancels",
         OrderStatus.CANCELED,
         FailureReason.CANCELED_BY_CUSTOMER,
-        # Slow stock reservation: the customer's cancellation, sent at once, arrives mid-saga.
+        # Slow stock reservation leaves time for the customer's cancellation to arrive mid-saga.
         rules=[{"upstream": "erp", "operation": "hold.put", "latency_ms": 1500}],
-        cancel_at_once=True,
+        cancel_after_authorize=True,
     ),
 ]
 
@@ -149,7 +149,8 @@ async def _play(
     view: OrderView | None = None
     try:
         (await api.post("/orders", json=order.model_dump(mode="json"))).raise_for_status()
-        if scenario.cancel_at_once:
+        if scenario.cancel_after_authorize:
+            await _until(api, order.order_id, lambda v: v.payment_status is PaymentStatus.AUTHORIZED, timeout_s)
             (await api.post(f"/orders/{order.order_id}/cancel", json={"reason": "changed my mind"})).raise_for_status()
         if scenario.backorder_choice is not None:
             await _until(api, order.order_id, lambda v: v.status is OrderStatus.REQUIRES_ACTION, timeout_s)

@@ -67,7 +67,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.timeline import MessageRecord
     from notifications.notice import CustomerNotice, DelayCause, NoticeKind, TrackingLink, Undone
     from workflows import policies
-    from workflows.calls import LOCAL_ACTIVITIES, call, read_what_arrived
     from workflows.failures import error_text, is_business_rejection
     from workflows.metrics import count_compensation, count_order_outcome
     from workflows.order_state import Authorization, HeldStock, OrderState, Parcel, RmaAllocation
@@ -85,6 +84,10 @@ with workflow.unsafe.imports_passed_through():
 R = TypeVar("R")
 
 # Which business rejection means what, by the step that raised it.
+# A reversal asked again reports what it did (``PaymentActivities.reverse``), so an authorization voided when it
+# was renewed is no longer reversed at abort (it would be counted twice). Histories from before keep doing it.
+RENEWED_NOT_REVERSED = "renewed-authorizations-not-reversed"
+
 _REJECTION_REASON = {
     "authorize_payment": FailureReason.PAYMENT_DECLINED,
     "reserve_stock": FailureReason.OUT_OF_STOCK,
@@ -212,10 +215,7 @@ class OrderWorkflow:
         if self._missing() and s.backorder is None:
             await self._settle_backorder()
         elif s.status is OrderStatus.PENDING:
-            # The customer may have cancelled while the payment and the stock were being taken: never confirm
-            # (or ship) an order they already cancelled.
-            await read_what_arrived("Reading what the customer sent while payment and stock were taken")
-            self._stop_if_cancel_requested()
+            self._stop_if_cancel_requested()  # never confirm an order the customer has already cancelled
             self._update(status=OrderStatus.CONFIRMED)
             await self._notify(NoticeKind.ORDER_CONFIRMED)
         while True:
@@ -329,11 +329,11 @@ class OrderWorkflow:
         lines = [OrderLine(sku=sku, quantity=n, unit_price=self._unit_price(sku)) for sku, n in sorted(missing.items())]
         hold = await self._reserve(lines)
         if hold.short_lines:
-            await call(
+            await workflow.execute_activity_method(
                 InventoryActivities.release,
                 HoldRef(hold_id=hold.hold_id),
-                policies.COMPENSATION,
                 summary=f"Releasing {hold.hold_id}: the restock is not enough yet",
+                **policies.COMPENSATION,
             )
             self._held_stock(hold.hold_id).status = "released"
             self._record("backorder", "info", "restock not enough yet; still waiting")
@@ -348,11 +348,11 @@ class OrderWorkflow:
         if current is None:
             return
         amount = self._unshipped_value()
-        reversal = await call(
+        reversal = await workflow.execute_activity_method(
             PaymentActivities.reverse,
             ReversePayment(order_id=self._order.order_id, n=current.n, refund_captured=False),
-            policies.COMPENSATION,
             summary=f"Voiding authorization {current.n} before it lapses",
+            **policies.COMPENSATION,
         )
         current.ended = current.renewed = True
         self._record(
@@ -447,7 +447,7 @@ class OrderWorkflow:
         self._doing(f"Undoing what has not shipped: {abort.reason.value}")
         saga = Compensations()
         for authorization in s.authorizations:
-            if authorization.renewed and workflow.patched(LOCAL_ACTIVITIES):
+            if authorization.renewed and workflow.patched(RENEWED_NOT_REVERSED):
                 continue  # voided before it lapsed, and authorized again: nothing of it left to undo
             if authorization.parcel is None or not self._parcel_left(authorization.parcel):
                 saga.add("payment", self._reverse_payment(authorization))
@@ -495,11 +495,11 @@ class OrderWorkflow:
         """Void what the authorization still holds, refund what it captured for a parcel that never left."""
 
         async def reverse() -> None:
-            reversal = await call(
+            reversal = await workflow.execute_activity_method(
                 PaymentActivities.reverse,
                 ReversePayment(order_id=self._order.order_id, n=authorization.n),
-                policies.COMPENSATION,
                 summary=f"Undo: voiding or refunding authorization {authorization.n}",
+                **policies.COMPENSATION,
             )
             authorization.ended = True
             if reversal.voided:
@@ -516,11 +516,11 @@ class OrderWorkflow:
 
     def _release_hold(self, hold_id: str) -> Callable[[], Awaitable[None]]:
         async def release() -> None:
-            hold = await call(
+            hold = await workflow.execute_activity_method(
                 InventoryActivities.release,
                 HoldRef(hold_id=hold_id),
-                policies.COMPENSATION,
                 summary=f"Undo: releasing {hold_id}",
+                **policies.COMPENSATION,
             )
             self._held_stock(hold_id).status = "released"
             if hold is not None and hold.units_held:
@@ -532,11 +532,11 @@ class OrderWorkflow:
 
     def _void_label(self, reference: str) -> Callable[[], Awaitable[None]]:
         async def void() -> None:
-            result = await call(
+            result = await workflow.execute_activity_method(
                 ShippingActivities.void_label,
                 ShipmentRef(reference=reference),
-                policies.COMPENSATION,
                 summary=f"Undo: voiding label {reference}",
+                **policies.COMPENSATION,
             )
             if result.voided:
                 if Undone.LABEL_VOIDED not in self._s.undone:
@@ -621,11 +621,11 @@ class OrderWorkflow:
 
     async def _poll_tracking(self, reference: str) -> None:
         try:
-            tracking = await call(
+            tracking = await workflow.execute_activity_method(
                 ShippingActivities.track,
                 ShipmentRef(reference=reference),
-                policies.TRACK,
                 summary=f"Asking the carrier about {reference}",
+                **policies.TRACK,
             )
         except ActivityError as error:
             self._record("track_shipment", "failed", error_text(error))
@@ -910,11 +910,11 @@ class OrderWorkflow:
         refusal: str | None = None
         for old in unused:
             try:
-                await call(
+                await workflow.execute_activity_method(
                     ShippingActivities.void_label,
                     ShipmentRef(reference=old.reference),
-                    policies.STEP,
                     summary=f"Voiding label {old.reference}: the address changed",
+                    **policies.STEP,
                 )
             except ActivityError as error:
                 self._record("void_label", "failed", error_text(error))
@@ -1057,7 +1057,7 @@ class OrderWorkflow:
         """Run one forward step; a failure that survived its retries aborts what has not shipped, with a reason.
         ``summary`` is what the Temporal UI shows for the activity, so an engineer reads the order at a glance."""
         try:
-            result: R = await call(activity, arg, policies.STEP, summary=summary)
+            result: R = await workflow.execute_activity_method(activity, arg, summary=summary, **policies.STEP)
         except ActivityError as error:
             self._record(name, "failed", error_text(error))
             self._fail(name, error)
@@ -1107,8 +1107,8 @@ class OrderWorkflow:
             self._record(step, "skipped", "the order was cancelled meanwhile: this message would contradict it")
             return
         try:
-            delivery = await call(
-                NotificationActivities.notify, notice, policies.NOTIFY, summary=f"Telling the customer: {kind.value}"
+            delivery = await workflow.execute_activity_method(
+                NotificationActivities.notify, notice, summary=f"Telling the customer: {kind.value}", **policies.NOTIFY
             )
         except ActivityError as error:
             # A message that cannot be delivered does not undo the order; it is visible for follow-up.
@@ -1291,11 +1291,11 @@ class OrderWorkflow:
             self._release_status_events = False
             batch = list(outbox)
             try:
-                await call(
+                await workflow.execute_activity_method(
                     StatusEventActivities.publish,
                     PublishStatusEvents(order_id=self._order.order_id, events=batch),
-                    policies.PUBLISH,
                     summary=f"Publishing {len(batch)} status event(s) to the retailer",
+                    **policies.PUBLISH,
                 )
             except ActivityError as error:
                 self._record("publish_status_events", "failed", error_text(error))

@@ -68,7 +68,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.timeline import MessageRecord, Outcome, TimelineEntry
     from notifications.notice import CustomerNotice, NoticeKind, NoticeLine, TrackingLink, Undone
     from workflows import policies
-    from workflows.calls import call
     from workflows.failures import error_text, is_business_rejection
     from workflows.return_state import CarriedOver
     from workflows.saga import Compensations
@@ -380,7 +379,7 @@ class ReturnWorkflow:
         ``return.received`` event) and ours agree. A failure is left to a person: the customer does not wait on
         our ERP for their money."""
         try:
-            await call(
+            await workflow.execute_activity_method(
                 InventoryActivities.receive_return,
                 ReceiveReturn(
                     order_id=self._input.order_id,
@@ -389,7 +388,7 @@ class ReturnWorkflow:
                         ReturnedStock(sku=r.sku, quantity=r.quantity, disposition=r.disposition) for r in self._returned
                     ],
                 ),
-                policies.STEP,
+                **policies.STEP,
             )
         except ActivityError as error:
             self._record("report_receipt", "failed", error_text(error))
@@ -419,10 +418,10 @@ class ReturnWorkflow:
             if take <= 0:
                 continue
             try:
-                updated = await call(
+                updated = await workflow.execute_activity_method(
                     PaymentActivities.refund,
                     RefundPayment(payment=payment, amount=take, idempotency_key=self._key("refund", k)),
-                    policies.COMPENSATION,
+                    **policies.COMPENSATION,
                 )
             except ActivityError as error:
                 self._record("refund", "failed", f"payment {k}: {error_text(error)}")
@@ -470,8 +469,8 @@ class ReturnWorkflow:
     # -- compensations: each a no-op when its step never happened --------------------------------------------
 
     async def _void_return_label(self) -> None:
-        void = await call(
-            ShippingActivities.void_label, ShipmentRef(reference=self._key("return-label")), policies.COMPENSATION
+        void = await workflow.execute_activity_method(
+            ShippingActivities.void_label, ShipmentRef(reference=self._key("return-label")), **policies.COMPENSATION
         )
         if void.voided:
             self._undone.append(Undone.LABEL_VOIDED)
@@ -480,8 +479,10 @@ class ReturnWorkflow:
             self._return_shipment = self._return_shipment.model_copy(update={"status": FulfillmentStatus.CANCELED})
 
     async def _void_replacement_label(self) -> None:
-        void = await call(
-            ShippingActivities.void_label, ShipmentRef(reference=self._key("replacement-label")), policies.COMPENSATION
+        void = await workflow.execute_activity_method(
+            ShippingActivities.void_label,
+            ShipmentRef(reference=self._key("replacement-label")),
+            **policies.COMPENSATION,
         )
         if void.voided:
             self._record("replacement_label_voided", "compensated", void.reference)
@@ -489,8 +490,8 @@ class ReturnWorkflow:
             self._replacement = self._replacement.model_copy(update={"status": FulfillmentStatus.CANCELED})
 
     async def _release_replacement(self) -> None:
-        hold = await call(
-            InventoryActivities.release, HoldRef(hold_id=self._key("replacement-hold")), policies.COMPENSATION
+        hold = await workflow.execute_activity_method(
+            InventoryActivities.release, HoldRef(hold_id=self._key("replacement-hold")), **policies.COMPENSATION
         )
         if hold is not None:
             self._record("replacement_stock_released", "compensated", f"{hold.units_held} units")
@@ -774,7 +775,7 @@ class ReturnWorkflow:
     ) -> R:
         """Run one forward step; a failure that survived its retries aborts the RMA with a reason."""
         try:
-            result: R = await call(activity, arg, policies.STEP)
+            result: R = await workflow.execute_activity_method(activity, arg, **policies.STEP)
         except ActivityError as error:
             self._record(name, "failed", error_text(error))
             business = is_business_rejection(error)
@@ -818,7 +819,7 @@ class ReturnWorkflow:
         )
         step = f"notify_{kind.value}"
         try:
-            delivery = await call(NotificationActivities.notify, notice, policies.NOTIFY)
+            delivery = await workflow.execute_activity_method(NotificationActivities.notify, notice, **policies.NOTIFY)
         except ActivityError as error:
             self._record(step, "failed", error_text(error))
             return False

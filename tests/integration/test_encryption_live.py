@@ -6,7 +6,6 @@ read back with a plain client, as anyone with access to the server (or its datab
 """
 
 import base64
-import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -18,7 +17,6 @@ from google.protobuf.message import Message
 from pydantic import SecretStr
 from temporalio.api.common.v1 import Header, Payload, SearchAttributes
 from temporalio.api.failure.v1 import Failure
-from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -80,38 +78,6 @@ def walk(message: Message, skip: tuple[type[Message], ...] = ()) -> Iterator[Mes
         for item in items:
             if isinstance(item, Message):
                 yield from walk(item, skip)
-
-
-# What the SDK's core writes into markers itself, in plain JSON, never through the data converter: a local
-# activity's bookkeeping (sequence, attempt, activity type, times) and a patch's id. No customer data goes there;
-# the local activity's result sits beside it, under "result", encrypted like every other payload.
-_CORE_MARKER_DETAILS = {"core_local_activity": {"data"}, "core_patch": {"patch-data"}}
-_CORE_FIELDS = {
-    "seq",
-    "attempt",
-    "activity_id",
-    "activity_type",
-    "complete_time",
-    "backoff",
-    "original_schedule_time",
-    "activation_index",
-}
-
-
-def _without_core_bookkeeping(event: HistoryEvent) -> HistoryEvent:
-    """The event, minus the marker details the SDK's core writes in plain JSON (checked here to be only that)."""
-    if not event.HasField("marker_recorded_event_attributes"):
-        return event
-    copy = HistoryEvent()
-    copy.CopyFrom(event)
-    marker = copy.marker_recorded_event_attributes
-    for name in _CORE_MARKER_DETAILS.get(marker.marker_name, set()):
-        for payload in marker.details[name].payloads:
-            assert payload.metadata["encoding"] == b"json/plain"
-            fields = set(json.loads(payload.data))
-            assert fields <= _CORE_FIELDS | {"id", "deprecated"}, fields
-        del marker.details[name]
-    return copy
 
 
 @dataclass
@@ -177,7 +143,7 @@ async def test_history_search_attributes_and_failures_hold_no_customer_data(encr
         payloads = [
             message
             for event in history.events
-            for message in walk(_without_core_bookkeeping(event), skip=(SearchAttributes, Header))
+            for message in walk(event, skip=(SearchAttributes, Header))
             if isinstance(message, Payload)
         ]
         assert len(payloads) > 5

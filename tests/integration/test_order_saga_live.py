@@ -134,8 +134,11 @@ async def test_cancel_before_shipping_undoes_everything(live_hub: LiveHub) -> No
         [{"upstream": "erp", "operation": "hold.put", "order_prefix": order.order_id, "latency_ms": 1500}]
     )
     await live_hub.orders.place(order)
-    # At once: the slow hold keeps the saga's first workflow task open; the order reads the cancellation when it
-    # ends, before confirming anything.
+
+    async def authorized() -> bool:
+        return (await live_hub.orders.view(order.order_id)).payment_status is PaymentStatus.AUTHORIZED
+
+    await eventually(authorized)
     cancelled = await live_hub.orders.cancel(order.order_id)
     view, _, mail = await live_hub.settle(order)
 

@@ -319,3 +319,24 @@ async def test_an_address_change_relabels_every_parcel_the_carrier_has_not_scann
     assert fake_hub.effects.counts["void_label"] == 2 and fake_hub.effects.counts["capture"] == 2
     view = await _deliver_all(placed.handle, changed)
     assert view.status is OrderStatus.COMPLETED and view.captured == order.total
+
+
+async def test_a_cancel_after_a_renewal_returns_the_live_authorization_once(fake_hub: FakeHub) -> None:
+    """The renewed authorization was voided when it was renewed: cancelling voids the live one only, and the
+    customer is told the order's total came back, not that total twice."""
+    fake_hub.inventory.short = {"INK-07": 1}
+    orders = _orders(fake_hub, authorization_validity=timedelta(seconds=1))
+    order = make_order()
+    await orders.place(order)
+    await _backordered(orders, order.order_id)
+    await orders.decide_backorder(order.order_id, BackorderDecision(choice=BackorderChoice.WAIT_FOR_ALL))
+    await _until(orders, order.order_id, lambda v: any(e.step == "renew_authorization" for e in v.timeline), "renewed")
+
+    canceled = await orders.cancel(order.order_id)
+
+    assert canceled.status is OrderStatus.CANCELED
+    assert canceled.compensations == ["stock released", "payment voided"]
+    sent = f"{order.order_id}.order-canceled.1"
+    await _until(orders, order.order_id, lambda v: sent in v.messages_sent, "cancellation message")
+    message = fake_hub.notifier.sent[sent]
+    assert "138,00" in message.text and "276,00" not in message.text, message.text

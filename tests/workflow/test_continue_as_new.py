@@ -14,7 +14,7 @@ async def test_a_long_followed_order_continues_as_new_keeping_its_state(fake_hub
         fake_hub.env.client,
         task_queue=fake_hub.orders.task_queue,
         policy=policy(
-            tracking_poll_interval=timedelta(milliseconds=100), publish_status_events=True, history_event_limit=25
+            tracking_poll_interval=timedelta(milliseconds=100), publish_status_events=True, history_event_limit=40
         ),
     )
     order = make_order()

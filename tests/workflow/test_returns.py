@@ -424,7 +424,7 @@ async def test_an_rma_whose_items_never_come_back_expires_and_voids_its_label(fa
 
 
 async def test_a_long_return_continues_as_new_and_completes_with_its_state(fake_hub: FakeHub) -> None:
-    policy = FAST.model_copy(update={"history_event_limit": 5})
+    policy = FAST.model_copy(update={"history_event_limit": 12})
     input = _input(fake_hub, policy=policy)
     handle = await _start(fake_hub, input)
 

@@ -38,12 +38,7 @@ async def test_statuses_summaries_and_current_details_are_legible(fake_hub: Fake
     summaries = [
         json.loads(event.user_metadata.summary.data)
         for event in history.events
-        # Local activities (the saga's calls) show theirs on their markers, regular ones on their scheduling.
-        if (
-            event.HasField("activity_task_scheduled_event_attributes")
-            or event.HasField("marker_recorded_event_attributes")
-        )
-        and event.user_metadata.HasField("summary")
+        if event.HasField("activity_task_scheduled_event_attributes") and event.user_metadata.HasField("summary")
     ]
     steps = [summary for summary in summaries if not summary.startswith("Publishing")]
     assert steps[:2] == [
