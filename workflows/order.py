@@ -83,11 +83,11 @@ with workflow.unsafe.imports_passed_through():
 
 R = TypeVar("R")
 
-# Which business rejection means what, by the step that raised it.
 # A reversal asked again reports what it did (``PaymentActivities.reverse``), so an authorization voided when it
 # was renewed is no longer reversed at abort (it would be counted twice). Histories from before keep doing it.
 RENEWED_NOT_REVERSED = "renewed-authorizations-not-reversed"
 
+# Which business rejection means what, by the step that raised it.
 _REJECTION_REASON = {
     "authorize_payment": FailureReason.PAYMENT_DECLINED,
     "reserve_stock": FailureReason.OUT_OF_STOCK,
