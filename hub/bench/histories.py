@@ -9,8 +9,6 @@ from temporalio.client import Client
 
 from hub.actions import Actions, count_actions, history_bytes
 
-LOCAL_ACTIVITY_MARKER = "core_local_activity"  # the SDK core's name for a local activity's marker
-
 
 @dataclass(frozen=True)
 class Cost:
@@ -18,7 +16,7 @@ class Cost:
     events: int
     bytes: int
     activities: int
-    """Activities run, regular or local (not attempts): how many steps the workflow ran."""
+    """Activities scheduled (not attempts): how many steps the workflow ran."""
 
     def __add__(self, other: "Cost") -> "Cost":
         return Cost(
@@ -50,12 +48,6 @@ async def workflow_cost(client: Client, workflow_id: str) -> Cost:
     """Actions, events, bytes and activities of a workflow id over all its runs."""
     total = Cost(Actions(), 0, 0, 0)
     for events in await runs(client, workflow_id):
-        total += Cost(count_actions(events), len(events), history_bytes(events), sum(map(_is_activity, events)))
+        scheduled = sum(e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED for e in events)
+        total += Cost(count_actions(events), len(events), history_bytes(events), scheduled)
     return total
-
-
-def _is_activity(event: HistoryEvent) -> bool:
-    """A regular activity's scheduling, or the marker that records a local activity's result."""
-    if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
-        return event.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER
-    return event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED

@@ -2,9 +2,9 @@
 runs its steps, and does nothing else. Whatever the hub does beyond that (upstream calls, signals from webhooks,
 search-attribute upserts, payload sizes) is what the ratio ``orders_per_s / reference_per_s`` measures.
 
-The yardstick runs regular activities, Temporal's default. Asked with ``local=True`` it runs them as local
-activities, as the hub's saga does: the bench reports that floor too (``reference_local_per_s``), so the ratio's
-reader sees how much of the hub's standing is the choice of local activities.
+The yardstick runs regular activities, as the hub's saga does. Asked with ``local=True`` it runs them as local
+activities: the bench reports that floor too (``reference_local_per_s``), the one a design on local activities
+would be held to (docs/benchmarks.md says why the saga is not one).
 
     python -m hub.bench.reference --address 127.0.0.1:7233 --task-queue reference   # a worker, until SIGTERM
 

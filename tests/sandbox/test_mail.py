@@ -67,3 +67,20 @@ async def test_same_message_id_is_one_entry_with_two_deliveries(
         ("Shipped", 1),
     ]
     assert (await ledger(order_id))["email"] == {"sent": 2}
+
+
+async def test_a_repeat_that_says_something_else_is_counted_as_conflicting(
+    sandbox: SandboxProcess, http: httpx.AsyncClient, order_id: str
+) -> None:
+    """The sink keeps messages raw and compares a repeat when read: the same text again (a new Date header
+    included) is a delivery, other text under the same Message-ID is a sender bug."""
+    same, other = make_msgid(domain="hub.test"), make_msgid(domain="hub.test")
+    await send(sandbox, message(order_id, same))
+    repeat = message(order_id, same)
+    repeat["Date"] = "Mon, 23 Nov 2026 08:00:00 -0000"  # bytes differ, the message does not
+    await send(sandbox, repeat)
+    await send(sandbox, message(order_id, other))
+    await send(sandbox, message(order_id, other, subject="Your order is cancelled"))
+
+    listed = {m["message_id"]: (m["deliveries"], m["conflicting"]) for m in await mails(http, order_id)}
+    assert listed == {same: (2, 0), other: (2, 1)}
