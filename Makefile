@@ -42,7 +42,7 @@ bench: $(STAMP)        ## throughput, latency and cost per order vs a reference 
 	$(PY) -m hub.bench --orders 3000 --concurrency 100 --workers 2 --path-samples 10 --docs docs/benchmarks.md
 
 bench-quick: $(STAMP)  ## the same in about two minutes (figures in .data/bench/bench.json, docs untouched)
-	$(PY) -m hub.bench --orders 1000 --concurrency 100 --workers 2 --path-samples 3
+	$(PY) -m hub.bench --orders 700 --concurrency 100 --workers 2 --path-samples 3
 
 chaos: $(STAMP)        ## 200 orders under worker kills, upstream faults and a server restart; exit 1 on a violation
 	$(PY) -m hub.chaos
