@@ -27,6 +27,7 @@ class NotificationActivities:
                 subject=rendered.subject,
                 text=rendered.text,
                 html=rendered.html,
+                short_text=rendered.sms,
                 event=notice.kind.value,
                 locale=notice.customer.locale,
             ),

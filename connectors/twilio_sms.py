@@ -32,14 +32,16 @@ import httpx
 
 from connectors.errors import BusinessRejection, ConfigurationError, ConnectorError
 from connectors.http import json_body, reconcile, send
+from connectors.sms_encoding import cut_to, gsm_friendly
 from domain.notification import Delivery, OutboundMessage
 
 UPSTREAM = "sms"
 API_VERSION = "2010-04-01"
 LOOKUP_PAGE_SIZE = 50
 
-MAX_SMS_CHARS = 306
-"""Two concatenated GSM-7 segments (153 characters each): long enough for a status line and a tracking link."""
+MAX_SEGMENTS = 3
+"""At most three concatenated segments (459 GSM-7 characters, 201 UCS-2): every notice's short text fits in that
+with its links (``tests/unit/test_sms_texts.py``); what does not is cut, never its reference."""
 
 # Twilio error codes (https://www.twilio.com/docs/api/errors) that say the recipient cannot get this message.
 RECIPIENT_CODES: dict[int, str] = {
@@ -60,20 +62,11 @@ def reference_of(notification_id: str) -> str:
     return "Ref " + hashlib.sha256(notification_id.encode()).hexdigest()[:10]
 
 
-def sms_text(message: OutboundMessage, *, limit: int = MAX_SMS_CHARS) -> str:
-    """The SMS body: the renderer's short text, or the subject and the first paragraph of the text, cut to
-    ``limit`` characters with the reference last (it must survive the cut)."""
-    suffix = "\n" + reference_of(message.notification_id)
-    if message.short_text:
-        core = message.short_text.strip()
-    else:
-        first = message.text.strip().split("\n\n", 1)[0].strip()
-        core = f"{message.subject}\n{first}" if first else message.subject
-    room = limit - len(suffix)
-    if len(core) > room:
-        # "..." rather than "…": one non-GSM character would switch the whole SMS to UCS-2 (70 per segment).
-        core = core[: room - 3].rstrip() + "..."
-    return core + suffix
+def sms_text(message: OutboundMessage, *, max_segments: int = MAX_SEGMENTS) -> str:
+    """The SMS body: the renderer's short text (the subject alone if it wrote none), in GSM-7 lookalikes where
+    our formatting chose typographic characters, cut to ``max_segments`` with the reference last."""
+    core = gsm_friendly((message.short_text or message.subject).strip())
+    return cut_to(core, max_segments, keep="\n" + reference_of(message.notification_id))
 
 
 def _twilio_error(response: httpx.Response) -> ConnectorError | None:

@@ -503,7 +503,7 @@ def preview_notification(
     locale: Annotated[str, typer.Option(help=f"The customer's locale ({', '.join(LANGUAGES)}, fr-CA...).")] = "en",
     out: Annotated[Path, typer.Option(help="Directory to write the preview files to.")] = Path("."),
 ) -> None:
-    """Render EVENT for a made-up customer reading LOCALE and write EVENT.LOCALE.{html,txt,subject} to OUT.
+    """Render EVENT for a made-up customer reading LOCALE and write EVENT.LOCALE.{html,txt,subject,sms} to OUT.
 
     Needs no hub: it renders the same templates the worker sends, with built-in sample data.
     """
@@ -515,7 +515,12 @@ def preview_notification(
             choices = ", ".join(LANGUAGES)
             _fail(ExitCode.INVALID, f"unsupported locale {locale!r}: choose one of {choices} (or regional, fr-CA)")
         rendered = render(sample(NoticeKind(event), locale))
-        files = {"html": rendered.html, "txt": rendered.text, "subject": rendered.subject + "\n"}
+        files = {
+            "html": rendered.html,
+            "txt": rendered.text,
+            "subject": rendered.subject + "\n",
+            "sms": rendered.sms + "\n",
+        }
         try:
             out.mkdir(parents=True, exist_ok=True)
             for suffix, content in files.items():

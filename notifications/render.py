@@ -1,7 +1,8 @@
 """Turning a notice into a subject, a plain-text part and an HTML part, in the customer's language.
 
 The words live in Jinja templates under ``notifications/templates/``, one per notice kind and language
-(``en/order-shipped.j2``, ``fr/order-shipped.j2``). Each template writes its words once, as paragraphs and lists
+(``en/order-shipped.j2``, ``fr/order-shipped.j2``): a ``subject`` block, an ``sms`` block (the same facts and
+links in a sentence or two) and the body. The body writes its words once, as paragraphs and lists
 through format macros, and is rendered twice: with ``macros.txt.j2`` and no escaping for the text part, with
 ``macros.html.j2`` and autoescaping for the HTML part. Every value is ready-formatted here (money and dates per
 locale, with babel), and ``StrictUndefined`` makes a template that names a missing value fail rather than print
@@ -38,6 +39,9 @@ class Rendered:
     subject: str
     text: str
     html: str
+    sms: str
+    """The template's ``sms`` block on one line: the facts and links of the email, for a text message that must
+    stand alone (the SMS channel may be the customer's only one for this kind)."""
 
 
 def render(notice: CustomerNotice) -> Rendered:
@@ -48,10 +52,12 @@ def render(notice: CustomerNotice) -> Rendered:
     text_variables, html_variables = _variables(values, autoescape=False), _variables(values, autoescape=True)
     text_template = _environment(autoescape=False).get_template(name)
     # The subject is the template's ``subject`` block alone, unescaped (the HTML layout also shows it as the title).
-    subject = _squash("".join(text_template.blocks["subject"](text_template.new_context(text_variables))))
+    context = text_template.new_context(text_variables)
+    subject = _squash("".join(text_template.blocks["subject"](context)))
+    sms = _squash("".join(text_template.blocks["sms"](context)))
     text = _tidy(text_template.render(text_variables))
     html = _environment(autoescape=True).get_template(name).render(html_variables)
-    return Rendered(subject=subject, text=text, html=html)
+    return Rendered(subject=subject, text=text, html=html, sms=sms)
 
 
 def resolve_locale(locale: str) -> tuple[str, Locale]:

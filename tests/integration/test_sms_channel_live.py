@@ -65,7 +65,8 @@ async def test_sms_sent_once_across_a_lost_answer_and_a_retry(sandbox: SandboxPr
     assert (await control.fault_stats())["timeout_after_apply"] == 1
     sms = await control.sms(order_id)
     assert len(sms) == 1, "one text message despite the lost answer and the retry"
-    assert sms[0]["to"] == phone and len(sms[0]["body"]) <= 306
+    assert sms[0]["to"] == phone and sms[0]["body"].startswith(f"Order {order_id} has shipped; €129.00 charged.")
+    assert "Tracking: https://track.example/EZ1\nRef " in sms[0]["body"], "the text stands alone: it has the link"
     assert first.channels[1].reference == again.channels[1].reference == sms[0]["sid"]
     ledger = await control.ledger(order_id)
     assert ledger["sms"] == {"sent": 1}

@@ -17,7 +17,8 @@ from connectors.errors import (
     TransientError,
 )
 from connectors.message_webhook import MessageWebhookNotifier
-from connectors.twilio_sms import MAX_SMS_CHARS, TwilioSmsNotifier, reference_of, sms_text
+from connectors.sms_encoding import segments
+from connectors.twilio_sms import MAX_SEGMENTS, TwilioSmsNotifier, reference_of, sms_text
 from domain.notification import Delivery, OutboundMessage
 from hub.settings import NotificationSettings
 
@@ -166,15 +167,15 @@ async def test_sms_timeout_not_found_stays_indeterminate() -> None:
     assert PHONE not in str(unknown.value)
 
 
-def test_sms_text_is_short_and_keeps_the_reference() -> None:
-    long = message(text="x " * 2000)
+def test_sms_text_is_the_short_text_cut_to_three_segments_with_the_reference_last() -> None:
+    long = message(short_text="x " * 2000)
     body = sms_text(long)
-    assert len(body) <= MAX_SMS_CHARS and body.endswith(reference_of(long.notification_id))
-    assert "..." in body and all(ord(c) < 128 for c in body)
-    short = sms_text(message())
-    assert short.startswith("Your order A-1 has shipped\nHello Ada,")
-    assert "Tracking" not in short  # the first paragraph only
-    assert sms_text(message(short_text="Shipped: https://t.example/1")).startswith("Shipped: https://t.example/1\n")
+    assert segments(body) == MAX_SEGMENTS and body.endswith("...\n" + reference_of(long.notification_id))
+    assert sms_text(message(short_text="Shipped: https://t.example/1")) == (
+        "Shipped: https://t.example/1\n" + reference_of("A-1.order-shipped.1.sms")
+    )
+    # A renderer that wrote no short text: the subject alone, never the greeting with the customer's name.
+    assert sms_text(message()) == "Your order A-1 has shipped\n" + reference_of("A-1.order-shipped.1.sms")
 
 
 # -- the retailer's webhook --------------------------------------------------------------------------------------

@@ -124,13 +124,16 @@ def test_the_delay_says_why() -> None:
 runner = CliRunner()
 
 
-def test_preview_writes_the_html_text_and_subject(tmp_path: Path) -> None:
+def test_preview_writes_the_html_text_subject_and_sms(tmp_path: Path) -> None:
     result = runner.invoke(app, ["notifications", "preview", "order-shipped", "--locale", "fr", "--out", str(tmp_path)])
 
     assert result.exit_code == 0, result.output
-    html, text, subject = (tmp_path / f"order-shipped.fr.{suffix}" for suffix in ("html", "txt", "subject"))
-    assert result.output.splitlines()[:3] == [str(html), str(text), str(subject)]
+    html, text, subject, sms = (tmp_path / f"order-shipped.fr.{suffix}" for suffix in ("html", "txt", "subject", "sms"))
+    assert result.output.splitlines()[:4] == [str(html), str(text), str(subject), str(sms)]
     assert subject.read_text(encoding="utf-8") == "Votre commande A-10042 est expédiée\n"
+    assert sms.read_text(encoding="utf-8").startswith(
+        "Commande A-10042 expédiée, 42,00\u00a0€ débités. Suivi : https://"
+    )
     assert text.read_text(encoding="utf-8").startswith("Bonjour Camille Martin,")
     assert "42,00\u00a0€" in _well_formed(html.read_text(encoding="utf-8"))
 
