@@ -5,9 +5,10 @@ Each message is one signed Standard Webhooks ``POST`` (the same signing and post
 
     {"type": "notification.requested", "timestamp": "2026-03-01T12:00:00.123456Z",
      "data": {"notification_id", "order_id", "event", "locale", "recipient": {"email", "phone"},
-              "subject", "text", "html"}}
+              "subject", "text", "html", "sms"}}
 
-``notification_id`` is also the ``webhook-id`` header: the receiver's dedupe key. Delivery is at least once (a
+``sms`` is the same message in a sentence or two, with its links, for a retailer that texts its customers
+itself. ``notification_id`` is also the ``webhook-id`` header: the receiver's dedupe key. Delivery is at least once (a
 retry after a lost answer posts the same id again), so a receiver must drop a repeat by that id.
 
 Answers: 2xx accepted; 401/403 → ``ConfigurationError`` (the secret or the endpoint's auth is wrong); 429 →
@@ -42,6 +43,7 @@ class NotificationRequested(BaseModel):
     subject: str
     text: str
     html: str | None
+    sms: str | None
 
 
 class MessageEnvelope(BaseModel):
@@ -76,6 +78,7 @@ class MessageWebhookNotifier:
                 subject=message.subject,
                 text=message.text,
                 html=message.html,
+                sms=message.short_text,
             ),
         )
         await post_standard_webhook(

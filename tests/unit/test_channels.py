@@ -210,6 +210,7 @@ async def test_webhook_is_signed_standard_webhooks_and_carries_the_message() -> 
         "subject": "Your order A-1 has shipped",
         "text": outbound.text,
         "html": "<p>Shipped</p>",
+        "sms": None,
     }
 
 
