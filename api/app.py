@@ -5,7 +5,7 @@ from pydantic import BaseModel
 from temporalio.client import Client
 from temporalio.runtime import Runtime
 
-from api import metrics, problems
+from api import docs_pages, metrics, problems
 from api.auth import Authenticator
 from api.body_limit import BodyLimit
 from api.codec import codec_router
@@ -28,7 +28,10 @@ def create_app(settings: Settings, temporal: Client, upstreams: Upstreams) -> Fa
         title="Order Hub",
         version="1",
         description="Place and steer orders; receive upstream events. Errors are RFC 9457 problem details.",
+        docs_url=None,  # api/docs_pages.py serves them without a CDN
+        redoc_url=None,
     )
+    docs_pages.install(app)
     problems.install(app)
     orders = OrderClient(
         temporal, task_queue=settings.temporal.task_queue, policy=settings.orders.policy(settings.events)

@@ -29,7 +29,7 @@ class BodyLimit:
         while True:
             message = await receive()
             if message["type"] != "http.request":  # the client went away
-                await self.app(scope, _replay([message]), send)
+                await self.app(scope, _replay([message], then=receive), send)
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
@@ -39,7 +39,8 @@ class BodyLimit:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        await self.app(scope, _replay([{"type": "http.request", "body": b"".join(chunks), "more_body": False}]), send)
+        whole = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self.app(scope, _replay([whole], then=receive), send)
 
     async def _refuse(self, send: Send) -> None:
         problem = ProblemDetails(title="Request too large", status=413, detail=f"the limit is {self.limit} bytes")
@@ -49,12 +50,14 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-def _replay(messages: list[Message]) -> Receive:
+def _replay(messages: list[Message], *, then: Receive) -> Receive:
+    """``messages`` first, then the connection's own ``receive``: a streaming response listens on it for the
+    client going away, so it must wait for a real disconnect (answering one at once would cut every file short)."""
     pending = list(messages)
 
     async def receive() -> Message:
         if pending:
             return pending.pop(0)
-        return {"type": "http.disconnect"}
+        return await then()
 
     return receive

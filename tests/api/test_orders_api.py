@@ -1,6 +1,7 @@
 """Backends place and steer orders over HTTP; a signed carrier webhook completes one."""
 
 import asyncio
+import re
 from typing import Any
 
 import httpx
@@ -130,3 +131,13 @@ async def test_cancel_is_refused_once_shipped_and_the_address_changes_until_the_
 async def test_health_and_readiness(http: httpx.AsyncClient) -> None:
     assert (await http.get("/healthz")).json() == {"status": "ok"}
     assert (await http.get("/readyz")).json() == {"status": "ready"}
+
+
+async def test_the_api_reference_pages_load_nothing_from_another_host(http: httpx.AsyncClient) -> None:
+    for page, asset in (("/docs", "/docs-assets/swagger-ui-bundle.js"), ("/redoc", "/docs-assets/redoc.standalone.js")):
+        html = (await http.get(page)).text
+        assert asset in html and "/openapi.json" in html
+        assert not re.findall(r"(?:src|href)=\"(?:https?:)?//", html), f"{page} loads from another host"
+        served = await http.get(asset)
+        assert served.status_code == 200 and len(served.content) > 100_000
+    assert (await http.get("/docs-assets/swagger-ui.css")).headers["content-type"].startswith("text/css")
