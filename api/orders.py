@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from api.auth import READ, WRITE, Authenticator
 from api.problems import Problem, decided, documented
 from domain.backorder import BackorderDecision
-from domain.order import CustomerId, Order, OrderId
+from domain.order import CustomerId, NewOrder, OrderId
 from domain.order_view import AddressChange, CancelRequest, OrderView, initial_view
 from domain.status import OrderStatus
 from hub.client import OrderClient, OrderConflict, OrderNotFound
@@ -44,7 +44,7 @@ def orders_router(orders: OrderClient, auth: Authenticator) -> APIRouter:
         dependencies=can_write,
         responses=_ALREADY_PLACED | documented(401, 403, 409, 413, 422),
     )
-    async def place_order(order: Order, response: Response) -> OrderView:
+    async def place_order(order: NewOrder, response: Response) -> OrderView:
         """Start the order's workflow. Placing the same order again answers 200 with it; the same id with other
         content is a conflict (409)."""
         try:

@@ -4,7 +4,7 @@ import hashlib
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, Strict, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, Strict, StringConstraints, field_validator
 
 from domain.currency import CurrencyCode
 
@@ -88,3 +88,21 @@ class Order(_Frozen):
         """A digest of the order's content: the same id submitted with other content is a conflict, not a
         repeat. Kept as workflow memo so it can be compared without reading the (PII-bearing) input."""
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+
+
+class NewOrder(Order):
+    """An order as it is submitted (the API, ``OrderClient.place``): held to the rules added since orders were first
+    accepted. A workflow decodes its input as ``Order``, so an order already under way is never refused on replay
+    by a rule that came later."""
+
+    model_config = ConfigDict(title="Order")
+
+    @field_validator("lines")
+    @classmethod
+    def _one_line_per_sku(cls, lines: list[OrderLine]) -> list[OrderLine]:
+        # Stock is held, shipped and refunded per SKU: a second line for one SKU would be folded into the first,
+        # shipping fewer units than ordered and capturing another amount than the total.
+        repeated = sorted({line.sku for line in lines if sum(other.sku == line.sku for other in lines) > 1})
+        if repeated:
+            raise ValueError(f"each sku may appear on one line only, with the total quantity: {', '.join(repeated)}")
+        return lines

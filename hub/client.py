@@ -13,7 +13,7 @@ from domain.backorder import BackorderDecision
 from domain.customer_timeline import CustomerTimeline, CustomerTimelineItem
 from domain.events import StockEvent, UpstreamEvent
 from domain.keys import order_workflow_id
-from domain.order import Order
+from domain.order import NewOrder, Order
 from domain.order_view import AddressChange, CancelRequest, OrderPolicy, OrderView, OrderWorkflowInput
 from domain.returns import (
     RETURN_REFUSED,
@@ -110,7 +110,10 @@ class OrderClient:
 
     async def place(self, order: Order) -> Placement:
         """Start the order's workflow once. Placing the same order again returns the existing one; the same id
-        with other content raises ``OrderConflict``."""
+        with other content raises ``OrderConflict``. An order that breaks a rule for new orders (``NewOrder``)
+        raises pydantic's ``ValidationError`` and starts nothing."""
+        if not isinstance(order, NewOrder):
+            NewOrder.model_validate(order.model_dump())
         workflow_id = order_workflow_id(order.order_id)
         try:
             handle = await self._client.start_workflow(

@@ -23,6 +23,8 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
     "unknown currency": ({"currency": "ABC"}, "currency"),
     "no lines": ({"lines": []}, "lines"),
     "more than 500 lines": ({"lines": [LINE] * 501}, "lines"),
+    # Stock, parcels and refunds go per SKU: a second line would be folded into the first and charged wrongly.
+    "one sku on two lines": ({"lines": [LINE, {**LINE, "quantity": 2, "unit_price": 0}]}, "lines"),
     "2,000-character id": ({"order_id": "A" * 2000}, "order_id"),
     "id with control characters": ({"order_id": "A-1\x07\x00"}, "order_id"),
     "missing email": ({"customer": {k: v for k, v in BASE["customer"].items() if k != "email"}}, "customer.email"),

@@ -1,11 +1,13 @@
 """Bad orders are refused at the edge with the field and the reason; good ones are immutable and priced exactly."""
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from pydantic import ValidationError
+from temporalio.client import Client
 
-from domain.order import Order
+from domain.order import NewOrder, Order
+from hub.client import OrderClient
 from tests.orders import BASE, make_order
 
 
@@ -63,3 +65,24 @@ def test_orders_are_immutable() -> None:
     order = make_order()
     with pytest.raises(ValidationError):
         order.currency = "USD"  # type: ignore[misc]
+
+
+def test_a_new_order_with_a_sku_on_two_lines_is_refused_naming_it_and_one_under_way_still_decodes() -> None:
+    # Held, shipped and refunded per SKU, a second line would be folded into the first: fewer units shipped and
+    # another amount captured than the order's total.
+    lines = [LINE, {**LINE, "quantity": 2, "unit_price": 0}, {"sku": "INK-07", "quantity": 1, "unit_price": 5}]
+    data = {**BASE, "order_id": "A-1", "lines": lines}
+    with pytest.raises(ValidationError) as raised:
+        NewOrder.model_validate(data)
+    [error] = raised.value.errors()
+    assert error["loc"] == ("lines",)
+    assert error["msg"].endswith("each sku may appear on one line only, with the total quantity: PEN-01")
+    # A workflow decodes its input as Order: one accepted before the rule replays as it was accepted.
+    assert Order.model_validate(data).total == 105
+
+
+async def test_the_python_client_holds_an_order_it_was_given_to_the_same_rules() -> None:
+    lines = [LINE, {**LINE, "quantity": 2}]
+    temporal = cast(Client, object())  # nothing may be started: any use of the client would raise
+    with pytest.raises(ValidationError, match="each sku may appear on one line only"):
+        await OrderClient(temporal, task_queue="orders").place(make_order(lines=lines))
