@@ -15,7 +15,7 @@ def customers_router(orders: OrderClient, auth: Authenticator) -> APIRouter:
     router = APIRouter(prefix="/customers", tags=["customers"])
 
     @router.get(
-        "/{customer_id}/timeline", dependencies=[Depends(auth.require(READ))], responses=documented(401, 403, 422)
+        "/{customer_id}/timeline", dependencies=[Depends(auth.require(READ))], responses=documented(401, 403, 503, 422)
     )
     async def customer_timeline(
         customer_id: CustomerId, limit: Annotated[int, Query(ge=1, le=500)] = 200

@@ -42,7 +42,7 @@ def orders_router(orders: OrderClient, auth: Authenticator) -> APIRouter:
         "",
         status_code=201,
         dependencies=can_write,
-        responses=_ALREADY_PLACED | documented(401, 403, 409, 413, 422),
+        responses=_ALREADY_PLACED | documented(401, 403, 503, 409, 413, 422),
     )
     async def place_order(order: NewOrder, response: Response) -> OrderView:
         """Start the order's workflow. Placing the same order again answers 200 with it; the same id with other
@@ -57,7 +57,7 @@ def orders_router(orders: OrderClient, auth: Authenticator) -> APIRouter:
         response.status_code = 200
         return await orders.view(order.order_id)
 
-    @router.get("/{order_id}", dependencies=can_read, responses=documented(401, 403, 404, 422))
+    @router.get("/{order_id}", dependencies=can_read, responses=documented(401, 403, 503, 404, 422))
     async def get_order(order_id: OrderId) -> OrderView:
         """Statuses, lines, shipments with tracking, and the timeline of everything that happened."""
         try:
@@ -65,7 +65,7 @@ def orders_router(orders: OrderClient, auth: Authenticator) -> APIRouter:
         except OrderNotFound:
             raise Problem(404, "Order not found", f"no order {order_id}") from None
 
-    @router.get("", dependencies=can_read, responses=documented(401, 403, 422))
+    @router.get("", dependencies=can_read, responses=documented(401, 403, 503, 422))
     async def list_orders(
         customer_id: CustomerId | None = None,
         status: OrderStatus | None = None,
@@ -75,19 +75,21 @@ def orders_router(orders: OrderClient, auth: Authenticator) -> APIRouter:
         found = await orders.list(customer_id=customer_id, status=status.value if status else None, limit=limit)
         return OrderList(items=[OrderListItem(**vars(summary)) for summary in found])
 
-    @router.post("/{order_id}/cancel", dependencies=can_write, responses=documented(401, 403, 404, 409, 422))
+    @router.post("/{order_id}/cancel", dependencies=can_write, responses=documented(401, 403, 503, 404, 409, 422))
     async def cancel_order(order_id: OrderId, request: CancelRequest | None = None) -> OrderView:
         """Cancel before shipping: what was done is undone and the customer told once. 409 once shipped."""
         return await decided("Cancellation refused", orders.cancel(order_id, request))
 
-    @router.post("/{order_id}/shipping-address", dependencies=can_write, responses=documented(401, 403, 404, 409, 422))
+    @router.post(
+        "/{order_id}/shipping-address", dependencies=can_write, responses=documented(401, 403, 503, 404, 409, 422)
+    )
     async def change_shipping_address(order_id: OrderId, change: AddressChange) -> OrderView:
         """Change where the parcel goes until the carrier first scans it; after the label is printed, the unused label
         is voided and a new one bought. 409 once scanned, or when the carrier will not void the label."""
         return await decided("Address change refused", orders.change_shipping_address(order_id, change))
 
     @router.post(
-        "/{order_id}/backorder-decision", dependencies=can_write, responses=documented(401, 403, 404, 409, 422)
+        "/{order_id}/backorder-decision", dependencies=can_write, responses=documented(401, 403, 503, 404, 409, 422)
     )
     async def decide_backorder(order_id: OrderId, decision: BackorderDecision) -> OrderView:
         """The customer's answer to a shortage (story 4): ``ship_available`` (what is in stock now, the rest when it

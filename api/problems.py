@@ -1,21 +1,32 @@
 """Every error the API returns has one shape: RFC 9457 problem details (``application/problem+json``).
 
-Validation errors add ``errors``: one entry per bad field, with the field's dotted path and the reason.
+Validation errors add ``errors``: one entry per bad field, with the field's dotted path and the reason. Temporal
+not answering (unreachable, overloaded, or no worker answering a query in time) is a 503 with ``Retry-After``, so
+that a caller can tell an outage it should retry from a refusal; anything else unexpected is a 500, without
+details (it is logged).
 """
 
 from collections.abc import Awaitable, Mapping
 from typing import Any, TypeVar
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from temporalio.client import RPCTimeoutOrCancelledError
+from temporalio.service import RPCError, RPCStatusCode
 
 from hub.client import DecisionRefused, NotFound
 
 MEDIA_TYPE = "application/problem+json"
 T = TypeVar("T")
+
+log = structlog.get_logger("hub.api")
+
+RETRY_AFTER_S = 2
+_NOT_ANSWERING = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
 
 
 class FieldError(BaseModel):
@@ -75,9 +86,28 @@ def install(app: FastAPI) -> None:
         assert isinstance(exc, HTTPException)
         return problem_response(ProblemDetails(title=str(exc.detail), status=exc.status_code), exc.headers)
 
+    async def on_temporal(request: Request, exc: Exception) -> JSONResponse:
+        status = exc.status if isinstance(exc, RPCError) else None
+        if isinstance(exc, RPCTimeoutOrCancelledError) or status in _NOT_ANSWERING:
+            detail = "Temporal did not answer in time; try again after the delay in Retry-After"
+            body = ProblemDetails(title="Temporarily unavailable", status=503, detail=detail)
+            return problem_response(body, {"Retry-After": str(RETRY_AFTER_S)})
+        log.error("temporal call failed", path=request.url.path, status=status.name if status else None)
+        return _internal_error()
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        return _internal_error()  # Starlette logs the traceback after this answer
+
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(HTTPException, on_http)
+    app.add_exception_handler(RPCError, on_temporal)
+    app.add_exception_handler(RPCTimeoutOrCancelledError, on_temporal)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+def _internal_error() -> JSONResponse:
+    return problem_response(ProblemDetails(title="Internal error", status=500, detail="the error was logged"))
 
 
 async def decided(refused_title: str, decision: Awaitable[T]) -> T:

@@ -33,7 +33,7 @@ def returns_router(orders: OrderClient, auth: Authenticator) -> APIRouter:
         "/orders/{order_id}/returns",
         status_code=201,
         dependencies=can_write,
-        responses=_ALREADY_OPEN | documented(401, 403, 404, 409, 413, 422),
+        responses=_ALREADY_OPEN | documented(401, 403, 503, 404, 409, 413, 422),
     )
     async def open_return(order_id: OrderId, request: ReturnRequest, response: Response) -> ReturnView:
         """Open a return, an exchange or a claim on a delivered order, from any channel. The order checks its
@@ -52,7 +52,7 @@ def returns_router(orders: OrderClient, auth: Authenticator) -> APIRouter:
             response.status_code = 200
         return opened.view
 
-    @router.get("/returns/{rma_id}", dependencies=can_read, responses=documented(401, 403, 404, 422))
+    @router.get("/returns/{rma_id}", dependencies=can_read, responses=documented(401, 403, 503, 404, 422))
     async def get_return(rma_id: RmaId) -> ReturnView:
         """Status, lines, what came back and in which condition, the refund, the return parcel and the replacement
         with tracking, every message sent, and the timeline."""
@@ -61,25 +61,29 @@ def returns_router(orders: OrderClient, auth: Authenticator) -> APIRouter:
         except ReturnNotFound:
             raise Problem(404, "Return not found", f"no RMA {rma_id}") from None
 
-    @router.post("/returns/{rma_id}/received", dependencies=can_write, responses=documented(401, 403, 404, 409, 422))
+    @router.post(
+        "/returns/{rma_id}/received", dependencies=can_write, responses=documented(401, 403, 503, 404, 409, 422)
+    )
     async def record_receipt(rma_id: RmaId, receipt: ReturnReceipt | None = None) -> ReturnView:
         """The items are back (a store associate, the warehouse), with the inspection per line (``restock`` or
         ``damaged``; without ``lines`` everything came back resaleable). Answers once the RMA is settled."""
         return await decided("Receipt refused", orders.record_receipt(rma_id, receipt or ReturnReceipt()))
 
     @router.post(
-        "/returns/{rma_id}/label/resend", dependencies=can_write, responses=documented(401, 403, 404, 409, 422)
+        "/returns/{rma_id}/label/resend", dependencies=can_write, responses=documented(401, 403, 503, 404, 409, 422)
     )
     async def resend_label(rma_id: RmaId, request: ResendLabel | None = None) -> ReturnView:
         """Send the return label to the customer again; 409 once the items are back or when there is no label."""
         return await decided("Resend refused", orders.resend_return_label(rma_id, request))
 
-    @router.post("/returns/{rma_id}/approval", dependencies=can_write, responses=documented(401, 403, 404, 409, 422))
+    @router.post(
+        "/returns/{rma_id}/approval", dependencies=can_write, responses=documented(401, 403, 503, 404, 409, 422)
+    )
     async def decide_approval(rma_id: RmaId, decision: ApprovalDecision) -> ReturnView:
         """An operator approves or declines a claim above the approval limit. Answers once the claim is settled."""
         return await decided("Decision refused", orders.decide_approval(rma_id, decision))
 
-    @router.post("/returns/{rma_id}/cancel", dependencies=can_write, responses=documented(401, 403, 404, 409, 422))
+    @router.post("/returns/{rma_id}/cancel", dependencies=can_write, responses=documented(401, 403, 503, 404, 409, 422))
     async def cancel_return(rma_id: RmaId, request: CancelReturn | None = None) -> ReturnView:
         """Withdraw the RMA while nothing has shipped or come back; 409 with the reason afterwards (an exchange
         whose replacement has shipped cannot be cancelled, so it can never be refunded by mistake)."""
