@@ -6,17 +6,19 @@ body with ``InboundRejected``, whose ``status`` is the HTTP answer to give the s
 
 - ``400``: the body is not a JSON object, or (EasyPost) the event's ``created_at`` is more than 5 minutes away
   from now in either direction: EasyPost signs no timestamp header, so the signed body carries the freshness.
-- ``404``: the event names a shipment or payment the hub does not know.
-- ``422``: an unknown event type, or a field missing or of the wrong type.
+- ``422``: a field missing or of the wrong type.
 
-``None`` means "understood, nothing to do": the caller acknowledges it (``2xx``) so the sender stops retrying.
+``None`` means "understood, nothing to do", and ``Unhandled`` "verified, but not for the hub": an event type it
+does not know (``ignored``), or a shipment or payment it did not create, as on an account shared with other
+systems (``not_routed``). The caller acknowledges both (``2xx``): a sender answered 4xx retries for days and may
+end up disabling the endpoint.
 Reasons name event types and field paths only, never a value from the body (no PII in logs).
 """
 
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from connectors.webhook_signatures import TOLERANCE
 from domain.events import EventKind, StockEvent, UpstreamEvent
@@ -33,6 +35,15 @@ class InboundRejected(Exception):
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(f"{status} {reason}")
         self.status = status
+        self.reason = reason
+
+
+class Unhandled(Exception):
+    """A verified event the hub has nothing to do with; ``outcome`` is what the answer says."""
+
+    def __init__(self, outcome: Literal["ignored", "not_routed"], reason: str) -> None:
+        super().__init__(reason)
+        self.outcome = outcome
         self.reason = reason
 
 
@@ -128,7 +139,7 @@ def parse_erp(body: bytes, event_id: str) -> UpstreamEvent | StockEvent | Wareho
     payload = _load(body)
     kind = _string(payload, "type", "type")
     if kind not in _ERP_TYPES:
-        raise InboundRejected(422, f"unknown event type {_type_name(kind)}")
+        raise Unhandled("ignored", f"unknown event type {_type_name(kind)}")
     occurred_at = _timestamp(payload, "timestamp", "timestamp")
     data = _object(payload, "data", "data")
     if kind == "return.received":
@@ -255,7 +266,7 @@ async def parse_carrier(body: bytes, now: datetime, order_of_shipment: Resolver)
     if description in _EASYPOST_IGNORED:
         return None
     if description not in _EASYPOST_TRACKER_EVENTS:
-        raise InboundRejected(422, f"unknown event type {_type_name(description)}")
+        raise Unhandled("ignored", f"unknown event type {_type_name(description)}")
     created_at = _timestamp(payload, "created_at", "created_at")
     if abs(now - created_at) > TOLERANCE:
         raise InboundRejected(400, "created_at outside the 5-minute tolerance")
@@ -270,7 +281,7 @@ async def parse_carrier(body: bytes, now: datetime, order_of_shipment: Resolver)
         return None
     reference = await order_of_shipment(shipment_id)
     if reference is None:
-        raise InboundRejected(404, "unknown shipment")
+        raise Unhandled("not_routed", "a shipment the hub did not create")
     return UpstreamEvent(
         event_id=f"carrier:{evt_id}",
         source="carrier",
@@ -319,7 +330,7 @@ _REFUND_FAILED = frozenset({"failed", "canceled"})
 async def _order_of_intent(data: dict[str, Any], path: str, order_of_payment: Resolver) -> str:
     order_id = await order_of_payment(_string(data, "payment_intent", f"{path}.payment_intent"))
     if order_id is None:
-        raise InboundRejected(404, "unknown payment")
+        raise Unhandled("not_routed", "a payment the hub did not create")
     return order_id
 
 
@@ -335,7 +346,7 @@ async def parse_payment(body: bytes, order_of_payment: Resolver) -> UpstreamEven
     if kind in _IGNORED_TYPES:
         return None
     if kind not in _REFUND_TYPES and kind != "charge.dispute.created":
-        raise InboundRejected(422, f"unknown event type {_type_name(kind)}")
+        raise Unhandled("ignored", f"unknown event type {_type_name(kind)}")
     occurred_at = _unix(payload, "created", "created")
     obj = _object(_object(payload, "data", "data"), "object", "data.object")
     path = "data.object"

@@ -1,8 +1,14 @@
 """``/webhooks/{erp,carrier,payment}``: events pushed by upstreams, verified, deduplicated, handed to the order.
 
-Per request: verify the signature over the raw bytes (and its freshness), parse into a normalised event, refuse
-a replayed event id, then signal the order's workflow by business id and answer 202. A request refused at any
-step changes nothing. Temporal unreachable → 503, so the sender retries later with the same event id.
+Per request: verify the signature over the raw bytes (and its freshness), parse into a normalised event, then
+signal the order's workflow by business id and answer 202. A request refused at any step changes nothing.
+Temporal unreachable → 503, so the sender retries later with the same event id.
+
+What is verified but not for the hub is acknowledged, not refused: an event id already delivered (the sender's
+retry after a lost answer: ``duplicate``), an unknown type (``ignored``), a shipment or payment the hub did not
+create (``not_routed``). Senders retry a 4xx for days and end up disabling the endpoint. Only a repeat that
+arrives while the first delivery is still under way gets 409: the first may yet fail, so the sender must come
+back.
 """
 
 from collections import OrderedDict
@@ -14,7 +20,7 @@ import structlog
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from api.inbound import InboundRejected, parse_carrier, parse_erp, parse_payment
+from api.inbound import InboundRejected, Unhandled, parse_carrier, parse_erp, parse_payment
 from api.problems import Problem, documented
 from api.replay_guard import ReplayGuard
 from connectors.webhook_signatures import SignatureRejected, verify_easypost, verify_standard, verify_stripe
@@ -56,11 +62,12 @@ Inbound = UpstreamEvent | StockEvent | WarehouseReceipt
 
 class WebhookAccepted(BaseModel):
     event_id: str | None
-    outcome: Literal["delivered", "order_ended", "ignored", "not_routed"]
+    outcome: Literal["delivered", "order_ended", "duplicate", "ignored", "not_routed"]
     """``delivered`` to the order's workflow (or the RMA's, for a return parcel or a return receipt, or to every
-    order waiting for a SKU's stock); ``order_ended`` the order or RMA has finished (nothing to move); ``ignored`` a
-    kind of event the hub does not act on (or news an order need not hear, see ``NOT_SIGNALLED_TO_ORDERS``);
-    ``not_routed`` stock news no order waits for."""
+    order waiting for a SKU's stock); ``order_ended`` the order or RMA has finished (nothing to move);
+    ``duplicate`` this event id was already delivered; ``ignored`` a kind of event the hub does not act on (or news
+    an order need not hear, see ``NOT_SIGNALLED_TO_ORDERS``); ``not_routed`` stock news no order waits for, or a
+    shipment or payment the hub did not create."""
     orders_woken: int | None = None
     """For stock events: how many waiting orders were handed the event."""
 
@@ -76,7 +83,8 @@ def webhooks_router(
     router = APIRouter(prefix="/webhooks", tags=["webhooks"])
     guard = replays or ReplayGuard()
     shipment_reference, order_of_payment = remembered(shipment_reference), remembered(order_of_payment)
-    refusals = documented(400, 401, 404, 409, 413, 422, 503)
+    refusals = documented(400, 401, 409, 413, 422, 503)
+    delivering: set[str] = set()
 
     def secret_of(source: str) -> str:
         secret = getattr(secrets, source)
@@ -87,8 +95,12 @@ def webhooks_router(
     async def deliver(event: Inbound | None, now: datetime) -> WebhookAccepted:
         if event is None:
             return WebhookAccepted(event_id=None, outcome="ignored")
+        if event.event_id in delivering:
+            raise Problem(409, "Event being delivered", f"event {event.event_id} is being delivered: retry later")
         if guard.seen(event.event_id, now):
-            raise Problem(409, "Replayed event", f"event {event.event_id} was already received")
+            log.info("event_duplicate", event_id=event.event_id)
+            return WebhookAccepted(event_id=event.event_id, outcome="duplicate")
+        delivering.add(event.event_id)
         try:
             if isinstance(event, StockEvent):
                 woken = await orders.wake_orders_waiting_for(event)
@@ -112,6 +124,8 @@ def webhooks_router(
             guard.forget(event.event_id)  # let the sender's retry through
             log.exception("event_not_delivered", event_id=event.event_id)
             raise Problem(503, "Temporarily unavailable", "the event could not be delivered; retry later") from None
+        finally:
+            delivering.discard(event.event_id)
         return WebhookAccepted(event_id=event.event_id, outcome="delivered" if delivered else "order_ended")
 
     async def receive(
@@ -125,6 +139,9 @@ def webhooks_router(
             raise Problem(401, "Invalid signature", str(rejected)) from None
         except InboundRejected as rejected:
             raise Problem(rejected.status, "Event refused", rejected.reason) from None
+        except Unhandled as unhandled:
+            log.info("event_not_for_the_hub", path=request.url.path, outcome=unhandled.outcome, reason=unhandled.reason)
+            return WebhookAccepted(event_id=None, outcome=unhandled.outcome)
         return await deliver(event, now)
 
     @router.post("/erp", status_code=202, responses=refusals)

@@ -1,4 +1,6 @@
-"""Inbound webhooks: anything not provably fresh, authentic and new is refused with 4xx and reaches no workflow."""
+"""Inbound webhooks: anything not provably fresh and authentic is refused with 4xx and reaches no workflow; what is
+authentic but not for the hub (an unknown type, another system's shipment, a repeat) is acknowledged and moves
+nothing, so that the sender stops retrying."""
 
 from datetime import timedelta
 
@@ -18,7 +20,7 @@ async def _signals(temporal: Client, order_id: str) -> int:
     return sum(1 for e in history.events if e.HasField("workflow_execution_signaled_event_attributes"))
 
 
-async def test_unsigned_tampered_stale_replayed_unknown_or_huge_webhooks_are_refused(
+async def test_unsigned_tampered_stale_or_huge_webhooks_are_refused_and_foreign_or_repeated_ones_acknowledged(
     api_hub: ApiHub, temporal_client: Client
 ) -> None:
     secrets = api_hub.settings.api.webhooks
@@ -59,7 +61,6 @@ async def test_unsigned_tampered_stale_replayed_unknown_or_huge_webhooks_are_ref
                 ("/webhooks/payment", *payment_dispute(payment, "pi_x", age=timedelta(minutes=6))),
                 401,
             ),
-            "unknown event type": (("/webhooks/carrier", unknown_type, unknown_headers), 422),
             "body over 1 MiB": (("/webhooks/carrier", b"{" + b" " * (1024 * 1024) + b"}", valid_headers), 413),
         }
         for case, ((path, content, headers), status) in refusals.items():
@@ -67,11 +68,22 @@ async def test_unsigned_tampered_stale_replayed_unknown_or_huge_webhooks_are_ref
             assert answer.status_code == status, (case, answer.text)
             assert answer.headers["content-type"] == "application/problem+json", case
         assert await _signals(temporal_client, order_id) == 0
+        # Verified but not for the hub: acknowledged, so that the sender stops retrying, and nothing moves.
+        unknown = await http.post("/webhooks/carrier", content=unknown_type, headers=unknown_headers)
+        assert (unknown.status_code, unknown.json()) == (
+            202,
+            {"event_id": None, "outcome": "ignored", "orders_woken": None},
+        )
+        foreign, foreign_headers = carrier_delivery(carrier, "shp_from_another_system")
+        answer = await http.post("/webhooks/carrier", content=foreign, headers=foreign_headers)
+        assert (answer.status_code, answer.json()["outcome"]) == (202, "not_routed")
+        assert await _signals(temporal_client, order_id) == 0
 
         accepted = await http.post("/webhooks/carrier", content=valid, headers=valid_headers)
         assert accepted.status_code == 202 and accepted.json()["outcome"] == "delivered"
+        # The sender's retry after a lost answer: acknowledged as a duplicate, never signalled twice.
         replayed = await http.post("/webhooks/carrier", content=valid, headers=valid_headers)
-        assert replayed.status_code == 409, replayed.text
+        assert (replayed.status_code, replayed.json()["outcome"]) == (202, "duplicate"), replayed.text
         assert await _signals(temporal_client, order_id) == 1
         moved = await until(http, f"/orders/{order_id}", lambda o: o["fulfillment_status"] == "exception")
         assert moved["status"] == "confirmed"

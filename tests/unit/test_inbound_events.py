@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from api.inbound import InboundRejected, parse_carrier, parse_erp, parse_payment
+from api.inbound import InboundRejected, Unhandled, parse_carrier, parse_erp, parse_payment
 from domain.events import EventKind, StockEvent, UpstreamEvent
 
 NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
@@ -30,6 +30,10 @@ class Resolver:
 
 def _rejected(excinfo: pytest.ExceptionInfo[InboundRejected]) -> tuple[int, str]:
     return excinfo.value.status, excinfo.value.reason
+
+
+def _unhandled(excinfo: pytest.ExceptionInfo[Unhandled]) -> tuple[str, str]:
+    return excinfo.value.outcome, excinfo.value.reason
 
 
 # -- ERP -------------------------------------------------------------------------------------------------------
@@ -96,10 +100,10 @@ def test_erp_stock_restock_date_is_optional_and_zero_is_available() -> None:
         {"type": "hold.expired"},  # the unknown type is what is reported, not the fields it lacks
     ],
 )
-def test_erp_unknown_type_is_422_naming_the_type(payload: dict[str, Any]) -> None:
-    with pytest.raises(InboundRejected) as excinfo:
+def test_erp_unknown_type_is_ignored_naming_the_type(payload: dict[str, Any]) -> None:
+    with pytest.raises(Unhandled) as excinfo:
         parse_erp(_body(payload), "m")
-    assert _rejected(excinfo) == (422, "unknown event type 'hold.expired'")
+    assert _unhandled(excinfo) == ("ignored", "unknown event type 'hold.expired'")
 
 
 @pytest.mark.parametrize("body", [b"{not json", b"", b"\xff\xfe", b"[1, 2]", b'"text"'])
@@ -232,21 +236,21 @@ async def test_carrier_statuses_the_workflow_ignores_are_none_without_a_lookup(s
     assert resolver.calls == []
 
 
-async def test_carrier_unknown_shipment_is_404() -> None:
+async def test_carrier_shipment_the_hub_did_not_create_is_not_routed() -> None:
     resolver = Resolver({})
-    with pytest.raises(InboundRejected) as excinfo:
+    with pytest.raises(Unhandled) as excinfo:
         await parse_carrier(_body(_tracker_event("delivered")), NOW, resolver)
-    assert _rejected(excinfo) == (404, "unknown shipment")
+    assert _unhandled(excinfo) == ("not_routed", "a shipment the hub did not create")
     assert resolver.calls == ["shp_777"]
 
 
 @pytest.mark.parametrize("description", ["parcel.teleported", "tracker.exploded", "shipment.created"])
-async def test_carrier_other_descriptions_are_422_naming_them(description: str) -> None:
+async def test_carrier_other_descriptions_are_ignored_naming_them(description: str) -> None:
     resolver = Resolver(SHIPMENTS)
-    with pytest.raises(InboundRejected) as excinfo:
+    with pytest.raises(Unhandled) as excinfo:
         await parse_carrier(_body(_tracker_event(description=description)), NOW, resolver)
-    status, reason = _rejected(excinfo)
-    assert status == 422
+    outcome, reason = _unhandled(excinfo)
+    assert outcome == "ignored"
     assert description in reason
     assert resolver.calls == []
 
@@ -433,11 +437,11 @@ async def test_payment_refund_without_order_metadata_resolves_the_payment_intent
     assert resolver.calls == ["pi_1"]
 
 
-async def test_payment_refund_of_unknown_payment_is_404() -> None:
+async def test_payment_refund_of_a_payment_the_hub_did_not_create_is_not_routed() -> None:
     resolver = Resolver({})
-    with pytest.raises(InboundRejected) as excinfo:
+    with pytest.raises(Unhandled) as excinfo:
         await parse_payment(_stripe("refund.updated", _refund("succeeded", metadata={})), resolver)
-    assert _rejected(excinfo) == (404, "unknown payment")
+    assert _unhandled(excinfo) == ("not_routed", "a payment the hub did not create")
     assert resolver.calls == ["pi_1"]
 
 
@@ -485,10 +489,10 @@ async def test_payment_dispute_opened_resolves_the_payment_intent() -> None:
     assert resolver.calls == ["pi_1"]
 
 
-async def test_payment_dispute_on_unknown_payment_is_404() -> None:
-    with pytest.raises(InboundRejected) as excinfo:
+async def test_payment_dispute_on_a_payment_the_hub_did_not_create_is_not_routed() -> None:
+    with pytest.raises(Unhandled) as excinfo:
         await parse_payment(_stripe("charge.dispute.created", _dispute(payment_intent="pi_other")), Resolver(INTENTS))
-    assert _rejected(excinfo) == (404, "unknown payment")
+    assert _unhandled(excinfo) == ("not_routed", "a payment the hub did not create")
 
 
 @pytest.mark.parametrize("field", ["payment_intent", "amount", "reason"])
@@ -520,11 +524,11 @@ async def test_payment_known_irrelevant_types_are_none(kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", ["customer.created", "invoice.paid", "refund.exploded"])
-async def test_payment_unknown_type_is_422_naming_it(kind: str) -> None:
-    with pytest.raises(InboundRejected) as excinfo:
+async def test_payment_unknown_type_is_ignored_naming_it(kind: str) -> None:
+    with pytest.raises(Unhandled) as excinfo:
         await parse_payment(_stripe(kind, _refund("succeeded")), Resolver(INTENTS))
-    status, reason = _rejected(excinfo)
-    assert status == 422
+    outcome, reason = _unhandled(excinfo)
+    assert outcome == "ignored"
     assert kind in reason
 
 
@@ -601,6 +605,6 @@ async def test_easypost_tracker_created_counts_and_account_events_are_acknowledg
     created = await parse_carrier(event("tracker.created"), now, resolver)
     assert created is not None and created.kind is EventKind.SHIPMENT_IN_TRANSIT
     assert await parse_carrier(event("batch.updated"), now, resolver) is None
-    with pytest.raises(InboundRejected) as unknown:
+    with pytest.raises(Unhandled) as unknown:
         await parse_carrier(event("parcel.teleported"), now, resolver)
-    assert unknown.value.status == 422
+    assert unknown.value.outcome == "ignored"
