@@ -14,10 +14,10 @@
     hub chaos [--orders N] [--kills N]   orders under worker kills, faults and a server restart; exit 1 on a violation
 
 It talks HTTP only (never Temporal). The API is found with ``--api-url``/``HUB_API_URL`` and authenticated with
-``--api-key``/``HUB_API_KEY``. Exit codes: 0 success; 1 refused by the hub (404, 409, or a server error);
+``--api-key``/``HUB_API_KEY``. Exit codes: 0 success; 1 refused by the hub (404, 409);
 2 invalid input (422 and other 4xx, an unreadable or non-JSON file, an unknown webhook source); 3 the API cannot
-be reached (connection error or timeout); 4 not authorised (401, 403). Failures print one line on stderr
-(plus one line per invalid field on a 422), never a stack trace.
+be reached or is unavailable (connection error, timeout, 5xx: retry); 4 not authorised (401, 403). Failures print
+one line on stderr (plus one line per invalid field on a 422), never a stack trace.
 """
 
 import json
@@ -150,7 +150,10 @@ def _check(response: httpx.Response, *, key_hint: bool = True) -> httpx.Response
         _fail(ExitCode.REFUSED, f"refused: {said}")
     if 400 <= status < 500:
         _fail(ExitCode.INVALID, f"invalid request: {said}")
-    _fail(ExitCode.REFUSED, f"the hub failed: {said}")
+    # An outage, not a refusal: a script should retry (503 comes with Retry-After), so it gets the code of an
+    # unreachable API.
+    retry = response.headers.get("Retry-After")
+    _fail(ExitCode.UNREACHABLE, f"the hub is unavailable: {said}" + (f" (retry after {retry} s)" if retry else ""))
 
 
 def _read_json_file(path: Path) -> bytes:
