@@ -35,6 +35,10 @@ class OrderPolicy(BaseModel):
     backorder_decision_timeout: timedelta = timedelta(hours=48)
     """How long the customer has to choose what happens to a short order before ``backorder_default`` applies."""
     backorder_default: BackorderChoice = BackorderChoice.SHIP_AVAILABLE
+    backorder_decision_url: str | None = None
+    """The retailer's page where a customer chooses what happens to a short order, ``{order_id}`` standing for the
+    order's id (``https://shop.example/orders/{order_id}/backorder``): the backorder message links to it. Without
+    one the message asks the customer to reply."""
     backorder_recheck_interval: timedelta = timedelta(hours=12)
     """How often to try reserving missing items again when no ERP stock event has woken the order."""
     backorder_max_wait: timedelta = timedelta(days=120)

@@ -9,10 +9,11 @@ import binascii
 import json
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
+    Field,
     SecretStr,
     SerializationInfo,
     TypeAdapter,
@@ -225,6 +226,8 @@ class OrderSettings(BaseModel):
     delivery_deadline: timedelta = timedelta(days=30)
     backorder_decision_timeout: timedelta = timedelta(hours=48)
     backorder_default: BackorderChoice = BackorderChoice.SHIP_AVAILABLE
+    backorder_decision_url: Annotated[str, Field(pattern=r"^https://\S+$")] | None = None
+    """``HUB_ORDERS__BACKORDER_DECISION_URL=https://shop.example/orders/{order_id}/backorder``."""
     backorder_recheck_interval: timedelta = timedelta(hours=12)
     backorder_max_wait: timedelta = timedelta(days=120)
     authorization_validity: timedelta = timedelta(days=6)

@@ -103,6 +103,8 @@ class CustomerNotice(BaseModel):
     """``return``, ``exchange`` or ``claim``: one RMA tells one consistent story."""
     label_url: str | None = None
     """The return label to print, when the notice carries it."""
+    decision_url: str | None = None
+    """Where the customer tells the retailer what to do with a short order (``OrderPolicy.backorder_decision_url``)."""
     lines: list[NoticeLine] = []
     """The RMA's items: what comes back, what is claimed or replaced."""
     delay: DelayCause | None = None

@@ -100,6 +100,7 @@ def _values(notice: CustomerNotice, language: str, locale: Locale) -> dict[str, 
         "tracking": [{"carrier": t.carrier, "code": t.tracking_code, "url": t.url} for t in notice.tracking],
         "backorder": _backorder(notice.backorder, locale),
         "label_url": notice.label_url,
+        "decision_url": notice.decision_url,
         "items": _items(notice.lines),
         "lines": [
             {"sku": line.sku, "quantity": line.quantity, "condition": line.disposition.value}

@@ -39,7 +39,10 @@ _FIELDS: dict[NoticeKind, dict[str, Any]] = {
         "undone": [Undone.STOCK_RELEASED, Undone.PAYMENT_VOIDED],
         "amount_returned": 4200,
     },
-    NoticeKind.ORDER_BACKORDERED: {"backorder": _BACKORDER},
+    NoticeKind.ORDER_BACKORDERED: {
+        "backorder": _BACKORDER,
+        "decision_url": "https://shop.example.com/orders/A-10042/backorder",
+    },
     NoticeKind.BACKORDER_DECIDED: {
         "backorder": _BACKORDER.model_copy(update={"choice": BackorderChoice.CANCEL_MISSING, "decided_by": "customer"}),
         "canceled_skus": ["INK-CARTRIDGE-07"],

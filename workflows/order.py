@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, NoReturn, TypeVar
+from urllib.parse import quote
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
@@ -1101,6 +1102,7 @@ class OrderWorkflow:
             canceled_skus=canceled_skus or [line.sku for line in s.canceled_lines],
             delay=delay,
             promised_by=order.promised_delivery_date,
+            decision_url=self._decision_url() if kind is NoticeKind.ORDER_BACKORDERED else None,
         )
         step = f"notify_{kind.value}"
         if s.status is OrderStatus.CANCELED and kind in _SUPERSEDED_BY_CANCELLATION:
@@ -1126,6 +1128,10 @@ class OrderWorkflow:
             )
         )
         self._record(step, "succeeded")
+
+    def _decision_url(self) -> str | None:
+        template = self._policy.backorder_decision_url
+        return template.replace("{order_id}", quote(self._order.order_id, safe="")) if template else None
 
     def _notice_total(self, kind: NoticeKind, tracking_of: list[str] | None) -> int:
         """The amount a message speaks of: the parcel's value when it ships, what is still owed otherwise."""

@@ -8,6 +8,7 @@ from temporalio.client import Client
 
 from domain.order import NewOrder, Order
 from hub.client import OrderClient
+from hub.settings import Settings
 from tests.orders import BASE, make_order
 
 
@@ -86,3 +87,15 @@ async def test_the_python_client_holds_an_order_it_was_given_to_the_same_rules()
     temporal = cast(Client, object())  # nothing may be started: any use of the client would raise
     with pytest.raises(ValidationError, match="each sku may appear on one line only"):
         await OrderClient(temporal, task_queue="orders").place(make_order(lines=lines))
+
+
+def test_the_backorder_decision_page_is_set_from_the_environment_and_must_be_https(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    page = "https://shop.example/orders/{order_id}/backorder"
+    monkeypatch.setenv("HUB_ORDERS__BACKORDER_DECISION_URL", page)
+    settings = Settings()
+    assert settings.orders.policy(settings.events).backorder_decision_url == page
+    monkeypatch.setenv("HUB_ORDERS__BACKORDER_DECISION_URL", "http://shop.example/backorder")
+    with pytest.raises(ValidationError, match=r"orders\.backorder_decision_url"):
+        Settings()

@@ -36,6 +36,7 @@ def variants(kind: NoticeKind, locale: str) -> list[CustomerNotice]:
         {"delay": DelayCause.CARRIER_EXCEPTION, "promised_by": None},
         {"backorder": None, "short_skus": ["INK-CARTRIDGE-07"]},
         {"reason": FailureReason.AUTHORIZATION_RENEWAL_DECLINED},
+        {"decision_url": None},
     ]
     if base.after_sales_kind is not None:
         changes += [{"after_sales_kind": other} for other in AfterSalesKind]
@@ -69,8 +70,8 @@ def test_every_kind_has_a_text_message_that_stands_alone(kind: NoticeKind, local
         assert (notice.rma_id or notice.order_id) in words
         for parcel in notice.tracking if kind in TRACKED else []:
             assert (parcel.url or parcel.tracking_code) in words, f"{parcel.url} missing from {body!r}"
-        if notice.label_url:
-            assert notice.label_url in words
+        for link in (notice.label_url, notice.decision_url):
+            assert link is None or link in words
         unlinked = re.sub(r"https?://\S+", "LINK", words)
         assert not re.search(r"[.!?:;,][^\s\d/)\"']", unlinked), f"words run together: {body!r}"
         assert "  " not in words
@@ -86,7 +87,11 @@ def test_our_own_words_stay_in_gsm_7_so_a_text_costs_one_or_two_segments(locale:
 def test_the_text_message_carries_what_the_customer_must_act_on() -> None:
     backordered = sms_of(sample(NoticeKind.ORDER_BACKORDERED, "en"))
     assert "INK-CARTRIDGE-07" in backordered and "November 26, 2026" in backordered
-    assert "Without an answer we will ship what we have now" in backordered
+    assert "(without an answer: ship what is here now)" in backordered
+    assert backordered.endswith(
+        "Here: https://shop.example.com/orders/A-10042/backorder\n"
+        + reference_of(sample(NoticeKind.ORDER_BACKORDERED).notification_id)
+    )
     refunded = sms_of(sample(NoticeKind.RETURN_REFUNDED, "fr"))
     assert "42,00 € remboursés" in refunded  # babel's no-break space became a plain one
     cancelled = sms_of(sample(NoticeKind.ORDER_CANCELED, "en"))

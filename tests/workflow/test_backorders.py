@@ -76,7 +76,7 @@ def _parcels(view: OrderView) -> list[tuple[dict[str, int], int]]:
 async def test_ship_available_now_and_the_rest_when_the_erp_restocks(fake_hub: FakeHub) -> None:
     fake_hub.inventory.short = {"INK-07": 2}
     fake_hub.inventory.restock = {"INK-07": date(2026, 12, 10)}
-    orders = _orders(fake_hub)
+    orders = _orders(fake_hub, backorder_decision_url="https://shop.example/orders/{order_id}/backorder")
     order = make_order()
     placed = await orders.place(order)
 
@@ -84,7 +84,10 @@ async def test_ship_available_now_and_the_rest_when_the_erp_restocks(fake_hub: F
     assert waiting.backorder is not None and waiting.backorder.choice is None
     assert [(x.sku, x.missing, x.restock_date) for x in waiting.backorder.lines] == [("INK-07", 2, date(2026, 12, 10))]
     told = fake_hub.notifier.sent[f"{order.order_id}.order-backordered.1"]
-    assert "INK-07" in told.text and "10 décembre 2026" in told.text and "ship_available" in told.text
+    assert "INK-07" in told.text and "10 décembre 2026" in told.text and "Expédier ce qui est là" in told.text
+    # The customer is sent where the retailer takes their answer, for this order.
+    assert f"ici : https://shop.example/orders/{order.order_id}/backorder" in told.text
+    assert f"https://shop.example/orders/{order.order_id}/backorder" in (told.short_text or "")
     assert fake_hub.effects.counts["capture"] == 0  # nothing is charged while the customer decides
 
     await orders.decide_backorder(order.order_id, BackorderDecision(choice=BackorderChoice.SHIP_AVAILABLE))
