@@ -32,6 +32,7 @@ from connectors.errors import (
     ConnectorError,
     RateLimitedError,
 )
+from domain.contract import order_id_of_workflow
 
 log = structlog.get_logger("hub.activity")
 
@@ -56,9 +57,9 @@ class _Boundary(ActivityInboundInterceptor):
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
         info = activity.info()
         order_id = getattr(input.args[0], "order_id", None) if input.args else None
-        if order_id is None and info.workflow_id and info.workflow_type == "OrderWorkflow":
+        if order_id is None and info.workflow_id:
             # Inputs such as a label reference carry no order id; the order's workflow id does.
-            order_id = info.workflow_id.removeprefix("order:")
+            order_id = order_id_of_workflow(info.workflow_id)
         with structlog.contextvars.bound_contextvars(
             order_id=order_id,
             workflow_id=info.workflow_id,

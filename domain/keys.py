@@ -6,11 +6,6 @@ from a run id, a clock or a random value. The upstream (or our reconciliation) u
 """
 
 
-def order_workflow_id(order_id: str) -> str:
-    """``A-1001`` → ``order:A-1001``: the order's workflow id, legible in the Temporal UI and PII-free."""
-    return f"order:{order_id}"
-
-
 def idempotency_key(order_id: str, operation: str, n: int = 1) -> str:
     """``idempotency_key("A-1", "payment.capture")`` → ``A-1:payment.capture:1``.
 

@@ -242,16 +242,6 @@ class ReturnView(BaseModel):
     finished: bool = False
 
 
-def return_workflow_id(rma_id: str) -> str:
-    """``R-77`` → ``return:R-77``."""
-    return f"return:{rma_id}"
-
-
-RETURN_REFUSED = "ReturnRefused"
-"""The ``ApplicationError`` type of every refusal about an RMA (the order's ``open_return`` and the after-sales
-workflow's updates): the API answers 409 with its message, and nothing enters the workflow's history."""
-
-
 class ResendLabel(BaseModel):
     """Body of ``POST /returns/{rma_id}/label/resend``: send the return label to the customer again (story 3)."""
 

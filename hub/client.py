@@ -2,21 +2,39 @@
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.backorder import BackorderDecision
+from domain.contract import (
+    ORDER_WORKFLOW,
+    RETURN_WORKFLOW,
+    VIEW,
+    OrderSignal,
+    OrderUpdate,
+    Refusal,
+    ReturnSignal,
+    ReturnUpdate,
+    order_id_of_workflow,
+    order_workflow_id,
+    return_workflow_id,
+    rma_id_of_workflow,
+)
 from domain.customer_timeline import CustomerTimeline, CustomerTimelineItem
 from domain.events import StockEvent, UpstreamEvent
-from domain.keys import order_workflow_id
 from domain.order import NewOrder, Order
 from domain.order_view import AddressChange, CancelRequest, OrderPolicy, OrderView, OrderWorkflowInput
 from domain.returns import (
-    RETURN_REFUSED,
     ApprovalDecision,
     CancelReturn,
     ResendLabel,
@@ -24,12 +42,9 @@ from domain.returns import (
     ReturnRequest,
     ReturnView,
     WarehouseReceipt,
-    return_workflow_id,
 )
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
 from hub.customer_timeline import newest_first, order_items, return_items
-from workflows.order import OrderWorkflow
-from workflows.returns import ReturnWorkflow
 from workflows.search_attributes import (
     BACKORDERED_SKUS,
     CHANNEL,
@@ -41,6 +56,8 @@ from workflows.search_attributes import (
 )
 
 FINGERPRINT_MEMO = "fingerprint"
+
+V = TypeVar("V")
 
 
 class OrderConflict(Exception):
@@ -97,7 +114,7 @@ class ReturnOpening:
 
 @dataclass(frozen=True)
 class Placement:
-    handle: WorkflowHandle[OrderWorkflow, OrderView]
+    handle: WorkflowHandle[Any, OrderView]
     created: bool
     """False when the same order had already been placed: nothing new was started."""
 
@@ -117,9 +134,10 @@ class OrderClient:
         workflow_id = order_workflow_id(order.order_id)
         try:
             handle = await self._client.start_workflow(
-                OrderWorkflow.run,
+                ORDER_WORKFLOW,
                 OrderWorkflowInput(order=order, policy=self._policy),
                 id=workflow_id,
+                result_type=OrderView,
                 task_queue=self.task_queue,
                 # One order id, one workflow, ever: a finished order is not re-run by a late duplicate.
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
@@ -139,19 +157,19 @@ class OrderClient:
             )
             return Placement(handle=handle, created=True)
         except WorkflowAlreadyStartedError:
-            handle = self._client.get_workflow_handle_for(OrderWorkflow.run, workflow_id)
+            handle = self.handle(order.order_id)
             existing = await (await handle.describe()).memo_value(FINGERPRINT_MEMO, default=None)
             if existing != order.fingerprint():
                 raise OrderConflict(f"order {order.order_id} exists with different content") from None
             return Placement(handle=handle, created=False)
 
-    def handle(self, order_id: str) -> WorkflowHandle[OrderWorkflow, OrderView]:
-        return self._client.get_workflow_handle_for(OrderWorkflow.run, order_workflow_id(order_id))
+    def handle(self, order_id: str) -> WorkflowHandle[Any, OrderView]:
+        return self._client.get_workflow_handle(order_workflow_id(order_id), result_type=OrderView)
 
     async def view(self, order_id: str) -> OrderView:
         """The order's current view. A finished order is read from its result, so no worker is needed."""
         try:
-            view: OrderView = await _current_view(self.handle(order_id), OrderWorkflow.view)
+            view: OrderView = await _current_view(self.handle(order_id), OrderView)
             return view
         except RPCError as error:
             if error.status is RPCStatusCode.NOT_FOUND:
@@ -166,7 +184,7 @@ class OrderClient:
     ) -> list[OrderSummary]:
         """Orders by customer and status, newest first, from Temporal's visibility store. The values are
         validated by the caller (ids and statuses have strict alphabets), so they are safe in the query."""
-        clauses = ['WorkflowType = "OrderWorkflow"']
+        clauses = [f'WorkflowType = "{ORDER_WORKFLOW}"']
         if customer_id:
             clauses.append(f'{CUSTOMER_ID.name} = "{customer_id}"')
         if status:
@@ -176,7 +194,7 @@ class OrderClient:
             attributes = execution.typed_search_attributes
             found.append(
                 OrderSummary(
-                    order_id=execution.id.removeprefix("order:"),
+                    order_id=order_id_of_workflow(execution.id) or execution.id,
                     customer_id=attributes.get(CUSTOMER_ID),
                     status=attributes.get(ORDER_STATUS),
                     started_at=execution.start_time,
@@ -193,47 +211,52 @@ class OrderClient:
         returns: list[str] = []
         items: list[CustomerTimelineItem] = []
         async for execution in self._client.list_workflows(query, limit=limit):
-            if execution.workflow_type == "OrderWorkflow":
-                order = await self.view(execution.id.removeprefix("order:"))
+            order_id, rma_id = order_id_of_workflow(execution.id), rma_id_of_workflow(execution.id)
+            if execution.workflow_type == ORDER_WORKFLOW and order_id is not None:
+                order = await self.view(order_id)
                 orders.append(order.order_id)
                 items += order_items(order, execution.start_time)
-            elif execution.workflow_type == "ReturnWorkflow":
-                rma = await self.return_view(execution.id.removeprefix("return:"))
+            elif execution.workflow_type == RETURN_WORKFLOW and rma_id is not None:
+                rma = await self.return_view(rma_id)
                 returns.append(rma.rma_id)
                 items += return_items(rma, execution.start_time)
         return CustomerTimeline(customer_id=customer_id, orders=orders, returns=returns, items=newest_first(items))
 
     async def cancel(self, order_id: str, request: CancelRequest | None = None) -> OrderView:
-        return await self._decide(order_id, OrderWorkflow.cancel, request or CancelRequest())
+        return await self._decide(order_id, OrderUpdate.CANCEL, request or CancelRequest())
 
     async def change_shipping_address(self, order_id: str, change: AddressChange) -> OrderView:
-        return await self._decide(order_id, OrderWorkflow.change_shipping_address, change)
+        return await self._decide(order_id, OrderUpdate.CHANGE_SHIPPING_ADDRESS, change)
 
     async def decide_backorder(self, order_id: str, decision: BackorderDecision) -> OrderView:
         """The customer's answer to a shortage; refused when nothing waits or it was already decided."""
-        return await self._decide(order_id, OrderWorkflow.decide_backorder, decision)
+        return await self._decide(order_id, OrderUpdate.DECIDE_BACKORDER, decision)
 
     async def record_event(self, event: UpstreamEvent) -> bool:
         """Hand a verified upstream event to its order. False when the order has ended or does not exist."""
-        return await self._signal(self.handle(event.order_id).signal(OrderWorkflow.record_event, event))
+        return await self._signal(self.handle(event.order_id).signal(OrderSignal.RECORD_EVENT, event))
 
-    async def _decide(self, order_id: str, update: Any, request: Any) -> OrderView:
-        view: OrderView | None = await _execute_update(self.handle(order_id), update, request)
+    async def _decide(self, order_id: str, update: OrderUpdate, request: Any) -> OrderView:
+        view: OrderView | None = await _execute_update(self.handle(order_id), update, request, OrderView)
         if view is not None:
             return view
-        # The server answers "not found" both for no such order and for an order whose workflow has ended.
+        ended = await self._ended_order(order_id)
+        raise DecisionRefused(f"order has already ended ({ended.status.name.lower() if ended.status else 'closed'})")
+
+    async def _ended_order(self, order_id: str) -> WorkflowExecutionDescription:
+        """The server answers an Update with "not found" both for no such order and for an order whose workflow has
+        ended: the description of the ended one, or ``OrderNotFound``."""
         try:
-            ended = await self.handle(order_id).describe()
+            return await self.handle(order_id).describe()
         except RPCError as error:
             if error.status is RPCStatusCode.NOT_FOUND:
                 raise OrderNotFound(order_id) from None
             raise
-        raise DecisionRefused(f"order has already ended ({ended.status.name.lower() if ended.status else 'closed'})")
 
     # -- after-sales: returns, exchanges, claims ------------------------------------------------------------
 
-    def return_handle(self, rma_id: str) -> WorkflowHandle[ReturnWorkflow, ReturnView]:
-        return self._client.get_workflow_handle_for(ReturnWorkflow.run, return_workflow_id(rma_id))
+    def return_handle(self, rma_id: str) -> WorkflowHandle[Any, ReturnView]:
+        return self._client.get_workflow_handle(return_workflow_id(rma_id), result_type=ReturnView)
 
     async def open_return(self, order_id: str, request: ReturnRequest) -> ReturnOpening:
         """Ask the order to accept an RMA: its workflow checks the return window and what was delivered and not
@@ -248,31 +271,18 @@ class OrderClient:
             if not _same_return(existing, order_id, request):
                 raise ReturnConflict(f"RMA {request.rma_id} exists with a different request")
             return ReturnOpening(view=existing, created=False)
-        try:
-            view = await self.handle(order_id).execute_update("open_return", request, result_type=ReturnView)
-        except WorkflowUpdateFailedError as error:
-            cause = error.cause
-            if isinstance(cause, ApplicationError) and cause.type in _REFUSALS:
-                raise DecisionRefused(cause.message) from None
-            raise
-        except RPCError as error:
-            if error.status is not RPCStatusCode.NOT_FOUND:
-                raise
+        view = await _execute_update(self.handle(order_id), OrderUpdate.OPEN_RETURN, request, ReturnView)
+        if view is None:
             # As for decisions: "not found" is also the answer of an order whose workflow has ended, and an order
             # workflow ends once its return window has closed.
-            try:
-                await self.handle(order_id).describe()
-            except RPCError as missing:
-                if missing.status is RPCStatusCode.NOT_FOUND:
-                    raise OrderNotFound(order_id) from None
-                raise
-            raise DecisionRefused("return window closed") from None
+            await self._ended_order(order_id)
+            raise DecisionRefused("return window closed")
         return ReturnOpening(view=view, created=True)
 
     async def return_view(self, rma_id: str) -> ReturnView:
         """Where an RMA stands. A finished one is read from its result, so no worker is needed."""
         try:
-            view: ReturnView = await _current_view(self.return_handle(rma_id), ReturnWorkflow.view)
+            view: ReturnView = await _current_view(self.return_handle(rma_id), ReturnView)
             return view
         except RPCError as error:
             if error.status is RPCStatusCode.NOT_FOUND:
@@ -281,37 +291,37 @@ class OrderClient:
 
     async def record_receipt(self, rma_id: str, receipt: ReturnReceipt) -> ReturnView:
         """The items are back (store associate, warehouse): answers once the RMA is settled."""
-        return await self._decide_return(rma_id, ReturnWorkflow.record_receipt, receipt)
+        return await self._decide_return(rma_id, ReturnUpdate.RECORD_RECEIPT, receipt)
 
     async def resend_return_label(self, rma_id: str, request: ResendLabel | None = None) -> ReturnView:
-        return await self._decide_return(rma_id, ReturnWorkflow.resend_label, request or ResendLabel())
+        return await self._decide_return(rma_id, ReturnUpdate.RESEND_LABEL, request or ResendLabel())
 
     async def decide_approval(self, rma_id: str, decision: ApprovalDecision) -> ReturnView:
-        return await self._decide_return(rma_id, ReturnWorkflow.decide_approval, decision)
+        return await self._decide_return(rma_id, ReturnUpdate.DECIDE_APPROVAL, decision)
 
     async def cancel_return(self, rma_id: str, request: CancelReturn | None = None) -> ReturnView:
-        return await self._decide_return(rma_id, ReturnWorkflow.cancel, request or CancelReturn())
+        return await self._decide_return(rma_id, ReturnUpdate.CANCEL, request or CancelReturn())
 
     async def record_return_event(self, rma_id: str, event: UpstreamEvent) -> bool:
         """Hand a carrier scan of an RMA's parcel to its workflow. False when the RMA has ended or does not exist."""
-        return await self._signal(self.return_handle(rma_id).signal(ReturnWorkflow.record_event, event))
+        return await self._signal(self.return_handle(rma_id).signal(ReturnSignal.RECORD_EVENT, event))
 
     async def record_warehouse_receipt(self, receipt: WarehouseReceipt) -> bool:
         """Hand the ERP's ``return.received`` to the RMA's workflow. False when it has ended or does not exist."""
         handle = self.return_handle(receipt.rma_id)
-        return await self._signal(handle.signal(ReturnWorkflow.record_warehouse_receipt, receipt))
+        return await self._signal(handle.signal(ReturnSignal.RECORD_WAREHOUSE_RECEIPT, receipt))
 
     async def wake_orders_waiting_for(self, event: StockEvent) -> int:
         """Hand an ERP stock event to every running order that waits for its SKU (search attribute
         ``BackorderedSkus``); how many were woken. The SKU is validated by the caller's parser."""
         query = (
-            "WorkflowType = 'OrderWorkflow' AND ExecutionStatus = 'Running' "
+            f"WorkflowType = '{ORDER_WORKFLOW}' AND ExecutionStatus = 'Running' "
             f"AND {BACKORDERED_SKUS.name} = '{_quoted(event.sku)}'"
         )
         woken = 0
         async for execution in self._client.list_workflows(query):
             handle = self._client.get_workflow_handle(execution.id)
-            if await self._signal(handle.signal("stock_changed", event)):
+            if await self._signal(handle.signal(OrderSignal.STOCK_CHANGED, event)):
                 woken += 1
         return woken
 
@@ -324,8 +334,8 @@ class OrderClient:
             raise
         return True
 
-    async def _decide_return(self, rma_id: str, update: Any, request: Any) -> ReturnView:
-        view: ReturnView | None = await _execute_update(self.return_handle(rma_id), update, request)
+    async def _decide_return(self, rma_id: str, update: ReturnUpdate, request: Any) -> ReturnView:
+        view: ReturnView | None = await _execute_update(self.return_handle(rma_id), update, request, ReturnView)
         if view is not None:
             return view
         ended = await self.return_view(rma_id)  # ReturnNotFound when there is no such RMA
@@ -333,22 +343,27 @@ class OrderClient:
         raise DecisionRefused(f"the {ended.kind.value} is already {ended.status.value}")
 
 
-_REFUSALS = frozenset({"CancelRejected", "AddressChangeRejected", "DecisionRefused", RETURN_REFUSED})
+_REFUSALS = frozenset(Refusal)
 
 
-async def _current_view(handle: WorkflowHandle[Any, Any], query: Any) -> Any:
+async def _current_view(handle: WorkflowHandle[Any, Any], view_type: type[V]) -> V:
     """A workflow's view: its result once it has completed (no worker needed to answer), else its query."""
     description = await handle.describe()
     if description.status is WorkflowExecutionStatus.COMPLETED:
-        return await handle.result()
-    return await handle.query(query)
+        result: V = await handle.result()
+        return result
+    view: V = await handle.query(VIEW, result_type=view_type)
+    return view
 
 
-async def _execute_update(handle: WorkflowHandle[Any, Any], update: Any, request: Any) -> Any:
+async def _execute_update(
+    handle: WorkflowHandle[Any, Any], update: str, request: Any, result_type: type[V]
+) -> V | None:
     """Run a decision as an Update: its answer, :class:`DecisionRefused` with the workflow's reason, or ``None``
     when the server cannot reach the workflow (none by that id, or it has ended: the caller says which)."""
     try:
-        return await handle.execute_update(update, request)
+        answer: V = await handle.execute_update(update, request, result_type=result_type)
+        return answer
     except WorkflowUpdateFailedError as error:
         cause = error.cause
         if isinstance(cause, ApplicationError) and cause.type in _REFUSALS:

@@ -35,6 +35,15 @@ with workflow.unsafe.imports_passed_through():
     from activities.shipping import BuyLabel, ShipmentRef, ShippingActivities
     from activities.status_events import PublishStatusEvents, StatusEventActivities
     from domain.backorder import Backorder, BackorderChoice, BackorderDecision, ShortLine
+    from domain.contract import (
+        ORDER_WORKFLOW,
+        RETURN_WORKFLOW,
+        VIEW,
+        OrderSignal,
+        OrderUpdate,
+        Refusal,
+        return_workflow_id,
+    )
     from domain.currency import format_amount
     from domain.events import EventKind, StockEvent, UpstreamEvent
     from domain.inventory import Hold, StockRequest
@@ -55,13 +64,11 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.payment import Payment
     from domain.returns import (
-        RETURN_REFUSED,
         ReturnOutcome,
         ReturnRequest,
         ReturnStatus,
         ReturnView,
         ReturnWorkflowInput,
-        return_workflow_id,
     )
     from domain.shipping import Label, TrackingStatus
     from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
@@ -146,7 +153,7 @@ class OrderAborted(Exception):
         self.short_skus = short_skus or []
 
 
-@workflow.defn(name="OrderWorkflow")
+@workflow.defn(name=ORDER_WORKFLOW)
 class OrderWorkflow:
     @workflow.init
     def __init__(self, input: OrderWorkflowInput) -> None:
@@ -270,7 +277,7 @@ class OrderWorkflow:
     def _choice(self) -> BackorderChoice | None:
         return self._s.backorder.choice if self._s.backorder else None
 
-    @workflow.update
+    @workflow.update(name=OrderUpdate.DECIDE_BACKORDER)
     async def decide_backorder(self, decision: BackorderDecision) -> OrderView:
         """The customer's answer to a shortage: ship what is there, wait for everything, or drop what is missing."""
         backorder = self._s.backorder
@@ -283,14 +290,14 @@ class OrderWorkflow:
     @decide_backorder.validator
     def _backorder_decision_allowed(self, decision: BackorderDecision) -> None:
         if self._s.backorder is None:
-            raise ApplicationError("nothing in this order is waiting for stock", type="DecisionRefused")
+            raise ApplicationError("nothing in this order is waiting for stock", type=Refusal.DECISION)
         if self._s.backorder.choice is not None:
             by = self._s.backorder.decided_by
             raise ApplicationError(
-                f"already decided ({self._s.backorder.choice.value}, by {by})", type="DecisionRefused"
+                f"already decided ({self._s.backorder.choice.value}, by {by})", type=Refusal.DECISION
             )
         if self._s.status.is_terminal or self._s.cancel is not None:
-            raise ApplicationError(f"order is {self._s.status.value}", type="DecisionRefused")
+            raise ApplicationError(f"order is {self._s.status.value}", type=Refusal.DECISION)
 
     async def _wait_for_stock(self) -> None:
         """Wait for missing items: woken by an ERP stock event for one of them, or by the recheck interval. Renew
@@ -676,7 +683,7 @@ class OrderWorkflow:
                     give_up_after=remaining if remaining > timedelta(0) else None,
                 )
 
-    @workflow.update
+    @workflow.update(name=OrderUpdate.OPEN_RETURN)
     async def open_return(self, request: ReturnRequest) -> ReturnView:
         """A return, exchange or claim from any channel (story 5): checked here against what was delivered and
         not already returned, then owned by its own after-sales workflow, ``return:{rma_id}``."""
@@ -723,7 +730,7 @@ class OrderWorkflow:
     async def _start_after_sales(self, request: ReturnRequest, rma_input: ReturnWorkflowInput) -> None:
         """The RMA's own workflow, not a part of this one: it outlives the order's return window if it must."""
         await workflow.start_child_workflow(
-            "ReturnWorkflow",
+            RETURN_WORKFLOW,
             rma_input,
             id=return_workflow_id(request.rma_id),
             parent_close_policy=ParentClosePolicy.ABANDON,
@@ -753,7 +760,7 @@ class OrderWorkflow:
                     f"{line.sku}: {line.quantity} requested, {available[line.sku]} delivered and not already returned"
                 )
 
-    @workflow.signal
+    @workflow.signal(name=OrderSignal.AFTER_SALES_CLOSED)
     def after_sales_closed(self, outcome: ReturnOutcome) -> None:
         """An RMA of this order ended: what came back and what was refunded now count for later requests."""
         rma = self._s.rmas.get(outcome.rma_id)
@@ -797,7 +804,7 @@ class OrderWorkflow:
 
     # -- what upstreams tell us ----------------------------------------------------------------------------
 
-    @workflow.signal
+    @workflow.signal(name=OrderSignal.RECORD_EVENT)
     def record_event(self, event: UpstreamEvent) -> None:
         """A verified webhook from the ERP, the carrier or the payment provider. Deliveries are at least once
         and unordered: a repeated event id is dropped, a scan older than the newest applied one is stale."""
@@ -840,7 +847,7 @@ class OrderWorkflow:
         parcel.latest_scan_at = event.occurred_at
         self._advance_parcel(reference, status, f"{event.source}: {event.raw_status or event.kind.value}")
 
-    @workflow.signal
+    @workflow.signal(name=OrderSignal.STOCK_CHANGED)
     def stock_changed(self, event: StockEvent) -> None:
         """The ERP says a SKU's stock moved: if this order waits for it, try to reserve again now."""
         if event.event_id in self._s.seen_events:
@@ -852,7 +859,7 @@ class OrderWorkflow:
 
     # -- customer decisions --------------------------------------------------------------------------------
 
-    @workflow.update
+    @workflow.update(name=OrderUpdate.CANCEL)
     async def cancel(self, request: CancelRequest) -> OrderView:
         """Cancel before shipping: everything done so far is undone and the customer told once."""
         self._s.cancel = request
@@ -865,11 +872,11 @@ class OrderWorkflow:
         # Rejected here, the request never enters the history.
         s = self._s
         if s.status.is_terminal:
-            raise ApplicationError(f"order is already {s.status.value}", type="CancelRejected")
+            raise ApplicationError(f"order is already {s.status.value}", type=Refusal.CANCEL)
         if s.shipped_any or s.capturing:
-            raise ApplicationError("order has shipped; start a return instead", type="CancelRejected")
+            raise ApplicationError("order has shipped; start a return instead", type=Refusal.CANCEL)
         if s.cancel is not None:
-            raise ApplicationError("cancellation already requested", type="CancelRejected")
+            raise ApplicationError("cancellation already requested", type=Refusal.CANCEL)
 
     def _stop_if_cancel_requested(self) -> None:
         if self._aborted_by_update is not None:
@@ -877,7 +884,7 @@ class OrderWorkflow:
         if self._s.cancel is not None and not (self._s.shipped_any or self._s.capturing):
             raise OrderAborted(FailureReason.CANCELED_BY_CUSTOMER)
 
-    @workflow.update
+    @workflow.update(name=OrderUpdate.CHANGE_SHIPPING_ADDRESS)
     async def change_shipping_address(self, change: AddressChange) -> OrderView:
         """Parcels not yet labelled simply go to the new address. Labelled ones the carrier has not scanned yet are
         relabelled: their unused labels voided, new ones bought. If the carrier refuses to void one, nothing
@@ -945,13 +952,13 @@ class OrderWorkflow:
     @change_shipping_address.validator
     def _address_change_allowed(self, change: AddressChange) -> None:
         if self._s.status.is_terminal:
-            raise ApplicationError(f"order is already {self._s.status.value}", type="AddressChangeRejected")
+            raise ApplicationError(f"order is already {self._s.status.value}", type=Refusal.ADDRESS_CHANGE)
         if not self._address_applies():
             raise _address_refused("the parcel is already with the carrier")
         if self._relabeling:
             raise _address_refused("another address change is being applied")
 
-    @workflow.query
+    @workflow.query(name=VIEW)
     def view(self) -> OrderView:
         s = self._s
         captured = sum(a.payment.captured for a in s.authorizations if a.payment is not None)
@@ -1343,8 +1350,8 @@ def _changed(measure: Callable[[], object]) -> Callable[[], bool]:
 
 
 def _address_refused(reason: str) -> ApplicationError:
-    return ApplicationError(f"address not changed: {reason}", type="AddressChangeRejected")
+    return ApplicationError(f"address not changed: {reason}", type=Refusal.ADDRESS_CHANGE)
 
 
 def _return_refused(reason: str) -> ApplicationError:
-    return ApplicationError(reason, type=RETURN_REFUSED)
+    return ApplicationError(reason, type=Refusal.RETURN)

@@ -38,13 +38,21 @@ with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
     from activities.payment import PaymentActivities, RefundPayment
     from activities.shipping import BuyLabel, ShipmentRef, ShippingActivities
+    from domain.contract import (
+        RETURN_WORKFLOW,
+        VIEW,
+        OrderSignal,
+        Refusal,
+        ReturnSignal,
+        ReturnUpdate,
+        return_workflow_id,
+    )
     from domain.currency import format_amount
     from domain.events import EventKind, UpstreamEvent
     from domain.inventory import ReturnedStock, StockRequest
     from domain.keys import after_sales_key
     from domain.order_view import FailureReason
     from domain.returns import (
-        RETURN_REFUSED,
         AfterSalesKind,
         ApprovalDecision,
         CancelReturn,
@@ -60,7 +68,6 @@ with workflow.unsafe.imports_passed_through():
         ReturnWorkflowInput,
         WarehouseReceipt,
         initial_return_view,
-        return_workflow_id,
     )
     from domain.shipments import ShipmentView
     from domain.shipping import Label
@@ -74,9 +81,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.search_attributes import CUSTOMER_ID, ORDER_ID, RETURN_STATUS
 
 R = TypeVar("R")
-
-AFTER_SALES_CLOSED = "after_sales_closed"
-"""The order workflow's signal that receives the :class:`ReturnOutcome`."""
 
 # Which business rejection means what, by the step that raised it.
 _REJECTION_REASON = {
@@ -119,7 +123,7 @@ def return_search_attributes(input: ReturnWorkflowInput) -> TypedSearchAttribute
     )
 
 
-@workflow.defn(name="ReturnWorkflow")
+@workflow.defn(name=RETURN_WORKFLOW)
 class ReturnWorkflow:
     @workflow.init
     def __init__(self, input: ReturnWorkflowInput) -> None:
@@ -564,7 +568,7 @@ class ReturnWorkflow:
 
     # -- what upstreams tell us ------------------------------------------------------------------------------
 
-    @workflow.signal
+    @workflow.signal(name=ReturnSignal.RECORD_EVENT)
     def record_event(self, event: UpstreamEvent) -> None:
         """A carrier scan of the return parcel or the replacement (webhook). At least once and unordered: a
         repeated event id is dropped, a scan older than the newest one applied to that parcel is stale."""
@@ -603,7 +607,7 @@ class ReturnWorkflow:
         if status is FulfillmentStatus.DELIVERED:
             self._record("return_parcel", "info", "delivered to the warehouse; awaiting the inspection")
 
-    @workflow.signal
+    @workflow.signal(name=ReturnSignal.RECORD_WAREHOUSE_RECEIPT)
     def record_warehouse_receipt(self, receipt: WarehouseReceipt) -> None:
         """The ERP's ``return.received`` event: the warehouse received and inspected the parcel. Lines of other
         SKUs, or more than requested, are left out (and said so); a receipt we already have is a repeat."""
@@ -627,7 +631,7 @@ class ReturnWorkflow:
 
     # -- decisions: customers, associates, operators ---------------------------------------------------------
 
-    @workflow.update
+    @workflow.update(name=ReturnUpdate.RECORD_RECEIPT)
     async def record_receipt(self, receipt: ReturnReceipt) -> ReturnView:
         """The items are back (a store associate, a warehouse person), with the inspection per line. Answers once
         the RMA is settled (refunded, exchanged or closed)."""
@@ -660,7 +664,7 @@ class ReturnWorkflow:
             if not seen:
                 raise _refused("a receipt names at least one line (or none, for everything)")
 
-    @workflow.update
+    @workflow.update(name=ReturnUpdate.RESEND_LABEL)
     async def resend_label(self, request: ResendLabel) -> ReturnView:
         """Send the return label again (story 3: it must really reach the customer); each delivery is numbered
         in ``messages_sent``."""
@@ -681,7 +685,7 @@ class ReturnWorkflow:
         if self._cancel is not None:
             raise _refused("the return is being cancelled")
 
-    @workflow.update
+    @workflow.update(name=ReturnUpdate.DECIDE_APPROVAL)
     async def decide_approval(self, decision: ApprovalDecision) -> ReturnView:
         """An operator approves or declines a claim above the limit. Answers once the claim is settled."""
         self._decision = decision
@@ -702,7 +706,7 @@ class ReturnWorkflow:
         if self._cancel is not None:
             raise _refused("the claim is being cancelled")
 
-    @workflow.update
+    @workflow.update(name=ReturnUpdate.CANCEL)
     async def cancel(self, request: CancelReturn) -> ReturnView:
         """Withdraw the RMA while nothing has shipped, nothing is on its way back and no money has moved: what
         was bought (a label, a reserved replacement) is undone. Refused with the reason afterwards."""
@@ -731,7 +735,7 @@ class ReturnWorkflow:
         if self._cancel is not None:
             raise RmaAborted(FailureReason.CANCELED_BY_CUSTOMER)
 
-    @workflow.query
+    @workflow.query(name=VIEW)
     def view(self) -> ReturnView:
         return initial_return_view(self._input).model_copy(
             update={
@@ -760,7 +764,7 @@ class ReturnWorkflow:
         )
         order = workflow.get_external_workflow_handle(self._input.order_workflow_id)
         try:
-            await order.signal(AFTER_SALES_CLOSED, outcome)
+            await order.signal(OrderSignal.AFTER_SALES_CLOSED, outcome)
         except (ApplicationError, FailureError) as error:
             self._record("tell_order", "failed", f"{self._input.order_workflow_id} not told: {error}")
             return
@@ -891,4 +895,4 @@ def _describe_label(label: Label) -> str:
 
 
 def _refused(reason: str) -> ApplicationError:
-    return ApplicationError(reason, type=RETURN_REFUSED)
+    return ApplicationError(reason, type=Refusal.RETURN)

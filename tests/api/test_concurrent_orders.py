@@ -11,7 +11,7 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from domain.keys import order_workflow_id
+from domain.contract import order_workflow_id
 from domain.status import OrderStatus
 from hub.stack import webhook_targets
 from sandbox.client import SandboxControl

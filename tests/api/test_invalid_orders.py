@@ -8,7 +8,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.keys import order_workflow_id
+from domain.contract import order_workflow_id
 from tests.api.conftest import ApiHub
 from tests.api.test_orders_api import order_json
 from tests.orders import BASE, unique_id

@@ -7,7 +7,7 @@ from datetime import timedelta
 import httpx
 from temporalio.client import Client
 
-from domain.keys import order_workflow_id
+from domain.contract import order_workflow_id
 from tests.api.conftest import ApiHub
 from tests.api.test_orders_api import order_json, shipment_id_of, until
 from tests.api.webhook_requests import carrier_delivery, erp_shipment_confirmed, payment_dispute

@@ -22,7 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.auth import CODEC, READ, WRITE, hash_key
-from domain.keys import order_workflow_id
+from domain.contract import order_workflow_id
 from domain.order import Order
 from domain.status import OrderStatus
 from hub.client import OrderClient

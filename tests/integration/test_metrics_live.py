@@ -15,6 +15,7 @@ import httpx
 import pytest
 from temporalio.client import Client
 
+from domain.contract import ORDER_WORKFLOW
 from domain.status import OrderStatus
 from hub.client import OrderClient
 from hub.settings import MetricsSettings
@@ -119,4 +120,4 @@ async def test_order_outcomes_compensations_and_connector_errors_are_counted(met
     assert payment_errors.keys() - {"BusinessRejection"} <= {"IndeterminateError", "RateLimitedError"}
     assert sum(payment_errors.values()) - payment_errors["BusinessRejection"] == 1
     # The SDK's own metrics share the endpoint.
-    assert by(samples, "temporal_workflow_completed", "workflow_type", **ours)["OrderWorkflow"] == 5
+    assert by(samples, "temporal_workflow_completed", "workflow_type", **ours)[ORDER_WORKFLOW] == 5

@@ -4,7 +4,7 @@ import pytest
 from temporalio.client import Client
 
 from domain.backorder import BackorderChoice, BackorderDecision
-from domain.keys import order_workflow_id
+from domain.contract import order_workflow_id
 from domain.order_view import FailureReason
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
 from hub.client import DecisionRefused

@@ -9,11 +9,12 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from domain.contract import ORDER_WORKFLOW
     from domain.order_view import OrderView, OrderWorkflowInput
     from workflows.order import OrderWorkflow
 
 
-@workflow.defn(name="OrderWorkflow")
+@workflow.defn(name=ORDER_WORKFLOW)
 class OrderWorkflowWithAnExtraTimer(OrderWorkflow):
     @workflow.run
     async def run(self, input: OrderWorkflowInput) -> OrderView:

@@ -3,8 +3,9 @@
 from email.headerregistry import Address
 from email.utils import parseaddr
 
+from domain.contract import order_workflow_id
 from domain.currency import format_amount
-from domain.keys import hold_id, idempotency_key, notification_id, order_id_of, order_workflow_id, shipment_reference
+from domain.keys import hold_id, idempotency_key, notification_id, order_id_of, shipment_reference
 from domain.order import Customer
 from domain.order_view import FailureReason
 from notifications.notice import CustomerNotice, NoticeKind, TrackingLink, Undone

@@ -4,8 +4,9 @@ order workflow does (``start_return_workflow``), and returns the outcome the chi
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from domain.contract import OrderSignal
     from domain.returns import ReturnOutcome, ReturnWorkflowInput
-    from workflows.returns import AFTER_SALES_CLOSED, start_return_workflow
+    from workflows.returns import start_return_workflow
 
 
 @workflow.defn(name="OrderAfterSalesStub")
@@ -20,6 +21,6 @@ class OrderAfterSalesStub:
         assert self._outcome is not None
         return self._outcome
 
-    @workflow.signal(name=AFTER_SALES_CLOSED)
+    @workflow.signal(name=OrderSignal.AFTER_SALES_CLOSED)
     def after_sales_closed(self, outcome: ReturnOutcome) -> None:
         self._outcome = outcome

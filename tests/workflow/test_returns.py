@@ -16,13 +16,13 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.boundary import ConnectorBoundaryInterceptor
+from domain.contract import Refusal, order_workflow_id, return_workflow_id
 from domain.events import EventKind, UpstreamEvent
 from domain.inventory import HoldStatus, ReturnedStock
-from domain.keys import after_sales_key, authorization_key, order_workflow_id
+from domain.keys import after_sales_key, authorization_key
 from domain.order import OrderLine
 from domain.payment import Payment, ProviderPaymentState
 from domain.returns import (
-    RETURN_REFUSED,
     AfterSalesKind,
     ApprovalDecision,
     CancelReturn,
@@ -39,7 +39,6 @@ from domain.returns import (
     ReturnView,
     ReturnWorkflowInput,
     WarehouseReceipt,
-    return_workflow_id,
 )
 from domain.status import FulfillmentStatus
 from tests.orders import BASE, unique_id
@@ -148,7 +147,7 @@ async def _refused(update: Any) -> str:
     with pytest.raises(WorkflowUpdateFailedError) as failed:
         await update
     cause = failed.value.cause
-    assert isinstance(cause, ApplicationError) and cause.type == RETURN_REFUSED
+    assert isinstance(cause, ApplicationError) and cause.type == Refusal.RETURN
     return cause.message
 
 
