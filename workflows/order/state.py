@@ -183,6 +183,10 @@ class OrderState(BaseModel):
         """A parcel with paid goods has left: from then on only what has not shipped can be dropped."""
         return any(shipment.captured for shipment in self.shipments)
 
+    def parcel_left(self, reference: str) -> bool:
+        """The parcel labelled ``reference`` left with paid goods (its value captured)."""
+        return any(x.reference == reference and x.captured for x in self.shipments)
+
     def current_authorization(self) -> Authorization | None:
         live = [a for a in self.authorizations if not a.ended and a.payment is not None]
         return live[-1] if live else None

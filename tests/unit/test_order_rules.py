@@ -1,0 +1,132 @@
+"""The order's decision rules, without Temporal: scan ordering, fulfilment roll-up, refund budgets, what an address
+change may touch, what a message speaks of."""
+
+from collections import Counter
+from datetime import UTC, date, datetime
+
+import pytest
+
+from domain.order import OrderLine
+from domain.order_view import CanceledLine, FailureReason
+from domain.payment import Payment, ProviderPaymentState
+from domain.returns import AfterSalesKind, ReturnOutcome, ReturnStatus
+from domain.shipments import ShipmentView
+from domain.status import FulfillmentStatus as F
+from notifications.notice import NoticeKind
+from workflows.order import rules
+from workflows.order.rules import Scan
+from workflows.order.state import Authorization, RmaAllocation
+
+AT = datetime(2026, 12, 1, tzinfo=UTC)
+LINES = [OrderLine(sku="PEN-01", quantity=1, unit_price=4200), OrderLine(sku="INK-07", quantity=3, unit_price=650)]
+
+
+def _parcel(n: int, status: F, *, captured: bool = True, lines: dict[str, int] | None = None) -> ShipmentView:
+    return ShipmentView(
+        shipment_no=n,
+        reference=f"A-1:shipment:{n}",
+        status=status,
+        captured=captured,
+        lines=[OrderLine(sku=sku, quantity=q, unit_price=100) for sku, q in (lines or {"PEN-01": 1}).items()],
+        value=100 * n,
+    )
+
+
+def _captured(n: int, captured: int, refunded: int = 0) -> Authorization:
+    payment = Payment(
+        payment_id=f"pi_{n}",
+        order_id="A-1",
+        reference=f"A-1:payment.authorize:{n}",
+        state=ProviderPaymentState.CAPTURED,
+        currency="EUR",
+        authorized=captured,
+        captured=captured,
+        refunded=refunded,
+    )
+    return Authorization(n=n, amount=captured, at=AT, payment=payment, ended=True)
+
+
+@pytest.mark.parametrize(
+    ("current", "scanned", "progress", "effect"),
+    [
+        (F.LABEL_CREATED, F.IN_TRANSIT, 1, Scan.APPLIES),
+        (F.OUT_FOR_DELIVERY, F.IN_TRANSIT, 3, Scan.STALE),  # an older scan arriving late
+        (F.IN_TRANSIT, F.IN_TRANSIT, 2, Scan.IGNORED),  # the same news again
+        (F.DELIVERED, F.EXCEPTION, 4, Scan.IGNORED),  # a delivered parcel moves no more
+        (F.RETURNED_TO_SENDER, F.DELIVERED, 4, Scan.IGNORED),
+        (F.IN_TRANSIT, F.EXCEPTION, 2, Scan.APPLIES),  # an exception has no rank: it always shows
+        (F.EXCEPTION, F.IN_TRANSIT, 2, Scan.APPLIES),  # the same stage again clears an exception
+        (F.EXCEPTION, F.LABEL_CREATED, 2, Scan.STALE),  # but not an earlier one
+        (F.IN_TRANSIT, F.DELIVERED, 2, Scan.APPLIES),
+    ],
+)
+def test_a_scan_moves_a_parcel_only_forward(current: F, scanned: F, progress: int, effect: Scan) -> None:
+    assert rules.scan_effect(current, scanned, progress) is effect
+
+
+def test_the_order_is_as_far_as_its_least_advanced_live_parcel() -> None:
+    assert rules.order_fulfillment([], more_to_ship=True) is F.OPEN
+    assert rules.order_fulfillment([_parcel(1, F.CANCELED)], more_to_ship=False) is F.CANCELED
+    two = [_parcel(1, F.DELIVERED), _parcel(2, F.IN_TRANSIT), _parcel(3, F.CANCELED)]
+    assert rules.order_fulfillment(two, more_to_ship=False) is F.IN_TRANSIT
+    assert rules.order_fulfillment([*two, _parcel(4, F.EXCEPTION)], more_to_ship=False) is F.EXCEPTION
+    delivered = [_parcel(1, F.DELIVERED), _parcel(2, F.DELIVERED)]
+    assert rules.order_fulfillment(delivered, more_to_ship=False) is F.DELIVERED
+    assert rules.order_fulfillment(delivered, more_to_ship=True) is F.OPEN  # more is still to come
+
+
+def test_parcels_moving_are_those_that_left_and_have_not_arrived() -> None:
+    parcels = [_parcel(1, F.IN_TRANSIT), _parcel(2, F.LABEL_CREATED, captured=False), _parcel(3, F.DELIVERED)]
+    assert [x.shipment_no for x in rules.parcels_moving(parcels)] == [1]
+
+
+def test_values_and_lines_at_the_order_prices() -> None:
+    units = Counter({"INK-07": 2, "PEN-01": 1})
+    assert rules.value_of(units, LINES) == 4200 + 2 * 650
+    assert rules.priced(units, LINES) == [
+        OrderLine(sku="INK-07", quantity=2, unit_price=650),
+        OrderLine(sku="PEN-01", quantity=1, unit_price=4200),
+    ]
+
+
+def test_a_refund_budget_is_taken_oldest_first_net_of_refunds_and_of_open_rmas() -> None:
+    authorizations = [_captured(1, 1000, refunded=200), _captured(2, 500)]
+    assert rules.refund_budget(900, authorizations, []) == {1: 800, 2: 100}
+    open_rma = RmaAllocation(lines={"PEN-01": 1}, budget={1: 700})
+    assert rules.refund_budget(900, authorizations, [open_rma]) == {1: 100, 2: 500}
+    closed = RmaAllocation(
+        lines={"PEN-01": 1},
+        budget={1: 700},
+        outcome=ReturnOutcome(rma_id="R-1", kind=AfterSalesKind.RETURN, status=ReturnStatus.EXPIRED),
+    )
+    assert rules.refund_budget(900, authorizations, [closed]) == {1: 800, 2: 100}
+    assert rules.refund_budget(5000, authorizations, []) == {1: 800, 2: 500}  # never more than was captured
+    budgeted = rules.budgeted(_captured(1, 1000).payment, 300)  # type: ignore[arg-type]
+    assert budgeted.refundable == 300
+
+
+def test_an_address_change_touches_parcels_not_labelled_or_not_yet_scanned() -> None:
+    assert rules.address_applies([_parcel(1, F.LABEL_CREATED)], Counter())
+    scanned = [_parcel(1, F.IN_TRANSIT)]
+    assert not rules.address_applies(scanned, Counter())
+    assert rules.address_applies(scanned, Counter({"INK-07": 1}))  # more to ship, to the new address
+    labelled = [_parcel(1, F.IN_TRANSIT), _parcel(2, F.IN_TRANSIT, captured=False, lines={"INK-07": 1})]
+    assert not rules.address_applies(labelled, Counter({"INK-07": 1}))  # what is left is already with the carrier
+
+
+def test_labels_are_settled_when_every_label_set_out_to_buy_is_bought() -> None:
+    assert rules.labels_settled([_parcel(1, F.LABEL_CREATED)], ["A-1:shipment:1"])
+    assert not rules.labels_settled([_parcel(1, F.LABEL_CREATED)], ["A-1:shipment:1", "A-1:shipment:2"])
+
+
+def test_a_message_speaks_of_the_parcels_shipped_or_of_what_is_still_owed() -> None:
+    parcels = [_parcel(1, F.IN_TRANSIT), _parcel(2, F.IN_TRANSIT)]
+    shipped = rules.notice_total(NoticeKind.ORDER_SHIPPED, ["A-1:shipment:2"], parcels, 10_000, [])
+    assert shipped == 200
+    dropped = [CanceledLine(sku="INK-07", quantity=1, amount=650, reason=FailureReason.CANCELED_MISSING_ITEMS)]
+    assert rules.notice_total(NoticeKind.ORDER_CONFIRMED, None, parcels, 10_000, dropped) == 9350
+
+
+def test_a_promised_date_ends_at_midnight_utc() -> None:
+    assert rules.end_of_day(date(2026, 12, 10)) == datetime(2026, 12, 11, tzinfo=UTC)
+    assert rules.end_of_day(None) is None

@@ -1,0 +1,116 @@
+"""The order at rest: what the Temporal UI and the retailer see, and a fresh run when the history grows long.
+
+The order comes to rest when it starts waiting for someone else (the customer, the ERP, the carrier, the return
+window) or ends. Only then does it index its statuses (one upsert, however many changed) and release its queued
+status events (one publishing activity for the batch): the steps between two rests take seconds, while each upsert
+and each activity is a billed action on Temporal Cloud. A status an engineer filters on is one the order stays in;
+an order stuck mid-step shows its pending activity and current details instead."""
+
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeKey
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.status_events import PublishStatusEvents, StatusEventActivities
+    from domain.order_view import OrderWorkflowInput
+    from workflows import policies
+    from workflows.failures import error_text
+    from workflows.kit.lifecycle import handlers_finished, history_is_long, safe_point
+    from workflows.metrics import count_order_outcome
+    from workflows.order.context import OrderContext
+    from workflows.search_attributes import BACKORDERED_SKUS, FULFILLMENT_STATUS, ORDER_STATUS, PAYMENT_STATUS
+
+
+class AtRest:
+    def __init__(self, ctx: OrderContext) -> None:
+        self._ctx = ctx
+        self._release_status_events = False  # set when the order comes to rest: queued events go out in one batch
+        self._closing = False
+        self._publisher: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """The first status event of a new order, and the publisher that delivers them for the whole run."""
+        s = self._ctx.state
+        if s.started_at is None:
+            s.started_at = workflow.now()
+            self._ctx.status_changed(force=True)
+        if self._ctx.policy.publish_status_events:
+            self._publisher = asyncio.create_task(self._publish_status_events())
+
+    def come_to_rest(self) -> None:
+        """Index the statuses that changed (one upsert) and release the queued status events."""
+        s = self._ctx.state
+        indexed = workflow.info().typed_search_attributes
+        wanted: list[tuple[SearchAttributeKey[Any], Any]] = [
+            (ORDER_STATUS, s.status.value),
+            (PAYMENT_STATUS, s.payment_status.value),
+            (FULFILLMENT_STATUS, s.fulfillment_status.value),
+            (BACKORDERED_SKUS, s.backordered_skus),
+        ]
+        # An attribute never set counts as empty: no upsert just to write an empty list.
+        changes = [key.value_set(value) for key, value in wanted if (indexed.get(key) or type(value)()) != value]
+        if changes:  # all in one command: one action however many attributes changed
+            workflow.upsert_search_attributes(changes)
+        self._release_status_events = True
+
+    async def rest_until(self, condition: Callable[[], bool], give_up_after: timedelta | None = None) -> None:
+        """Wait for ``condition`` (``TimeoutError`` after ``give_up_after``), having come to rest first."""
+        self.come_to_rest()
+        await workflow.wait_condition(condition, timeout=give_up_after)
+
+    async def close(self) -> None:
+        """Index the final statuses and deliver the status events still queued before the run ends."""
+        self.come_to_rest()
+        self._closing = True
+        if self._publisher is not None:
+            await self._publisher
+
+    async def end(self) -> None:
+        """The run ends for good, on every path: every handler has answered, the final statuses are indexed, the
+        queued events delivered and the outcome counted."""
+        await handlers_finished()
+        await self.close()
+        count_order_outcome(self._ctx.state.status.value)
+
+    async def _publish_status_events(self) -> None:
+        """Drain the outbox in order, one activity per rest of the order (the changes since the last one)."""
+        ctx = self._ctx
+        outbox = ctx.state.outbox
+        while True:
+            await workflow.wait_condition(lambda: (bool(outbox) and self._release_status_events) or self._closing)
+            if not outbox:
+                return
+            self._release_status_events = False
+            batch = list(outbox)
+            try:
+                await workflow.execute_activity_method(
+                    StatusEventActivities.publish,
+                    PublishStatusEvents(order_id=ctx.order.order_id, events=batch),
+                    summary=f"Publishing {len(batch)} status event(s) to the retailer",
+                    **policies.PUBLISH,
+                )
+            except ActivityError as error:
+                ctx.journal.record("publish_status_events", "failed", error_text(error))
+            del outbox[: len(batch)]
+
+    async def continue_as_new_if_long(self) -> None:
+        """Weeks of waiting for stock, following a parcel or keeping the return window open grow the history:
+        past the limit, carry the state into a fresh run. Only at a safe point: nothing in flight, handlers
+        finished, queued status events delivered first, so the next run starts exactly where this one stopped."""
+        ctx = self._ctx
+        if not history_is_long(ctx.policy.history_event_limit):
+            return
+        await safe_point()
+        await self.close()
+        s = ctx.state
+        length = workflow.info().get_current_history_length()
+        ctx.journal.record("continue_as_new", "info", f"run {s.runs + 2}, history {length}")
+        carried = s.model_copy(update={"runs": s.runs + 1})
+        workflow.continue_as_new(
+            OrderWorkflowInput(order=ctx.order, policy=ctx.policy, carried_over=carried.model_dump(mode="json"))
+        )

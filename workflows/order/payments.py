@@ -1,0 +1,173 @@
+"""Where the order's money moves: every authorization, capture, void and refund of the order's own flow, and
+what its RMAs may refund. An authorization is recorded *before* its call, so an answer lost in transit is still
+reversed; a card authorization is captured once, so what still waits after a capture is authorized afresh
+(``payment.authorize:{n}``), and renewed before the card network lets it lapse."""
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.payment import AuthorizePayment, CapturePayment, PaymentActivities, ReversePayment
+    from domain.currency import format_amount
+    from domain.order_view import FailureReason
+    from domain.payment import Payment
+    from domain.returns import ReturnOutcome
+    from domain.status import PaymentStatus
+    from notifications.notice import Undone
+    from workflows import policies
+    from workflows.order import rules
+    from workflows.order.context import OrderAborted, OrderContext
+    from workflows.order.state import Authorization, RmaAllocation
+
+# A reversal asked again reports what it did (``PaymentActivities.reverse``), so an authorization voided when it
+# was renewed is no longer reversed at abort (it would be counted twice). Histories from before keep doing it.
+RENEWED_NOT_REVERSED = "renewed-authorizations-not-reversed"
+
+
+class Payments:
+    def __init__(self, ctx: OrderContext) -> None:
+        self._ctx = ctx
+
+    async def authorize(self, amount: int) -> Payment:
+        """Authorize ``amount`` as the order's next authorization; a decline aborts what has not shipped."""
+        ctx, s = self._ctx, self._ctx.state
+        authorization = Authorization(n=len(s.authorizations) + 1, amount=amount, at=workflow.now())
+        s.authorizations.append(authorization)
+        try:
+            payment: Payment = await ctx.step(
+                "authorize_payment",
+                PaymentActivities.authorize,
+                AuthorizePayment(
+                    order_id=ctx.order.order_id,
+                    amount=amount,
+                    currency=ctx.order.currency,
+                    payment_method=ctx.order.payment_method,
+                    n=authorization.n,
+                ),
+                lambda p: f"authorized {format_amount(p.authorized, p.currency)}",
+                summary=f"Authorizing {ctx.journal.money(amount)} (authorization {authorization.n})",
+            )
+        except OrderAborted:
+            authorization.ended = True
+            raise
+        authorization.payment = payment
+        return payment
+
+    async def capture(self, value: int, parcel: str) -> Authorization:
+        """Capture a parcel's value on the live authorization (which then covers nothing more). From here the
+        money moves: the customer can no longer cancel."""
+        ctx, s = self._ctx, self._ctx.state
+        authorization = s.current_authorization()
+        if authorization is None or authorization.payment is None:  # cannot happen; if it did, end, don't hang
+            ctx.journal.record("capture_payment", "failed", "no live authorization covers this parcel")
+            raise OrderAborted(FailureReason.SYSTEM_ERROR)
+        s.capturing = True
+        authorization.parcel = parcel
+        captured: Payment = await ctx.step(
+            "capture_payment",
+            PaymentActivities.capture,
+            CapturePayment(
+                order_id=ctx.order.order_id,
+                payment=authorization.payment,
+                amount=value,
+                n=sum(1 for a in s.authorizations if a.parcel),
+            ),
+            lambda p: f"captured {format_amount(p.captured, p.currency)}",
+            summary=f"Capturing {ctx.journal.money(value)} for shipment {parcel.rsplit(':', 1)[-1]}",
+        )
+        authorization.payment, authorization.ended = captured, True
+        return authorization
+
+    async def authorize_what_waits(self) -> None:
+        """After a wave of parcels, what still waits for stock is authorized afresh (a capture ends an
+        authorization); a decline drops what waits."""
+        remaining = self._ctx.unshipped_value()
+        if remaining and self._ctx.state.current_authorization() is None:
+            try:
+                await self.authorize(remaining)
+            except OrderAborted:
+                raise OrderAborted(FailureReason.AUTHORIZATION_RENEWAL_DECLINED) from None
+
+    async def renew(self) -> None:
+        """Void the ageing authorization, then authorize again what it still covers. A decline drops what waits."""
+        ctx, s = self._ctx, self._ctx.state
+        current = s.current_authorization()
+        if current is None:
+            return
+        amount = ctx.unshipped_value()
+        reversal = await workflow.execute_activity_method(
+            PaymentActivities.reverse,
+            ReversePayment(order_id=ctx.order.order_id, n=current.n, refund_captured=False),
+            summary=f"Voiding authorization {current.n} before it lapses",
+            **policies.COMPENSATION,
+        )
+        current.ended = current.renewed = True
+        ctx.journal.record(
+            "renew_authorization", "info", f"voided authorization {current.n} ({ctx.journal.money(reversal.voided)})"
+        )
+        try:
+            await self.authorize(amount)
+        except OrderAborted:
+            ctx.update(payment=PaymentStatus.AUTH_EXPIRED)
+            raise OrderAborted(FailureReason.AUTHORIZATION_RENEWAL_DECLINED) from None
+
+    # -- undoing: each a no-op when its step never happened --------------------------------------------------
+
+    def needs_reversal(self, authorization: Authorization) -> bool:
+        """Whether the undo must reverse this authorization: it covers goods that did not leave."""
+        if authorization.renewed and workflow.patched(RENEWED_NOT_REVERSED):
+            return False  # voided before it lapsed, and authorized again: nothing of it left to undo
+        return authorization.parcel is None or not self._ctx.state.parcel_left(authorization.parcel)
+
+    async def reverse(self, authorization: Authorization) -> None:
+        """Void what the authorization still holds, refund what it captured for a parcel that never left."""
+        ctx, s = self._ctx, self._ctx.state
+        reversal = await workflow.execute_activity_method(
+            PaymentActivities.reverse,
+            ReversePayment(order_id=ctx.order.order_id, n=authorization.n),
+            summary=f"Undo: voiding or refunding authorization {authorization.n}",
+            **policies.COMPENSATION,
+        )
+        authorization.ended = True
+        if reversal.voided:
+            ctx.update(payment=PaymentStatus.VOIDED)
+            s.undone.append(Undone.PAYMENT_VOIDED)
+            ctx.note_undone("payment voided", ctx.journal.money(reversal.voided))
+        if reversal.refunded:
+            ctx.update(payment=PaymentStatus.REFUNDED)
+            s.undone.append(Undone.PAYMENT_REFUNDED)
+            ctx.note_undone("payment refunded", ctx.journal.money(reversal.refunded))
+        s.amount_returned += reversal.voided + reversal.refunded
+
+    # -- after-sales: what an RMA may refund, and what it did -------------------------------------------------
+
+    def allocate(self, rma_id: str, lines: dict[str, int]) -> list[Payment]:
+        """Fix what a new RMA may refund from each captured authorization, and hand it the payments as it may see
+        them (refundable up to its budget), so concurrent RMAs never over-refund."""
+        ctx, s = self._ctx, self._ctx.state
+        value = sum(n * ctx.unit_price(sku) for sku, n in lines.items())
+        s.rmas[rma_id] = RmaAllocation(
+            lines=lines, budget=rules.refund_budget(value, s.authorizations, s.rmas.values())
+        )
+        budget = s.rmas[rma_id].budget
+        payments = [
+            rules.budgeted(a.payment, budget.get(a.n, 0))
+            for a in s.authorizations
+            if a.payment is not None and a.payment.captured
+        ]
+        return [p for p in payments if p.refundable > 0]
+
+    def settle(self, outcome: ReturnOutcome) -> None:
+        """An RMA ended: what it refunded is taken from its budget, oldest authorization first."""
+        ctx, s = self._ctx, self._ctx.state
+        rma = s.rmas[outcome.rma_id]
+        left = outcome.refunded
+        for authorization in s.authorizations:
+            share = min(left, rma.budget.get(authorization.n, 0))
+            if share and authorization.payment is not None:
+                payment = authorization.payment
+                authorization.payment = payment.model_copy(update={"refunded": payment.refunded + share})
+                left -= share
+        if outcome.refunded:
+            refunded = sum(a.payment.refunded for a in s.authorizations if a.payment is not None)
+            captured = sum(a.payment.captured for a in s.authorizations if a.payment is not None)
+            ctx.update(payment=PaymentStatus.REFUNDED if refunded >= captured else PaymentStatus.PARTIALLY_REFUNDED)

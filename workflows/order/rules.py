@@ -1,0 +1,168 @@
+"""The order's decision rules that need no Temporal: which carrier scan moves a parcel, what the order's
+fulfilment is, what an RMA may refund, what an address change may still touch, what a message speaks of. Pure
+functions over the state, unit-tested without a server (``tests/unit/test_order_rules.py``)."""
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from enum import Enum
+
+from domain.order import OrderLine
+from domain.order_view import CanceledLine
+from domain.payment import Payment
+from domain.shipments import ShipmentView
+from domain.shipping import TrackingStatus
+from domain.status import FulfillmentStatus
+from notifications.notice import NoticeKind
+from workflows.order.state import Authorization, RmaAllocation
+
+PARCEL_ENDS = (FulfillmentStatus.DELIVERED, FulfillmentStatus.RETURNED_TO_SENDER, FulfillmentStatus.CANCELED)
+"""A parcel in one of these moves no more."""
+
+# How far along a parcel is. Scans arrive unordered: one that is not further along than what we know is stale.
+# An exception has no rank of its own: the next progress scan (even at the same stage) clears it.
+PROGRESS = {
+    FulfillmentStatus.OPEN: 0,
+    FulfillmentStatus.LABEL_CREATED: 1,
+    FulfillmentStatus.IN_TRANSIT: 2,
+    FulfillmentStatus.OUT_FOR_DELIVERY: 3,
+    FulfillmentStatus.DELIVERED: 4,
+    FulfillmentStatus.RETURNED_TO_SENDER: 4,
+    FulfillmentStatus.CANCELED: 4,
+}
+
+FULFILLMENT_BY_TRACKING = {
+    TrackingStatus.LABEL_CREATED: FulfillmentStatus.LABEL_CREATED,
+    TrackingStatus.IN_TRANSIT: FulfillmentStatus.IN_TRANSIT,
+    TrackingStatus.OUT_FOR_DELIVERY: FulfillmentStatus.OUT_FOR_DELIVERY,
+    TrackingStatus.AVAILABLE_FOR_PICKUP: FulfillmentStatus.OUT_FOR_DELIVERY,
+    TrackingStatus.DELIVERED: FulfillmentStatus.DELIVERED,
+    TrackingStatus.RETURNING_TO_SENDER: FulfillmentStatus.RETURNED_TO_SENDER,
+    TrackingStatus.EXCEPTION: FulfillmentStatus.EXCEPTION,
+    TrackingStatus.CANCELLED: FulfillmentStatus.CANCELED,
+}
+"""What the carrier's answer to a tracking poll means for the parcel."""
+
+SUPERSEDED_BY_CANCELLATION = frozenset(
+    {
+        NoticeKind.ORDER_CONFIRMED,
+        NoticeKind.BACKORDER_DECIDED,
+        NoticeKind.ORDER_SHIPPED,
+        NoticeKind.ORDER_DELAYED,
+        NoticeKind.ORDER_DELIVERED,
+    }
+)
+"""Messages that a cancellation makes untrue: never sent once the order is cancelled."""
+
+
+class Scan(Enum):
+    """What a scan does to a parcel we know."""
+
+    IGNORED = "ignored"
+    """The parcel has ended, or is already there: nothing to say."""
+    STALE = "stale"
+    """Not further along than what we know: dropped, and said so on the timeline."""
+    APPLIES = "applies"
+
+
+def scan_effect(current: FulfillmentStatus, scanned: FulfillmentStatus, progress: int) -> Scan:
+    """What ``scanned`` does to a parcel at ``current``, ``progress`` being how far it got before an exception."""
+    if current in PARCEL_ENDS or scanned is current:
+        return Scan.IGNORED
+    if scanned is not FulfillmentStatus.EXCEPTION:
+        known = PROGRESS[current] if current is not FulfillmentStatus.EXCEPTION else progress
+        if PROGRESS[scanned] < known or (PROGRESS[scanned] == known and current is not FulfillmentStatus.EXCEPTION):
+            return Scan.STALE
+    return Scan.APPLIES
+
+
+def order_fulfillment(shipments: list[ShipmentView], more_to_ship: bool) -> FulfillmentStatus:
+    """The order's fulfilment is its least advanced live parcel's (all delivered → delivered); an exception on any
+    parcel shows; parcels all at their end while more is still to ship → open."""
+    live = [x for x in shipments if x.status is not FulfillmentStatus.CANCELED]
+    if not live:
+        return FulfillmentStatus.CANCELED if shipments else FulfillmentStatus.OPEN
+    if any(x.status is FulfillmentStatus.EXCEPTION for x in live):
+        return FulfillmentStatus.EXCEPTION
+    if more_to_ship and all(x.status in PARCEL_ENDS for x in live):
+        return FulfillmentStatus.OPEN  # a parcel has arrived, more is still to come
+    return min(live, key=lambda x: PROGRESS[x.status]).status
+
+
+def parcels_moving(shipments: list[ShipmentView]) -> list[ShipmentView]:
+    """Parcels that left (captured) and have not reached their end."""
+    return [x for x in shipments if x.captured and x.status not in PARCEL_ENDS]
+
+
+def unit_price(lines: list[OrderLine], sku: str) -> int:
+    return next(line.unit_price for line in lines if line.sku == sku)
+
+
+def value_of(units: Counter[str], lines: list[OrderLine]) -> int:
+    """Minor units that ``units`` are worth at the prices of the order's ``lines``."""
+    return sum(n * unit_price(lines, sku) for sku, n in units.items())
+
+
+def priced(units: Counter[str], lines: list[OrderLine]) -> list[OrderLine]:
+    """``units`` as order lines at the order's prices, by SKU."""
+    return [OrderLine(sku=sku, quantity=n, unit_price=unit_price(lines, sku)) for sku, n in sorted(units.items())]
+
+
+def refund_budget(value: int, authorizations: list[Authorization], rmas: Iterable[RmaAllocation]) -> dict[int, int]:
+    """Share ``value`` over the captured authorizations, oldest first, net of refunds and of what open RMAs may
+    still refund: concurrent RMAs never refund more than was captured."""
+    reserved: Counter[int] = Counter()
+    for rma in rmas:
+        if rma.outcome is None:
+            reserved.update(rma.budget)
+    budget: dict[int, int] = {}
+    for authorization in authorizations:
+        payment = authorization.payment
+        if payment is None or not payment.captured or value <= 0:
+            continue
+        share = min(value, payment.refundable - reserved[authorization.n])
+        if share > 0:
+            budget[authorization.n] = share
+            value -= share
+    return budget
+
+
+def budgeted(payment: Payment, budget: int) -> Payment:
+    """The payment as an RMA sees it: refundable up to its budget."""
+    return payment.model_copy(update={"refunded": payment.captured - budget})
+
+
+def labels_settled(shipments: list[ShipmentView], label_attempts: list[str]) -> bool:
+    """Every label we set out to buy is bought (none is in flight)."""
+    bought = {x.reference for x in shipments}
+    return all(reference in bought for reference in label_attempts)
+
+
+def address_applies(shipments: list[ShipmentView], unshipped: Counter[str]) -> bool:
+    """Some parcel can still go to a new address: one not labelled yet, or labelled but not scanned (its label can
+    be voided: carriers refund unused labels)."""
+    if any(x.status in (FulfillmentStatus.OPEN, FulfillmentStatus.LABEL_CREATED) for x in shipments):
+        return True
+    labelled: Counter[str] = Counter()
+    for shipment in shipments:
+        if not shipment.captured and shipment.status is not FulfillmentStatus.CANCELED:
+            labelled.update({line.sku: line.quantity for line in shipment.lines})
+    return bool(unshipped - labelled)
+
+
+def notice_total(
+    kind: NoticeKind,
+    tracking_of: list[str] | None,
+    shipments: list[ShipmentView],
+    order_total: int,
+    canceled: list[CanceledLine],
+) -> int:
+    """The amount a message speaks of: the parcels' value when they ship, what is still owed otherwise."""
+    if kind is NoticeKind.ORDER_SHIPPED and tracking_of:
+        return sum(x.value for x in shipments if x.reference in tracking_of)
+    return order_total - sum(line.amount for line in canceled)
+
+
+def end_of_day(day: date | None) -> datetime | None:
+    """The end (UTC) of a promised delivery date."""
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC) if day else None

@@ -1,0 +1,221 @@
+"""The order's stock: ERP holds, and backorders (story 4). When the ERP cannot hold everything the customer is told
+at once what is missing and chooses: ship what is there now and the rest later, wait and ship together, or drop the
+missing items. With no answer by the deadline the retailer's default applies. Then the order waits for the missing
+items, woken by the ERP's stock events or a periodic recheck, renewing the authorization before it lapses."""
+
+import contextlib
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.inventory import HoldRef, InventoryActivities, ReserveStock
+    from domain.backorder import Backorder, BackorderChoice, BackorderDecision, ShortLine
+    from domain.contract import Refusal
+    from domain.events import StockEvent
+    from domain.inventory import Hold, StockRequest
+    from domain.keys import hold_id
+    from domain.order import OrderLine
+    from domain.order_view import FailureReason
+    from domain.status import OrderStatus
+    from notifications.notice import NoticeKind, Undone
+    from workflows import policies
+    from workflows.order.at_rest import AtRest
+    from workflows.order.context import OrderAborted, OrderContext
+    from workflows.order.payments import Payments
+    from workflows.order.state import HeldStock
+
+
+class Stock:
+    def __init__(self, ctx: OrderContext, payments: Payments, rest: AtRest) -> None:
+        self._ctx = ctx
+        self._payments = payments
+        self._rest = rest
+
+    async def reserve(self, lines: list[OrderLine]) -> Hold:
+        """Hold ``lines`` in the ERP as the order's next hold (recorded before the call, like authorizations)."""
+        ctx, s = self._ctx, self._ctx.state
+        hold = HeldStock(hold_id=hold_id(ctx.order.order_id, len(s.holds) + 1))
+        s.holds.append(hold)
+        result: Hold = await ctx.step(
+            "reserve_stock",
+            InventoryActivities.reserve,
+            ReserveStock(
+                order_id=ctx.order.order_id,
+                hold_id=hold.hold_id,
+                lines=[StockRequest(sku=line.sku, quantity=line.quantity) for line in lines],
+            ),
+            lambda h: f"held {h.units_held} units",
+            summary=f"Holding {sum(line.quantity for line in lines)} units as {hold.hold_id}",
+        )
+        hold.lines = {line.sku: line.held for line in result.lines if line.held}
+        hold.restock_dates = {line.sku: line.restock_date for line in result.lines if line.short and line.restock_date}
+        hold.locations = {line.sku: line.location for line in result.lines if line.held and line.location}
+        hold.status = "held"
+        if result.short_lines:
+            short = ", ".join(f"{line.sku} (missing {line.short})" for line in result.short_lines)
+            ctx.journal.record("reserve_stock", "info", f"short: {short}")
+        return result
+
+    # -- a shortage, settled with the customer ---------------------------------------------------------------
+
+    async def settle_backorder(self) -> None:
+        """Tell the customer what is short and their choices; act on their answer or, by the deadline, the
+        default (and say which applied)."""
+        ctx, s = self._ctx, self._ctx.state
+        missing = ctx.missing()
+        restock = {sku: day for hold in s.holds for sku, day in hold.restock_dates.items()}
+        s.backorder = Backorder(
+            lines=[ShortLine(sku=sku, missing=n, restock_date=restock.get(sku)) for sku, n in sorted(missing.items())],
+            decide_by=workflow.now() + ctx.policy.backorder_decision_timeout,
+            default=ctx.policy.backorder_default,
+        )
+        ctx.set_backordered_skus()
+        ctx.update(status=OrderStatus.REQUIRES_ACTION)
+        short = ", ".join(f"{line.missing} x {line.sku}" for line in s.backorder.lines)
+        ctx.journal.doing(
+            f"Waiting for the customer's choice on {short} until {s.backorder.decide_by:%Y-%m-%d %H:%M} UTC"
+        )
+        self._rest.come_to_rest()  # before the message: a stock event finds the order by BackorderedSkus from now on
+        await ctx.notify(NoticeKind.ORDER_BACKORDERED)
+        with contextlib.suppress(TimeoutError):
+            await self._rest.rest_until(
+                lambda: self.answered() or s.cancel is not None,
+                give_up_after=ctx.policy.backorder_decision_timeout,
+            )
+        ctx.checkpoint.stop_if_asked()
+        if not self.answered():
+            s.backorder = s.backorder.model_copy(update={"choice": s.backorder.default, "decided_by": "default"})
+            ctx.journal.record("backorder", "info", f"no answer by the deadline: {s.backorder.default.value} applies")
+        if self.choice() is BackorderChoice.CANCEL_MISSING:
+            ctx.cancel_lines(ctx.missing(), FailureReason.CANCELED_MISSING_ITEMS)
+            ctx.set_backordered_skus()
+            if not ctx.unshipped():
+                raise OrderAborted(FailureReason.OUT_OF_STOCK, sorted(missing))
+        ctx.update(status=OrderStatus.CONFIRMED)
+        await ctx.notify(NoticeKind.BACKORDER_DECIDED)
+
+    def answered(self) -> bool:
+        return self._ctx.state.backorder is not None and self._ctx.state.backorder.choice is not None
+
+    def choice(self) -> BackorderChoice | None:
+        backorder = self._ctx.state.backorder
+        return backorder.choice if backorder else None
+
+    def holding_back(self) -> bool:
+        """The customer chose to wait for everything and something is still missing: nothing ships yet."""
+        return bool(self._ctx.missing()) and self.choice() is BackorderChoice.WAIT_FOR_ALL
+
+    async def decide(self, decision: BackorderDecision) -> None:
+        """The customer's answer to a shortage; returns once the order acts on it."""
+        ctx, s = self._ctx, self._ctx.state
+        backorder = s.backorder
+        assert backorder is not None  # the validator guarantees it
+        s.backorder = backorder.model_copy(update={"choice": decision.choice, "decided_by": "customer"})
+        ctx.journal.record("backorder", "info", f"{decision.choice.value} chosen via {decision.requested_via}")
+        await workflow.wait_condition(lambda: s.status is not OrderStatus.REQUIRES_ACTION)
+
+    def check_decision(self, decision: BackorderDecision) -> None:
+        s = self._ctx.state
+        if s.backorder is None:
+            raise ApplicationError("nothing in this order is waiting for stock", type=Refusal.DECISION)
+        if s.backorder.choice is not None:
+            by = s.backorder.decided_by
+            raise ApplicationError(f"already decided ({s.backorder.choice.value}, by {by})", type=Refusal.DECISION)
+        if s.status.is_terminal or s.cancel is not None:
+            raise ApplicationError(f"order is {s.status.value}", type=Refusal.DECISION)
+
+    # -- waiting for the missing items -----------------------------------------------------------------------
+
+    async def wait_for_stock(self) -> None:
+        """Wait for missing items: woken by an ERP stock event for one of them, or by the recheck interval. Renew
+        the authorization before it lapses; give up on what is still missing after the longest wait."""
+        ctx, s = self._ctx, self._ctx.state
+        await self._rest.continue_as_new_if_long()
+        ctx.set_backordered_skus()
+        now = workflow.now()
+        assert s.started_at is not None
+        give_up_at = s.started_at + ctx.policy.backorder_max_wait
+        current = s.current_authorization()
+        renew_at = current.at + ctx.policy.authorization_validity if current else give_up_at
+        wake_at = min(give_up_at, renew_at, now + ctx.policy.backorder_recheck_interval)
+        missing = ", ".join(f"{n} x {sku}" for sku, n in sorted(ctx.missing().items()))
+        ctx.journal.doing(f"Waiting for stock of {missing}; authorization renews at {renew_at:%Y-%m-%d %H:%M} UTC")
+        with contextlib.suppress(TimeoutError):
+            await self._rest.rest_until(
+                lambda: s.restock_seen or s.cancel is not None or ctx.checkpoint.abort_pending is not None,
+                give_up_after=max(wake_at - now, timedelta(seconds=1)),
+            )
+        now = workflow.now()
+        if s.cancel is not None or ctx.checkpoint.abort_pending is not None:
+            return  # the saga stops at its next checkpoint
+        if now >= give_up_at:
+            ctx.journal.record("backorder", "failed", "still missing after the longest wait")
+            raise OrderAborted(FailureReason.RESTOCK_TOO_LATE)
+        if now >= renew_at:
+            await self._payments.renew()
+            if not ctx.unshipped():
+                return
+        s.restock_seen = False
+        await self._reserve_missing()
+
+    async def _reserve_missing(self) -> None:
+        """Try to hold everything still missing; a partial hold is given back (the order waits on, whole)."""
+        ctx = self._ctx
+        hold = await self.reserve(ctx.priced(ctx.missing()))
+        if hold.short_lines:
+            await workflow.execute_activity_method(
+                InventoryActivities.release,
+                HoldRef(hold_id=hold.hold_id),
+                summary=f"Releasing {hold.hold_id}: the restock is not enough yet",
+                **policies.COMPENSATION,
+            )
+            self._held_stock(hold.hold_id).status = "released"
+            ctx.journal.record("backorder", "info", "restock not enough yet; still waiting")
+            return
+        ctx.journal.record("backorder", "succeeded", "missing items now held")
+        ctx.set_backordered_skus()
+
+    def stock_changed(self, event: StockEvent) -> None:
+        """The ERP says a SKU's stock moved: if this order waits for it, try to reserve again now."""
+        ctx, s = self._ctx, self._ctx.state
+        if event.event_id in s.seen_events:
+            return
+        s.seen_events.append(event.event_id)
+        if ctx.missing()[event.sku] and event.available > 0:
+            s.restock_seen = True
+            ctx.journal.record("backorder", "info", f"{event.sku} back in stock ({event.available} available)")
+
+    # -- the stock leaves, or goes back ----------------------------------------------------------------------
+
+    async def commit_held(self) -> None:
+        """The goods leave the warehouse: every hold still held is committed."""
+        ctx = self._ctx
+        for hold in ctx.state.holds:
+            if hold.status == "held":
+                await ctx.step(
+                    "commit_stock",
+                    InventoryActivities.commit,
+                    HoldRef(hold_id=hold.hold_id),
+                    summary=f"Committing {hold.hold_id}: the goods leave the warehouse",
+                )
+                hold.status = "committed"
+
+    async def release(self, hold_id: str) -> None:
+        """Undo: give a hold back (a no-op for a hold the ERP never made)."""
+        ctx, s = self._ctx, self._ctx.state
+        hold = await workflow.execute_activity_method(
+            InventoryActivities.release,
+            HoldRef(hold_id=hold_id),
+            summary=f"Undo: releasing {hold_id}",
+            **policies.COMPENSATION,
+        )
+        self._held_stock(hold_id).status = "released"
+        if hold is not None and hold.units_held:
+            if Undone.STOCK_RELEASED not in s.undone:
+                s.undone.append(Undone.STOCK_RELEASED)
+            ctx.note_undone("stock released", f"{hold.units_held} units")
+
+    def _held_stock(self, hold_id: str) -> HeldStock:
+        return next(hold for hold in self._ctx.state.holds if hold.hold_id == hold_id)

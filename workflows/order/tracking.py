@@ -1,0 +1,107 @@
+"""After shipping: every parcel followed until it is delivered or comes back. Carrier webhooks move the parcels
+(``Scans``); when none has arrived for a while the carrier is asked; the customer is told of a delay before they
+have to ask (story 1); after the deadline a person takes over."""
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.shipping import ShipmentRef, ShippingActivities
+    from domain.shipments import ShipmentView
+    from domain.status import FulfillmentStatus, OrderStatus
+    from notifications.notice import DelayCause, NoticeKind
+    from workflows import policies
+    from workflows.failures import error_text
+    from workflows.kit.lifecycle import changed
+    from workflows.order import rules
+    from workflows.order.at_rest import AtRest
+    from workflows.order.context import OrderContext
+    from workflows.order.scans import Scans
+    from workflows.order.shipping import Shipping
+
+
+class Tracking:
+    def __init__(self, ctx: OrderContext, scans: Scans, shipping: Shipping, rest: AtRest) -> None:
+        self._ctx = ctx
+        self._scans = scans
+        self._shipping = shipping
+        self._rest = rest
+
+    async def follow_delivery(self) -> None:
+        """Wait for the carrier's scans until every parcel is delivered or comes back; ask the carrier ourselves
+        when none has arrived for a while; hand over to a person after the deadline."""
+        ctx, s = self._ctx, self._ctx.state
+        if not s.shipped_any or s.status.is_terminal:
+            return
+        if s.delivery_deadline is None:
+            s.delivery_deadline = workflow.now() + ctx.policy.delivery_deadline
+        deadline = s.delivery_deadline
+        while True:
+            await workflow.wait_condition(lambda: not self._shipping.relabeling)  # between two labels it still moves
+            if not self._moving():
+                break
+            await self._rest.continue_as_new_if_long()
+            remaining = deadline - workflow.now()
+            where = ", ".join(f"shipment {x.shipment_no} {x.status.value}" for x in self._moving())
+            ctx.journal.doing(f"Following {where} until delivered (deadline {deadline:%Y-%m-%d})")
+            if remaining <= timedelta(0):
+                ctx.journal.record("follow_delivery", "failed", "no delivery scan before the deadline")
+                ctx.update(status=OrderStatus.REQUIRES_ACTION)
+                return
+            try:
+                await self._rest.rest_until(
+                    changed(lambda: ([x.status for x in self._moving()], self._shipping.relabeling)),
+                    give_up_after=min(ctx.policy.tracking_poll_interval, remaining, self._until_promised_date()),
+                )
+            except TimeoutError:
+                for shipment in self._moving():
+                    await self._poll(shipment.reference)
+            await self._tell_about_delays()
+        delivered = any(x.status is FulfillmentStatus.DELIVERED for x in s.shipments if x.captured)
+        if delivered:
+            s.delivered_at = workflow.now()
+        ctx.update(status=OrderStatus.COMPLETED if delivered else OrderStatus.REQUIRES_ACTION)
+        if delivered:
+            await ctx.notify(NoticeKind.ORDER_DELIVERED)
+
+    def _moving(self) -> list[ShipmentView]:
+        return rules.parcels_moving(self._ctx.state.shipments)
+
+    def _until_promised_date(self) -> timedelta:
+        deadline = rules.end_of_day(self._ctx.order.promised_delivery_date)
+        if deadline is None or "promised" in self._ctx.state.delays_told:
+            return timedelta(days=365)
+        return max(deadline - workflow.now(), timedelta(seconds=1))
+
+    async def _tell_about_delays(self) -> None:
+        """Once per parcel the carrier reports a problem with, and once when the promised date passes without a
+        delivery."""
+        ctx, s = self._ctx, self._ctx.state
+        for parcel in self._moving():
+            if parcel.status is FulfillmentStatus.EXCEPTION and parcel.reference not in s.delays_told:
+                s.delays_told.append(parcel.reference)
+                await ctx.notify(
+                    NoticeKind.ORDER_DELAYED, tracking_of=[parcel.reference], delay=DelayCause.CARRIER_EXCEPTION
+                )
+        deadline = rules.end_of_day(ctx.order.promised_delivery_date)
+        if deadline and workflow.now() >= deadline and "promised" not in s.delays_told and self._moving():
+            s.delays_told.append("promised")
+            moving = [x.reference for x in self._moving()]
+            await ctx.notify(NoticeKind.ORDER_DELAYED, tracking_of=moving, delay=DelayCause.PAST_PROMISED_DATE)
+
+    async def _poll(self, reference: str) -> None:
+        try:
+            tracking = await workflow.execute_activity_method(
+                ShippingActivities.track,
+                ShipmentRef(reference=reference),
+                summary=f"Asking the carrier about {reference}",
+                **policies.TRACK,
+            )
+        except ActivityError as error:
+            self._ctx.journal.record("track_shipment", "failed", error_text(error))
+            return
+        status = rules.FULFILLMENT_BY_TRACKING.get(tracking.status)
+        if status is not None:
+            self._scans.advance(reference, status, f"carrier: {tracking.raw_status}")

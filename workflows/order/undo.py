@@ -1,0 +1,102 @@
+"""Undoing what has not shipped, derived from the state (labels bought, holds, authorizations), newest first, and
+telling the customer once. Nothing shipped: the order is cancelled. A parcel left: only the rest is dropped. Each
+compensation is a no-op when its step never happened, so an answer lost in transit is undone too; one that cannot
+finish (a label the carrier will not void) leaves the order to a person, never silently half-undone."""
+
+from functools import partial
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from domain.contract import Refusal
+    from domain.order_view import CancelRequest, FailureReason
+    from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
+    from notifications.notice import NoticeKind
+    from workflows.order.context import OrderAborted, OrderContext
+    from workflows.order.payments import Payments
+    from workflows.order.shipping import Shipping
+    from workflows.order.stock import Stock
+    from workflows.saga import Compensations
+
+
+class Undo:
+    def __init__(self, ctx: OrderContext, payments: Payments, stock: Stock, shipping: Shipping) -> None:
+        self._ctx = ctx
+        self._payments = payments
+        self._stock = stock
+        self._shipping = shipping
+        self._finished = False  # the undo has run to its end and the customer was told: a cancel answers now
+
+    async def abort(self, abort: OrderAborted) -> None:
+        """Undo everything that has not shipped, newest first (labels, holds, the money that covered it), then tell
+        the customer once."""
+        ctx, s = self._ctx, self._ctx.state
+        partial_order = s.shipped_any
+        unshipped = ctx.unshipped()
+        if not partial_order:
+            s.failure_reason = abort.reason
+        if abort.reason is FailureReason.PAYMENT_DECLINED and not partial_order:
+            ctx.update(payment=PaymentStatus.FAILED)
+        ctx.journal.doing(f"Undoing what has not shipped: {abort.reason.value}")
+        saga = Compensations()
+        for authorization in s.authorizations:
+            if self._payments.needs_reversal(authorization):
+                saga.add("payment", partial(self._payments.reverse, authorization))
+        for hold in s.holds:
+            if hold.status in ("requested", "held"):
+                saga.add("stock", partial(self._stock.release, hold.hold_id))
+        for reference in s.label_attempts:
+            if not s.parcel_left(reference):
+                saga.add("label", partial(self._shipping.void, reference))
+        failed: list[str] = []
+
+        def on_failure(name: str, error: BaseException) -> None:
+            failed.append(name)
+            ctx.journal.record(f"undo_{name}", "failed", str(error))
+
+        await saga.unwind(on_failure)
+        ctx.set_backordered_skus(clear=True)
+        # A compensation that could not finish (a label the carrier refuses to void) needs a person.
+        if partial_order:
+            ctx.cancel_lines(unshipped, abort.reason)
+            ctx.update(
+                status=OrderStatus.REQUIRES_ACTION if failed else OrderStatus.CONFIRMED, payment=PaymentStatus.CAPTURED
+            )
+            await ctx.notify(NoticeKind.ITEMS_CANCELED, canceled_skus=sorted(unshipped))
+        else:
+            ctx.update(
+                status=OrderStatus.REQUIRES_ACTION if failed else OrderStatus.CANCELED,
+                fulfillment=FulfillmentStatus.CANCELED,
+            )
+            await ctx.notify(NoticeKind.ORDER_CANCELED, short_skus=abort.short_skus)
+        self._finished = True
+
+    async def stopped_by_operator(self) -> None:
+        """An operator cancelled the workflow itself (UI, CLI). Before shipping: undo and tell the customer. After:
+        parcels are gone, so only stop following them and leave the order to a person."""
+        ctx = self._ctx
+        if ctx.state.shipped_any:
+            ctx.journal.record("follow_delivery", "failed", "stopped by an operator")
+            ctx.update(status=OrderStatus.REQUIRES_ACTION)
+        else:
+            await self.abort(OrderAborted(FailureReason.CANCELED_BY_MERCHANT))
+
+    # -- the customer cancels ----------------------------------------------------------------------------------
+
+    async def cancel(self, request: CancelRequest) -> None:
+        """Cancel before shipping: the saga stops at its next step and undoes; returns once that is done."""
+        s = self._ctx.state
+        s.cancel = request
+        self._ctx.journal.record("cancel_requested", "info", f"via {request.requested_via}: {request.reason}")
+        await workflow.wait_condition(lambda: s.status.is_terminal or self._finished)
+
+    def check_cancel(self, request: CancelRequest) -> None:
+        # Rejected here, the request never enters the history.
+        s = self._ctx.state
+        if s.status.is_terminal:
+            raise ApplicationError(f"order is already {s.status.value}", type=Refusal.CANCEL)
+        if s.shipped_any or s.capturing:
+            raise ApplicationError("order has shipped; start a return instead", type=Refusal.CANCEL)
+        if s.cancel is not None:
+            raise ApplicationError("cancellation already requested", type=Refusal.CANCEL)
