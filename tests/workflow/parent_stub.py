@@ -6,7 +6,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from domain.contract import OrderSignal
     from domain.returns import ReturnOutcome, ReturnWorkflowInput
-    from workflows.returns import start_return_workflow
+    from workflows.rma import start_return_workflow
 
 
 @workflow.defn(name="OrderAfterSalesStub")

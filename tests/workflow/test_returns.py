@@ -45,7 +45,8 @@ from tests.orders import BASE, unique_id
 from tests.workflow.conftest import FakeHub
 from tests.workflow.parent_stub import OrderAfterSalesStub
 from worker import activity_functions
-from workflows.returns import ReturnWorkflow, return_search_attributes
+from workflows.returns import ReturnWorkflow
+from workflows.rma import return_search_attributes
 from workflows.search_attributes import CUSTOMER_ID, ORDER_ID, RETURN_STATUS
 
 PEN = OrderLine(sku="PEN-01", quantity=1, unit_price=12900)

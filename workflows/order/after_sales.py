@@ -3,6 +3,7 @@
 already returned: it decides what may come back, then hands each RMA to its own workflow (``return:{rma_id}``)."""
 
 import contextlib
+from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio import workflow
@@ -19,27 +20,29 @@ with workflow.unsafe.imports_passed_through():
     from workflows.rma import start_return_workflow
 
 
+@dataclass
 class AfterSales:
-    def __init__(self, ctx: OrderContext, payments: Payments, rest: AtRest) -> None:
-        self._ctx = ctx
-        self._payments = payments
-        self._rest = rest
+    """The return window, and the RMAs the order lets in: what each may take back and refund."""
+
+    ctx: OrderContext
+    payments: Payments
+    rest: AtRest
 
     async def keep_window_open(self) -> None:
         """Stay open through the return window, and until every RMA opened in it has closed."""
-        ctx, s = self._ctx, self._ctx.state
+        ctx, s = self.ctx, self.ctx.state
         if s.delivered_at is None:
             return
         closes = s.delivered_at + ctx.policy.returns.window
         while True:
-            await self._rest.continue_as_new_if_long()
+            await self.rest.continue_as_new_if_long()
             opened = sum(rma.outcome is None for rma in s.rmas.values())
             remaining = closes - workflow.now()
             ctx.journal.doing(f"Delivered; returns accepted until {closes:%Y-%m-%d %H:%M} UTC; {opened} RMA(s) open")
             if remaining <= timedelta(0) and not opened:
                 return
             with contextlib.suppress(TimeoutError):
-                await self._rest.rest_until(
+                await self.rest.rest_until(
                     changed(lambda: (len(s.rmas), sum(rma.outcome is not None for rma in s.rmas.values()))),
                     give_up_after=remaining if remaining > timedelta(0) else None,
                 )
@@ -47,9 +50,9 @@ class AfterSales:
     async def open_return(self, request: ReturnRequest) -> ReturnView:
         """A return, exchange or claim from any channel (story 5), already checked by :meth:`check_return`: its
         refund budget fixed, then owned by its own after-sales workflow."""
-        ctx, s = self._ctx, self._ctx.state
+        ctx, s = self.ctx, self.ctx.state
         lines = {line.sku: line.quantity for line in request.lines}
-        payments = self._payments.allocate(request.rma_id, lines)
+        payments = self.payments.allocate(request.rma_id, lines)
         priced = [OrderLine(sku=x.sku, quantity=x.quantity, unit_price=ctx.unit_price(x.sku)) for x in request.lines]
         rma_input = ReturnWorkflowInput(
             request=request,
@@ -83,7 +86,7 @@ class AfterSales:
     def check_return(self, request: ReturnRequest) -> None:
         """Refused with the reason (nothing enters the history): a known RMA id, nothing delivered, the window
         closed, more than was delivered and not already returned."""
-        ctx, s = self._ctx, self._ctx.state
+        ctx, s = self.ctx, self.ctx.state
         if request.rma_id in s.rmas:
             raise _refused(f"RMA {request.rma_id} already exists on this order")
         if s.delivered_at is None:
@@ -100,12 +103,12 @@ class AfterSales:
 
     def closed(self, outcome: ReturnOutcome) -> None:
         """An RMA of this order ended: what came back and what was refunded now count for later requests."""
-        rma = self._ctx.state.rmas.get(outcome.rma_id)
+        rma = self.ctx.state.rmas.get(outcome.rma_id)
         if rma is None or rma.outcome is not None:
             return
         rma.outcome = outcome
-        self._payments.settle(outcome)
-        self._ctx.journal.record("after_sales", "info", f"{outcome.kind.value} {outcome.rma_id} {outcome.status.value}")
+        self.payments.settle(outcome)
+        self.ctx.journal.record("after_sales", "info", f"{outcome.kind.value} {outcome.rma_id} {outcome.status.value}")
 
 
 def _refused(reason: str) -> ApplicationError:

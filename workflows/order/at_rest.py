@@ -8,6 +8,7 @@ an order stuck mid-step shows its pending activity and current details instead."
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -26,25 +27,26 @@ with workflow.unsafe.imports_passed_through():
     from workflows.search_attributes import BACKORDERED_SKUS, FULFILLMENT_STATUS, ORDER_STATUS, PAYMENT_STATUS
 
 
+@dataclass
 class AtRest:
-    def __init__(self, ctx: OrderContext) -> None:
-        self._ctx = ctx
-        self._release_status_events = False  # set when the order comes to rest: queued events go out in one batch
-        self._closing = False
-        self._publisher: asyncio.Task[None] | None = None
+    ctx: OrderContext
+    _release_status_events: bool = field(default=False, init=False)
+    """Set when the order comes to rest: the events queued since go out in one batch."""
+    _closing: bool = field(default=False, init=False)
+    _publisher: asyncio.Task[None] | None = field(default=None, init=False)
 
     def start(self) -> None:
         """The first status event of a new order, and the publisher that delivers them for the whole run."""
-        s = self._ctx.state
+        s = self.ctx.state
         if s.started_at is None:
             s.started_at = workflow.now()
-            self._ctx.status_changed(force=True)
-        if self._ctx.policy.publish_status_events:
+            self.ctx.status_changed(force=True)
+        if self.ctx.policy.publish_status_events:
             self._publisher = asyncio.create_task(self._publish_status_events())
 
     def come_to_rest(self) -> None:
         """Index the statuses that changed (one upsert) and release the queued status events."""
-        s = self._ctx.state
+        s = self.ctx.state
         indexed = workflow.info().typed_search_attributes
         wanted: list[tuple[SearchAttributeKey[Any], Any]] = [
             (ORDER_STATUS, s.status.value),
@@ -75,11 +77,11 @@ class AtRest:
         queued events delivered and the outcome counted."""
         await handlers_finished()
         await self.close()
-        count_order_outcome(self._ctx.state.status.value)
+        count_order_outcome(self.ctx.state.status.value)
 
     async def _publish_status_events(self) -> None:
         """Drain the outbox in order, one activity per rest of the order (the changes since the last one)."""
-        ctx = self._ctx
+        ctx = self.ctx
         outbox = ctx.state.outbox
         while True:
             await workflow.wait_condition(lambda: (bool(outbox) and self._release_status_events) or self._closing)
@@ -102,7 +104,7 @@ class AtRest:
         """Weeks of waiting for stock, following a parcel or keeping the return window open grow the history:
         past the limit, carry the state into a fresh run. Only at a safe point: nothing in flight, handlers
         finished, queued status events delivered first, so the next run starts exactly where this one stopped."""
-        ctx = self._ctx
+        ctx = self.ctx
         if not history_is_long(ctx.policy.history_event_limit):
             return
         await safe_point()

@@ -3,22 +3,18 @@ statuses, the steps and the messages. Each part (payments, stock, shipping …) 
 context; none of them keeps a flag another part writes."""
 
 from collections import Counter
-from collections.abc import Awaitable, Callable
-from typing import Any, NoReturn
 from urllib.parse import quote
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from domain.order import OrderLine
     from domain.order_view import CanceledLine, FailureReason, OrderStatusChanged, OrderWorkflowInput
     from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
     from notifications.notice import CustomerNotice, DelayCause, NoticeKind, TrackingLink
-    from workflows.failures import failure_reason
     from workflows.kit.journal import Journal
     from workflows.kit.notices import next_seq, send_notice
-    from workflows.kit.steps import R, run_step
+    from workflows.kit.steps import Steps
     from workflows.metrics import count_compensation
     from workflows.order import rules
     from workflows.order.state import OrderState
@@ -71,6 +67,8 @@ class OrderContext:
             self.state = OrderState(address=input.order.shipping_address)
         self.journal = Journal(self.state.timeline, self.order.currency)
         self.checkpoint = Checkpoint(self.state)
+        self.step = Steps(self.journal, _REJECTION_REASON, OrderAborted).run
+        """One forward step; a failure that survived its retries aborts what has not shipped, with a reason."""
         self._last_status = (self.state.status, self.state.payment_status, self.state.fulfillment_status)
 
     # -- quantities and values -------------------------------------------------------------------------------
@@ -107,24 +105,6 @@ class OrderContext:
         self.state.compensations.append(what)
         count_compensation(what)
         self.journal.record(what.replace(" ", "_"), "compensated", detail)
-
-    # -- steps -----------------------------------------------------------------------------------------------
-
-    async def step(
-        self,
-        name: str,
-        activity: Callable[[Any, Any], Awaitable[R]],
-        arg: Any,
-        describe: Callable[[R], str] | None = None,
-        *,
-        summary: str,
-    ) -> R:
-        """One forward step; a failure that survived its retries aborts what has not shipped, with a reason."""
-        return await run_step(self.journal, name, activity, arg, summary=summary, abort=self._abort, describe=describe)
-
-    @staticmethod
-    def _abort(step: str, error: ActivityError) -> NoReturn:
-        raise OrderAborted(failure_reason(step, error, _REJECTION_REASON)) from error
 
     # -- statuses --------------------------------------------------------------------------------------------
 

@@ -3,6 +3,8 @@ what its RMAs may refund. An authorization is recorded *before* its call, so an 
 reversed; a card authorization is captured once, so what still waits after a capture is authorized afresh
 (``payment.authorize:{n}``), and renewed before the card network lets it lapse."""
 
+from dataclasses import dataclass
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -23,13 +25,13 @@ with workflow.unsafe.imports_passed_through():
 RENEWED_NOT_REVERSED = "renewed-authorizations-not-reversed"
 
 
+@dataclass
 class Payments:
-    def __init__(self, ctx: OrderContext) -> None:
-        self._ctx = ctx
+    ctx: OrderContext
 
     async def authorize(self, amount: int) -> Payment:
         """Authorize ``amount`` as the order's next authorization; a decline aborts what has not shipped."""
-        ctx, s = self._ctx, self._ctx.state
+        ctx, s = self.ctx, self.ctx.state
         authorization = Authorization(n=len(s.authorizations) + 1, amount=amount, at=workflow.now())
         s.authorizations.append(authorization)
         try:
@@ -55,7 +57,7 @@ class Payments:
     async def capture(self, value: int, parcel: str) -> Authorization:
         """Capture a parcel's value on the live authorization (which then covers nothing more). From here the
         money moves: the customer can no longer cancel."""
-        ctx, s = self._ctx, self._ctx.state
+        ctx, s = self.ctx, self.ctx.state
         authorization = s.current_authorization()
         if authorization is None or authorization.payment is None:  # cannot happen; if it did, end, don't hang
             ctx.journal.record("capture_payment", "failed", "no live authorization covers this parcel")
@@ -80,8 +82,8 @@ class Payments:
     async def authorize_what_waits(self) -> None:
         """After a wave of parcels, what still waits for stock is authorized afresh (a capture ends an
         authorization); a decline drops what waits."""
-        remaining = self._ctx.unshipped_value()
-        if remaining and self._ctx.state.current_authorization() is None:
+        remaining = self.ctx.unshipped_value()
+        if remaining and self.ctx.state.current_authorization() is None:
             try:
                 await self.authorize(remaining)
             except OrderAborted:
@@ -89,7 +91,7 @@ class Payments:
 
     async def renew(self) -> None:
         """Void the ageing authorization, then authorize again what it still covers. A decline drops what waits."""
-        ctx, s = self._ctx, self._ctx.state
+        ctx, s = self.ctx, self.ctx.state
         current = s.current_authorization()
         if current is None:
             return
@@ -116,11 +118,11 @@ class Payments:
         """Whether the undo must reverse this authorization: it covers goods that did not leave."""
         if authorization.renewed and workflow.patched(RENEWED_NOT_REVERSED):
             return False  # voided before it lapsed, and authorized again: nothing of it left to undo
-        return authorization.parcel is None or not self._ctx.state.parcel_left(authorization.parcel)
+        return authorization.parcel is None or not self.ctx.state.parcel_left(authorization.parcel)
 
     async def reverse(self, authorization: Authorization) -> None:
         """Void what the authorization still holds, refund what it captured for a parcel that never left."""
-        ctx, s = self._ctx, self._ctx.state
+        ctx, s = self.ctx, self.ctx.state
         reversal = await workflow.execute_activity_method(
             PaymentActivities.reverse,
             ReversePayment(order_id=ctx.order.order_id, n=authorization.n),
@@ -143,7 +145,7 @@ class Payments:
     def allocate(self, rma_id: str, lines: dict[str, int]) -> list[Payment]:
         """Fix what a new RMA may refund from each captured authorization, and hand it the payments as it may see
         them (refundable up to its budget), so concurrent RMAs never over-refund."""
-        ctx, s = self._ctx, self._ctx.state
+        ctx, s = self.ctx, self.ctx.state
         value = sum(n * ctx.unit_price(sku) for sku, n in lines.items())
         s.rmas[rma_id] = RmaAllocation(
             lines=lines, budget=rules.refund_budget(value, s.authorizations, s.rmas.values())
@@ -158,7 +160,7 @@ class Payments:
 
     def settle(self, outcome: ReturnOutcome) -> None:
         """An RMA ended: what it refunded is taken from its budget, oldest authorization first."""
-        ctx, s = self._ctx, self._ctx.state
+        ctx, s = self.ctx, self.ctx.state
         rma = s.rmas[outcome.rma_id]
         left = outcome.refunded
         for authorization in s.authorizations:

@@ -2,6 +2,8 @@
 least once and unordered: a repeated event id is dropped, a scan older than the newest one applied to its parcel
 is stale, and a scan that beats the answer to our own label purchase is held until the parcel exists."""
 
+from dataclasses import dataclass
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -16,14 +18,14 @@ with workflow.unsafe.imports_passed_through():
 _LABELLED = rules.PROGRESS[FulfillmentStatus.LABEL_CREATED]
 
 
+@dataclass
 class Scans:
-    def __init__(self, ctx: OrderContext) -> None:
-        self._ctx = ctx
+    ctx: OrderContext
 
     def receive(self, event: UpstreamEvent) -> None:
         """A verified webhook from the ERP, the carrier or the payment provider: a scan moves its parcel, the rest
         is news for the timeline."""
-        ctx, s = self._ctx, self._ctx.state
+        ctx, s = self.ctx, self.ctx.state
         if event.event_id in s.seen_events:
             return
         s.seen_events.append(event.event_id)
@@ -45,7 +47,7 @@ class Scans:
 
     def labelled(self, reference: str) -> None:
         """A label was bought: its parcel is followed from here, and scans that arrived before it are applied."""
-        s = self._ctx.state
+        s = self.ctx.state
         s.parcels[reference] = Parcel(progress=_LABELLED)
         early = [event for event in s.early_scans if event.shipment_reference == reference]
         s.early_scans = [event for event in s.early_scans if event not in early]
@@ -53,7 +55,7 @@ class Scans:
             self._apply(event, FULFILLMENT_BY_EVENT[event.kind])
 
     def _apply(self, event: UpstreamEvent, status: FulfillmentStatus) -> None:
-        ctx, s = self._ctx, self._ctx.state
+        ctx, s = self.ctx, self.ctx.state
         reference = event.shipment_reference or (s.label_attempts[-1] if s.label_attempts else "")
         shipment = next((x for x in s.shipments if x.reference == reference), None)
         if shipment is None and reference in s.label_attempts:
@@ -73,7 +75,7 @@ class Scans:
 
     def advance(self, reference: str, status: FulfillmentStatus, detail: str) -> None:
         """Move the parcel ``reference`` to ``status`` unless that is not further along than what we know."""
-        ctx, s = self._ctx, self._ctx.state
+        ctx, s = self.ctx, self.ctx.state
         shipment = next((x for x in s.shipments if x.reference == reference), None)
         if shipment is None:
             return

@@ -2,6 +2,8 @@
 value, then the stock committed and the customer told with every tracking link. Until the carrier's first scan an
 address change relabels: the unused label is voided and a new one bought."""
 
+from dataclasses import dataclass, field
+
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
@@ -26,13 +28,14 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order.stock import Stock
 
 
+@dataclass
 class Shipping:
-    def __init__(self, ctx: OrderContext, payments: Payments, stock: Stock, scans: Scans) -> None:
-        self._ctx = ctx
-        self._payments = payments
-        self._stock = stock
-        self._scans = scans
-        self._relabeling = False  # an address change is voiding a label and buying another: shipping waits
+    ctx: OrderContext
+    payments: Payments
+    stock: Stock
+    scans: Scans
+    _relabeling: bool = field(default=False, init=False)
+    """An address change is voiding a label and buying another: shipping and tracking wait for it."""
 
     @property
     def relabeling(self) -> bool:
@@ -42,7 +45,7 @@ class Shipping:
         """Everything held now leaves: one parcel per warehouse holding it, each labelled and captured for its own
         value; then the stock is committed and the customer told, with every tracking link. An authorization is
         captured once, so after each capture whatever is still owed is authorized afresh."""
-        ctx, s = self._ctx, self._ctx.state
+        ctx, s = self.ctx, self.ctx.state
         captured_in_wave: list[Authorization] = []
         groups = s.held_by_location()
         ctx.journal.doing(f"Shipping {len(groups)} parcel(s): label, capture, stock committed")
@@ -51,11 +54,11 @@ class Shipping:
             value = sum(line.amount for line in lines)
             await self._buy_label(lines, value)
             ctx.checkpoint.stop_if_asked()
-            captured_in_wave.append(await self._payments.capture(value, s.label_attempts[-1]))
+            captured_in_wave.append(await self.payments.capture(value, s.label_attempts[-1]))
             if number < len(groups):  # the next parcel of this wave needs an authorization of its own
                 owed = ctx.unshipped_value() - sum(a.payment.captured for a in captured_in_wave if a.payment)
-                await self._payments.authorize(owed)
-        await self._stock.commit_held()
+                await self.payments.authorize(owed)
+        await self.stock.commit_held()
         # A label being replaced has no tracking code to give yet: tell the customer once the new one exists.
         await workflow.wait_condition(lambda: not self._relabeling)
         wave = [a.parcel for a in captured_in_wave]
@@ -64,10 +67,10 @@ class Shipping:
         remaining = ctx.unshipped_value()
         ctx.update(payment=PaymentStatus.PARTIALLY_CAPTURED if remaining else PaymentStatus.CAPTURED)
         await ctx.notify(NoticeKind.ORDER_SHIPPED, tracking_of=[ref for ref in wave if ref])
-        await self._payments.authorize_what_waits()
+        await self.payments.authorize_what_waits()
 
     async def _buy_label(self, lines: list[OrderLine], value: int, *, captured: bool = False) -> None:
-        ctx, s = self._ctx, self._ctx.state
+        ctx, s = self.ctx, self.ctx.state
         number = len(s.label_attempts) + 1
         reference = shipment_reference(ctx.order.order_id, number)
         s.label_attempts.append(reference)
@@ -80,7 +83,7 @@ class Shipping:
         )
         s.shipments.append(shipment_from_label(label, number, lines, value=value, captured=captured))
         ctx.update()
-        self._scans.labelled(label.reference)
+        self.scans.labelled(label.reference)
 
     # -- a new address -----------------------------------------------------------------------------------------
 
@@ -89,7 +92,7 @@ class Shipping:
         relabelled: their unused labels voided, new ones bought. If the carrier refuses to void one, nothing
         changes (labels already replaced are bought again for the old address) and we say why. The goods and the
         money are the same either way."""
-        ctx, s = self._ctx, self._ctx.state
+        ctx, s = self.ctx, self.ctx.state
         previous, s.address = s.address, change.shipping_address
         ctx.journal.record("shipping_address", "info", f"changed via {change.requested_via}")
         self._relabeling = True
@@ -113,7 +116,7 @@ class Shipping:
     async def _relabel(self, unused: list[ShipmentView], previous: Address) -> list[ShipmentView]:
         """Void every unused label, then buy one per parcel for the current address. When the carrier refuses a
         void, the address goes back and the parcels already voided are labelled again for it."""
-        ctx, s = self._ctx, self._ctx.state
+        ctx, s = self.ctx, self.ctx.state
         voided: list[ShipmentView] = []
         refusal: str | None = None
         for old in unused:
@@ -150,7 +153,7 @@ class Shipping:
         return relabelled
 
     def check_address_change(self, change: AddressChange) -> None:
-        s = self._ctx.state
+        s = self.ctx.state
         if s.status.is_terminal:
             raise ApplicationError(f"order is already {s.status.value}", type=Refusal.ADDRESS_CHANGE)
         if not self._address_applies():
@@ -159,13 +162,13 @@ class Shipping:
             raise _address_refused("another address change is being applied")
 
     def _address_applies(self) -> bool:
-        return rules.address_applies(self._ctx.state.shipments, self._ctx.unshipped())
+        return rules.address_applies(self.ctx.state.shipments, self.ctx.unshipped())
 
     # -- undoing ---------------------------------------------------------------------------------------------
 
     async def void(self, reference: str) -> None:
         """Undo: void a label whose parcel never left (a no-op for a label the carrier never sold)."""
-        ctx, s = self._ctx, self._ctx.state
+        ctx, s = self.ctx, self.ctx.state
         result = await workflow.execute_activity_method(
             ShippingActivities.void_label,
             ShipmentRef(reference=reference),

@@ -4,6 +4,7 @@ missing items. With no answer by the deadline the retailer's default applies. Th
 items, woken by the ERP's stock events or a periodic recheck, renewing the authorization before it lapses."""
 
 import contextlib
+from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio import workflow
@@ -27,15 +28,15 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order.state import HeldStock
 
 
+@dataclass
 class Stock:
-    def __init__(self, ctx: OrderContext, payments: Payments, rest: AtRest) -> None:
-        self._ctx = ctx
-        self._payments = payments
-        self._rest = rest
+    ctx: OrderContext
+    payments: Payments
+    rest: AtRest
 
     async def reserve(self, lines: list[OrderLine]) -> Hold:
         """Hold ``lines`` in the ERP as the order's next hold (recorded before the call, like authorizations)."""
-        ctx, s = self._ctx, self._ctx.state
+        ctx, s = self.ctx, self.ctx.state
         hold = HeldStock(hold_id=hold_id(ctx.order.order_id, len(s.holds) + 1))
         s.holds.append(hold)
         result: Hold = await ctx.step(
@@ -63,7 +64,7 @@ class Stock:
     async def settle_backorder(self) -> None:
         """Tell the customer what is short and their choices; act on their answer or, by the deadline, the
         default (and say which applied)."""
-        ctx, s = self._ctx, self._ctx.state
+        ctx, s = self.ctx, self.ctx.state
         missing = ctx.missing()
         restock = {sku: day for hold in s.holds for sku, day in hold.restock_dates.items()}
         s.backorder = Backorder(
@@ -77,10 +78,10 @@ class Stock:
         ctx.journal.doing(
             f"Waiting for the customer's choice on {short} until {s.backorder.decide_by:%Y-%m-%d %H:%M} UTC"
         )
-        self._rest.come_to_rest()  # before the message: a stock event finds the order by BackorderedSkus from now on
+        self.rest.come_to_rest()  # before the message: a stock event finds the order by BackorderedSkus from now on
         await ctx.notify(NoticeKind.ORDER_BACKORDERED)
         with contextlib.suppress(TimeoutError):
-            await self._rest.rest_until(
+            await self.rest.rest_until(
                 lambda: self.answered() or s.cancel is not None,
                 give_up_after=ctx.policy.backorder_decision_timeout,
             )
@@ -97,19 +98,19 @@ class Stock:
         await ctx.notify(NoticeKind.BACKORDER_DECIDED)
 
     def answered(self) -> bool:
-        return self._ctx.state.backorder is not None and self._ctx.state.backorder.choice is not None
+        return self.ctx.state.backorder is not None and self.ctx.state.backorder.choice is not None
 
     def choice(self) -> BackorderChoice | None:
-        backorder = self._ctx.state.backorder
+        backorder = self.ctx.state.backorder
         return backorder.choice if backorder else None
 
     def holding_back(self) -> bool:
         """The customer chose to wait for everything and something is still missing: nothing ships yet."""
-        return bool(self._ctx.missing()) and self.choice() is BackorderChoice.WAIT_FOR_ALL
+        return bool(self.ctx.missing()) and self.choice() is BackorderChoice.WAIT_FOR_ALL
 
     async def decide(self, decision: BackorderDecision) -> None:
         """The customer's answer to a shortage; returns once the order acts on it."""
-        ctx, s = self._ctx, self._ctx.state
+        ctx, s = self.ctx, self.ctx.state
         backorder = s.backorder
         assert backorder is not None  # the validator guarantees it
         s.backorder = backorder.model_copy(update={"choice": decision.choice, "decided_by": "customer"})
@@ -117,7 +118,7 @@ class Stock:
         await workflow.wait_condition(lambda: s.status is not OrderStatus.REQUIRES_ACTION)
 
     def check_decision(self, decision: BackorderDecision) -> None:
-        s = self._ctx.state
+        s = self.ctx.state
         if s.backorder is None:
             raise ApplicationError("nothing in this order is waiting for stock", type=Refusal.DECISION)
         if s.backorder.choice is not None:
@@ -131,8 +132,8 @@ class Stock:
     async def wait_for_stock(self) -> None:
         """Wait for missing items: woken by an ERP stock event for one of them, or by the recheck interval. Renew
         the authorization before it lapses; give up on what is still missing after the longest wait."""
-        ctx, s = self._ctx, self._ctx.state
-        await self._rest.continue_as_new_if_long()
+        ctx, s = self.ctx, self.ctx.state
+        await self.rest.continue_as_new_if_long()
         ctx.set_backordered_skus()
         now = workflow.now()
         assert s.started_at is not None
@@ -143,7 +144,7 @@ class Stock:
         missing = ", ".join(f"{n} x {sku}" for sku, n in sorted(ctx.missing().items()))
         ctx.journal.doing(f"Waiting for stock of {missing}; authorization renews at {renew_at:%Y-%m-%d %H:%M} UTC")
         with contextlib.suppress(TimeoutError):
-            await self._rest.rest_until(
+            await self.rest.rest_until(
                 lambda: s.restock_seen or s.cancel is not None or ctx.checkpoint.abort_pending is not None,
                 give_up_after=max(wake_at - now, timedelta(seconds=1)),
             )
@@ -154,7 +155,7 @@ class Stock:
             ctx.journal.record("backorder", "failed", "still missing after the longest wait")
             raise OrderAborted(FailureReason.RESTOCK_TOO_LATE)
         if now >= renew_at:
-            await self._payments.renew()
+            await self.payments.renew()
             if not ctx.unshipped():
                 return
         s.restock_seen = False
@@ -162,7 +163,7 @@ class Stock:
 
     async def _reserve_missing(self) -> None:
         """Try to hold everything still missing; a partial hold is given back (the order waits on, whole)."""
-        ctx = self._ctx
+        ctx = self.ctx
         hold = await self.reserve(ctx.priced(ctx.missing()))
         if hold.short_lines:
             await workflow.execute_activity_method(
@@ -179,7 +180,7 @@ class Stock:
 
     def stock_changed(self, event: StockEvent) -> None:
         """The ERP says a SKU's stock moved: if this order waits for it, try to reserve again now."""
-        ctx, s = self._ctx, self._ctx.state
+        ctx, s = self.ctx, self.ctx.state
         if event.event_id in s.seen_events:
             return
         s.seen_events.append(event.event_id)
@@ -191,7 +192,7 @@ class Stock:
 
     async def commit_held(self) -> None:
         """The goods leave the warehouse: every hold still held is committed."""
-        ctx = self._ctx
+        ctx = self.ctx
         for hold in ctx.state.holds:
             if hold.status == "held":
                 await ctx.step(
@@ -204,7 +205,7 @@ class Stock:
 
     async def release(self, hold_id: str) -> None:
         """Undo: give a hold back (a no-op for a hold the ERP never made)."""
-        ctx, s = self._ctx, self._ctx.state
+        ctx, s = self.ctx, self.ctx.state
         hold = await workflow.execute_activity_method(
             InventoryActivities.release,
             HoldRef(hold_id=hold_id),
@@ -218,4 +219,4 @@ class Stock:
             ctx.note_undone("stock released", f"{hold.units_held} units")
 
     def _held_stock(self, hold_id: str) -> HeldStock:
-        return next(hold for hold in self._ctx.state.holds if hold.hold_id == hold_id)
+        return next(hold for hold in self.ctx.state.holds if hold.hold_id == hold_id)

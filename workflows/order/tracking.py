@@ -2,6 +2,7 @@
 (``Scans``); when none has arrived for a while the carrier is asked; the customer is told of a delay before they
 have to ask (story 1); after the deadline a person takes over."""
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio import workflow
@@ -22,27 +23,27 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order.shipping import Shipping
 
 
+@dataclass
 class Tracking:
-    def __init__(self, ctx: OrderContext, scans: Scans, shipping: Shipping, rest: AtRest) -> None:
-        self._ctx = ctx
-        self._scans = scans
-        self._shipping = shipping
-        self._rest = rest
+    ctx: OrderContext
+    scans: Scans
+    shipping: Shipping
+    rest: AtRest
 
     async def follow_delivery(self) -> None:
         """Wait for the carrier's scans until every parcel is delivered or comes back; ask the carrier ourselves
         when none has arrived for a while; hand over to a person after the deadline."""
-        ctx, s = self._ctx, self._ctx.state
+        ctx, s = self.ctx, self.ctx.state
         if not s.shipped_any or s.status.is_terminal:
             return
         if s.delivery_deadline is None:
             s.delivery_deadline = workflow.now() + ctx.policy.delivery_deadline
         deadline = s.delivery_deadline
         while True:
-            await workflow.wait_condition(lambda: not self._shipping.relabeling)  # between two labels it still moves
+            await workflow.wait_condition(lambda: not self.shipping.relabeling)  # between two labels it still moves
             if not self._moving():
                 break
-            await self._rest.continue_as_new_if_long()
+            await self.rest.continue_as_new_if_long()
             remaining = deadline - workflow.now()
             where = ", ".join(f"shipment {x.shipment_no} {x.status.value}" for x in self._moving())
             ctx.journal.doing(f"Following {where} until delivered (deadline {deadline:%Y-%m-%d})")
@@ -51,8 +52,8 @@ class Tracking:
                 ctx.update(status=OrderStatus.REQUIRES_ACTION)
                 return
             try:
-                await self._rest.rest_until(
-                    changed(lambda: ([x.status for x in self._moving()], self._shipping.relabeling)),
+                await self.rest.rest_until(
+                    changed(lambda: ([x.status for x in self._moving()], self.shipping.relabeling)),
                     give_up_after=min(ctx.policy.tracking_poll_interval, remaining, self._until_promised_date()),
                 )
             except TimeoutError:
@@ -67,18 +68,18 @@ class Tracking:
             await ctx.notify(NoticeKind.ORDER_DELIVERED)
 
     def _moving(self) -> list[ShipmentView]:
-        return rules.parcels_moving(self._ctx.state.shipments)
+        return rules.parcels_moving(self.ctx.state.shipments)
 
     def _until_promised_date(self) -> timedelta:
-        deadline = rules.end_of_day(self._ctx.order.promised_delivery_date)
-        if deadline is None or "promised" in self._ctx.state.delays_told:
+        deadline = rules.end_of_day(self.ctx.order.promised_delivery_date)
+        if deadline is None or "promised" in self.ctx.state.delays_told:
             return timedelta(days=365)
         return max(deadline - workflow.now(), timedelta(seconds=1))
 
     async def _tell_about_delays(self) -> None:
         """Once per parcel the carrier reports a problem with, and once when the promised date passes without a
         delivery."""
-        ctx, s = self._ctx, self._ctx.state
+        ctx, s = self.ctx, self.ctx.state
         for parcel in self._moving():
             if parcel.status is FulfillmentStatus.EXCEPTION and parcel.reference not in s.delays_told:
                 s.delays_told.append(parcel.reference)
@@ -100,8 +101,8 @@ class Tracking:
                 **policies.TRACK,
             )
         except ActivityError as error:
-            self._ctx.journal.record("track_shipment", "failed", error_text(error))
+            self.ctx.journal.record("track_shipment", "failed", error_text(error))
             return
         status = rules.FULFILLMENT_BY_TRACKING.get(tracking.status)
         if status is not None:
-            self._scans.advance(reference, status, f"carrier: {tracking.raw_status}")
+            self.scans.advance(reference, status, f"carrier: {tracking.raw_status}")

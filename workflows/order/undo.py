@@ -3,6 +3,7 @@ telling the customer once. Nothing shipped: the order is cancelled. A parcel lef
 compensation is a no-op when its step never happened, so an answer lost in transit is undone too; one that cannot
 finish (a label the carrier will not void) leaves the order to a person, never silently half-undone."""
 
+from dataclasses import dataclass, field
 from functools import partial
 
 from temporalio import workflow
@@ -20,18 +21,19 @@ with workflow.unsafe.imports_passed_through():
     from workflows.saga import Compensations
 
 
+@dataclass
 class Undo:
-    def __init__(self, ctx: OrderContext, payments: Payments, stock: Stock, shipping: Shipping) -> None:
-        self._ctx = ctx
-        self._payments = payments
-        self._stock = stock
-        self._shipping = shipping
-        self._finished = False  # the undo has run to its end and the customer was told: a cancel answers now
+    ctx: OrderContext
+    payments: Payments
+    stock: Stock
+    shipping: Shipping
+    _finished: bool = field(default=False, init=False)
+    """The undo has run to its end and the customer was told: a cancellation answers now."""
 
     async def abort(self, abort: OrderAborted) -> None:
         """Undo everything that has not shipped, newest first (labels, holds, the money that covered it), then tell
         the customer once."""
-        ctx, s = self._ctx, self._ctx.state
+        ctx, s = self.ctx, self.ctx.state
         partial_order = s.shipped_any
         unshipped = ctx.unshipped()
         if not partial_order:
@@ -41,14 +43,14 @@ class Undo:
         ctx.journal.doing(f"Undoing what has not shipped: {abort.reason.value}")
         saga = Compensations()
         for authorization in s.authorizations:
-            if self._payments.needs_reversal(authorization):
-                saga.add("payment", partial(self._payments.reverse, authorization))
+            if self.payments.needs_reversal(authorization):
+                saga.add("payment", partial(self.payments.reverse, authorization))
         for hold in s.holds:
             if hold.status in ("requested", "held"):
-                saga.add("stock", partial(self._stock.release, hold.hold_id))
+                saga.add("stock", partial(self.stock.release, hold.hold_id))
         for reference in s.label_attempts:
             if not s.parcel_left(reference):
-                saga.add("label", partial(self._shipping.void, reference))
+                saga.add("label", partial(self.shipping.void, reference))
         failed: list[str] = []
 
         def on_failure(name: str, error: BaseException) -> None:
@@ -75,7 +77,7 @@ class Undo:
     async def stopped_by_operator(self) -> None:
         """An operator cancelled the workflow itself (UI, CLI). Before shipping: undo and tell the customer. After:
         parcels are gone, so only stop following them and leave the order to a person."""
-        ctx = self._ctx
+        ctx = self.ctx
         if ctx.state.shipped_any:
             ctx.journal.record("follow_delivery", "failed", "stopped by an operator")
             ctx.update(status=OrderStatus.REQUIRES_ACTION)
@@ -86,14 +88,14 @@ class Undo:
 
     async def cancel(self, request: CancelRequest) -> None:
         """Cancel before shipping: the saga stops at its next step and undoes; returns once that is done."""
-        s = self._ctx.state
+        s = self.ctx.state
         s.cancel = request
-        self._ctx.journal.record("cancel_requested", "info", f"via {request.requested_via}: {request.reason}")
+        self.ctx.journal.record("cancel_requested", "info", f"via {request.requested_via}: {request.reason}")
         await workflow.wait_condition(lambda: s.status.is_terminal or self._finished)
 
     def check_cancel(self, request: CancelRequest) -> None:
         # Rejected here, the request never enters the history.
-        s = self._ctx.state
+        s = self.ctx.state
         if s.status.is_terminal:
             raise ApplicationError(f"order is already {s.status.value}", type=Refusal.CANCEL)
         if s.shipped_any or s.capturing:

@@ -4,30 +4,35 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from domain.order_view import OrderView, initial_view
+    from workflows.kit.views import view_of
     from workflows.order.context import OrderContext
+
+SHOWN = (
+    "status",
+    "payment_status",
+    "fulfillment_status",
+    "shipments",
+    "timeline",
+    "failure_reason",
+    "compensations",
+    "messages_sent",
+    "messages",
+    "backorder",
+    "canceled_lines",
+    "delivered_at",
+)
+"""State fields the view shows as they are."""
 
 
 def order_view(ctx: OrderContext) -> OrderView:
     s = ctx.state
-    captured = sum(a.payment.captured for a in s.authorizations if a.payment is not None)
-    refunded = sum(a.payment.refunded for a in s.authorizations if a.payment is not None)
-    return initial_view(ctx.order).model_copy(
-        update={
-            "status": s.status,
-            "payment_status": s.payment_status,
-            "fulfillment_status": s.fulfillment_status,
-            "shipments": s.shipments,
-            "timeline": s.timeline,
-            "failure_reason": s.failure_reason,
-            "compensations": s.compensations,
-            "messages_sent": s.messages_sent,
-            "messages": s.messages,
-            "backorder": s.backorder,
-            "canceled_lines": s.canceled_lines,
-            "captured": captured,
-            "refunded": refunded,
-            "returns": list(s.rmas),
-            "delivered_at": s.delivered_at,
-            "return_window_ends": s.delivered_at + ctx.policy.returns.window if s.delivered_at else None,
-        }
+    payments = [a.payment for a in s.authorizations if a.payment is not None]
+    return view_of(
+        initial_view(ctx.order),
+        s,
+        SHOWN,
+        captured=sum(p.captured for p in payments),
+        refunded=sum(p.refunded for p in payments),
+        returns=list(s.rmas),
+        return_window_ends=s.delivered_at + ctx.policy.returns.window if s.delivered_at else None,
     )

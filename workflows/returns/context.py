@@ -1,0 +1,101 @@
+"""What every part of an RMA shares: its input, the retailer's after-sales policy, the one state model, the
+journal, the steps, the messages and the status."""
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from domain.keys import after_sales_key
+    from domain.order_view import FailureReason
+    from domain.returns import ReturnStatus, ReturnWorkflowInput
+    from domain.status import FulfillmentStatus
+    from notifications.notice import CustomerNotice, NoticeKind, NoticeLine, TrackingLink
+    from workflows.kit.journal import Journal
+    from workflows.kit.notices import next_seq, send_notice
+    from workflows.kit.steps import Steps
+    from workflows.returns.state import ReturnState
+    from workflows.search_attributes import RETURN_STATUS
+
+# Which business rejection means what, by the step that raised it.
+_REJECTION_REASON = {
+    "buy_return_label": FailureReason.LABEL_REJECTED,
+    "reserve_replacement": FailureReason.OUT_OF_STOCK,
+    "buy_replacement_label": FailureReason.LABEL_REJECTED,
+}
+
+
+class RmaAborted(Exception):
+    """A step failed for a business reason (or the customer withdrew): undo, then end ``canceled``."""
+
+    def __init__(self, reason: FailureReason) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+
+
+class RmaEnded(Exception):
+    """The RMA has reached its final status and the customer has been told; nothing more to do."""
+
+
+class ReturnContext:
+    def __init__(self, input: ReturnWorkflowInput) -> None:
+        self.input = input
+        self.request = input.request
+        self.policy = input.policy
+        if input.carried_over is not None:
+            self.state = ReturnState.model_validate(input.carried_over)
+        else:
+            self.state = ReturnState(payments=list(input.payments))
+        self.journal = Journal(self.state.timeline, input.currency)
+        self.step = Steps(self.journal, _REJECTION_REASON, RmaAborted).run
+        """One forward step; a failure that survived its retries aborts the RMA with a reason."""
+
+    def key(self, operation: str, n: int = 1) -> str:
+        """The business key of one of the RMA's side effects (``A-1:rma.R-7.return-label:1``)."""
+        return after_sales_key(self.input.order_id, self.request.rma_id, operation, n)
+
+    def stop_if_cancel_requested(self) -> None:
+        if self.state.cancel is not None:
+            raise RmaAborted(FailureReason.CANCELED_BY_CUSTOMER)
+
+    def update(self, status: ReturnStatus) -> None:
+        """The one way the status changes: keeps the search attribute and the timeline in step.
+
+        Indexed at every change, unlike the order's statuses (indexed when the order comes to rest): an RMA has few
+        statuses, and the search-attribute upsert is a command in its history, so RMAs under way replay only if it
+        stays where it is. Moving it to the rests is a change of history, for a ``workflow.patched`` of its own."""
+        if status is self.state.status:
+            return
+        self.state.status = status
+        workflow.upsert_search_attributes([RETURN_STATUS.value_set(status.value)])
+        self.journal.record("return_status", "info", status.value)
+
+    async def notify(self, kind: NoticeKind, reason: FailureReason | None = None) -> bool:
+        """Tell the customer; True once delivered (and listed in ``messages_sent``)."""
+        input, s = self.input, self.state
+        order_id, rma_id = input.order_id, self.request.rma_id
+        label, replacement = s.return_shipment, s.replacement_shipment
+        notice = CustomerNotice(
+            order_id=order_id,
+            kind=kind,
+            seq=next_seq(s, f"{order_id}.{kind.value}.{rma_id}."),
+            customer=input.customer,
+            currency=input.currency,
+            total=input.value,
+            tracking=[
+                TrackingLink(
+                    carrier=replacement.carrier or "",
+                    tracking_code=replacement.tracking_code,
+                    url=replacement.tracking_url,
+                )
+            ]
+            if replacement is not None and replacement.tracking_code and s.replacement_shipped
+            else [],
+            reason=reason,
+            undone=s.undone,
+            amount_returned=s.refunded,
+            rma_id=rma_id,
+            after_sales_kind=self.request.kind,
+            label_url=label.label_url if label is not None and label.status is not FulfillmentStatus.CANCELED else None,
+            lines=[NoticeLine(sku=r.sku, quantity=r.quantity, disposition=r.disposition) for r in s.returned]
+            or [NoticeLine(sku=line.sku, quantity=line.quantity) for line in input.lines],
+        )
+        return await send_notice(self.journal, s, notice)

@@ -1,0 +1,54 @@
+"""Everything an after-sales workflow knows, in one model, carried over whole when it continues as new (an RMA may
+wait weeks for a parcel or an operator). Field names are those of the runs already under way (their carried-over
+payloads validate as this model); fields added since have defaults. Only the workflow writes or reads it."""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from domain.payment import Payment
+from domain.returns import ApprovalDecision, CancelReturn, ReturnedLine, ReturnReceipt, ReturnStatus
+from domain.shipments import ShipmentView
+from domain.timeline import MessageRecord, TimelineEntry
+from notifications.notice import Undone
+
+Compensation = Literal["return_label", "replacement_stock", "replacement_label"]
+"""A step that bought or held something for the RMA, undone (newest first) if the RMA cannot go on."""
+
+
+class ReturnState(BaseModel):
+    status: ReturnStatus = ReturnStatus.REQUESTED
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+    messages_sent: list[str] = Field(default_factory=list)
+    messages: list[MessageRecord] = Field(default_factory=list)
+    payments: list[Payment] = Field(default_factory=list)
+    """The order's captured payments as the refunds left them, oldest first (within this RMA's budget)."""
+    refunded: int = 0
+    returned: list[ReturnedLine] = Field(default_factory=list)
+    return_shipment: ShipmentView | None = None
+    replacement_shipment: ShipmentView | None = None
+    replacement_shipped: bool = False
+    started: bool = False
+    """The first steps (labels, replacement, first message) are done: a later run goes straight to waiting."""
+    no_return: str | None = None
+    """Why the RMA can no longer be cancelled, once it cannot."""
+    waiting_since: datetime | None = None
+    reminded: bool = False
+    seen_events: list[str] = Field(default_factory=list)
+    latest_scan_at: dict[str, datetime] = Field(default_factory=dict)
+    runs: int = 0
+    """How many runs came before this one, for the timeline and for tests."""
+
+    to_undo: list[Compensation] = Field(default_factory=list)
+    """What was begun and is not past its point of no return, oldest first: each recorded *before* its step."""
+    undone: list[Undone] = Field(default_factory=list)
+    # Decisions handed in by Updates and signals; a run continues as new only when none is pending.
+    receipt: ReturnReceipt | None = None
+    cancel: CancelReturn | None = None
+    decision: ApprovalDecision | None = None
+
+    @property
+    def pending(self) -> bool:
+        """A decision is in and not yet acted on."""
+        return self.receipt is not None or self.cancel is not None or self.decision is not None

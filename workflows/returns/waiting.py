@@ -1,0 +1,72 @@
+"""An RMA waiting for someone else: the parcel to come back (one reminder, then expiry while nothing is on its
+way), or an operator's decision on a claim. A cancellation that comes in while waiting withdraws the RMA."""
+
+import contextlib
+from dataclasses import dataclass
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from domain.returns import ApprovalDecision
+    from notifications.notice import NoticeKind
+    from workflows.returns.at_rest import AtRest
+    from workflows.returns.context import ReturnContext, RmaEnded
+    from workflows.returns.scans import Scans
+    from workflows.returns.undo import Undo
+
+
+@dataclass
+class Waiting:
+    """Each wait has its deadline (the reminder, the expiry) or a person in the loop (the operator)."""
+
+    ctx: ReturnContext
+    scans: Scans
+    undo: Undo
+    rest: AtRest
+
+    async def for_receipt(self) -> None:
+        """Wait for the receipt: remind once, expire when nothing is on its way, honour a cancellation."""
+        s, policy = self.ctx.state, self.ctx.policy
+        while s.receipt is None:
+            if s.cancel is not None:
+                await self.undo.withdraw()
+                raise RmaEnded
+            await self.rest.continue_as_new_if_long()
+            if s.receipt is not None:
+                break
+            if s.cancel is not None:
+                continue
+            now = workflow.now()
+            assert s.waiting_since is not None
+            moving = self.scans.return_parcel_moving()
+            expires_at = s.waiting_since + policy.expires_after
+            if not moving and now >= expires_at:
+                await self.undo.expire()
+            remind_at = s.waiting_since + policy.reminder_after
+            remind = s.return_shipment is not None and not s.reminded and not moving and remind_at < expires_at
+            if remind and now >= remind_at:
+                s.reminded = True
+                await self.ctx.notify(NoticeKind.RETURN_REMINDER)
+                continue
+            wake = None if moving else (remind_at if remind else expires_at)
+            until = f"until {wake:%Y-%m-%d %H:%M} UTC" if wake else "(it is on its way)"
+            with contextlib.suppress(TimeoutError):  # a reminder or the expiry is due: the loop sees which
+                await self.rest.rest_until(
+                    lambda: s.receipt is not None or s.cancel is not None or self.rest.history_is_long(),
+                    f"Waiting for the returned items {until}",
+                    give_up_after=None if wake is None else wake - now,
+                )
+
+    async def for_decision(self) -> ApprovalDecision:
+        """Wait for an operator's decision on a claim above the limit (a person in the loop, no deadline)."""
+        ctx, s = self.ctx, self.ctx.state
+        while s.decision is None:
+            if s.cancel is not None:
+                await self.undo.withdraw()
+                raise RmaEnded
+            await self.rest.continue_as_new_if_long()
+            await self.rest.rest_until(
+                lambda: s.decision is not None or s.cancel is not None or self.rest.history_is_long(),
+                f"Waiting for an operator's approval of {ctx.journal.money(ctx.input.value)}",
+            )
+        return s.decision
