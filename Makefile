@@ -13,10 +13,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)          ## the embedded stack + demo orders, until Ctrl-C
-	$(PY) -m hub.stack run
+	$(PY) -m hub.dev.stack run
 
 demo: $(STAMP)         ## the same, non-interactive: exit 0 iff every demo order ends as expected
-	$(PY) -m hub.stack demo
+	$(PY) -m hub.dev.stack demo
 
 test: $(STAMP)         ## the suite CI runs (short forms of the slow runs)
 	$(PY) -m pytest -m 'not slow'
@@ -39,13 +39,13 @@ record-histories: $(STAMP)  ## re-record tests/replay/histories (one per workflo
 	$(PY) -m tests.replay.record
 
 bench: $(STAMP)        ## throughput, latency and cost per order vs a reference workflow; rewrites docs/benchmarks.md
-	$(PY) -m hub.bench --orders 3000 --concurrency 100 --workers 2 --path-samples 10 --docs docs/benchmarks.md
+	$(PY) -m hub.verify.bench --orders 3000 --concurrency 100 --workers 2 --path-samples 10 --docs docs/benchmarks.md
 
 bench-quick: $(STAMP)  ## the same in about two minutes (figures in .data/bench/bench.json, docs untouched)
-	$(PY) -m hub.bench --orders 700 --concurrency 100 --workers 2 --path-samples 3
+	$(PY) -m hub.verify.bench --orders 700 --concurrency 100 --workers 2 --path-samples 3
 
 chaos: $(STAMP)        ## 200 orders under worker kills, upstream faults and a server restart; exit 1 on a violation
-	$(PY) -m hub.chaos
+	$(PY) -m hub.verify.chaos
 
 clean:
 	rm -rf .data .pytest_cache .mypy_cache .ruff_cache

@@ -1,28 +1,19 @@
-"""``python -m api``: the API process. Composition: settings → Temporal client + upstream connectors → app."""
+"""``python -m api``: the API process. The composition (settings → Temporal client → connectors → app) is
+``hub.runtime.bootstrap``; this serves the app over HTTP."""
 
 import structlog
 import uvicorn
 import uvloop
 
 from api.app import create_app
-from hub.logging import configure_logging
-from hub.settings import Settings
-from hub.telemetry import prometheus_runtime, tracing_interceptors
-from hub.upstreams import connect_temporal, open_upstreams
+from hub.runtime import bootstrap
 
 log = structlog.get_logger("hub.api")
 
 
 async def main() -> None:
-    settings = Settings()
-    configure_logging(settings.log_format, settings.log_level)
-    temporal = await connect_temporal(
-        settings,
-        runtime=prometheus_runtime(settings.metrics.api_bind_address),
-        interceptors=tracing_interceptors(settings.tracing, "api"),
-    )
-    async with open_upstreams(settings) as upstreams:
-        app = create_app(settings, temporal, upstreams)
+    settings = bootstrap.load_settings()
+    async with bootstrap.api_app(settings, create_app) as app:
         config = uvicorn.Config(app, host=settings.api.host, port=settings.api.port, log_config=None, access_log=False)
         log.info("api_started", url=f"http://{settings.api.host}:{settings.api.port}")
         await uvicorn.Server(config).serve()

@@ -15,8 +15,8 @@ from api.problems import Problem, documented
 from api.returns import returns_router
 from api.webhooks import webhooks_router
 from hub.client import OrderClient
-from hub.settings import Settings
-from hub.upstreams import Upstreams
+from hub.runtime.settings import Settings
+from hub.runtime.upstreams import Upstreams
 
 
 class Health(BaseModel):
@@ -74,7 +74,7 @@ def create_app(settings: Settings, temporal: Client, upstreams: Upstreams) -> Fa
             raise Problem(503, "Not ready", "Temporal is not reachable")
         return Health(status="ready")
 
-    # The client's runtime serves Prometheus when HUB_METRICS__API_BIND_ADDRESS is set (api/__main__.py).
+    # The client's runtime serves Prometheus when HUB_METRICS__API_BIND_ADDRESS is set (bootstrap.connect_api_client).
     metrics.install(app, (temporal.service_client.config.runtime or Runtime.default()).metric_meter)
     app.add_middleware(BodyLimit, limit=settings.api.max_body_bytes)
     return app

@@ -1,6 +1,5 @@
-"""Bearer API keys with scopes. Keys are configured as SHA-256 digests, so a leaked settings file leaks no key."""
+"""Bearer API keys with scopes, checked against the digests configured (``hub.runtime.api_keys``)."""
 
-import hashlib
 import hmac
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -8,16 +7,8 @@ from typing import Any
 from fastapi import Request
 
 from api.problems import Problem
-from hub.settings import ApiKey
-
-READ = "orders:read"
-WRITE = "orders:write"
-CODEC = "codec:decode"
-"""Decrypt (and encrypt) payloads through the codec server; orders scopes do not imply it."""
-
-
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
+from hub.runtime.api_keys import hash_key
+from hub.runtime.settings import ApiKey
 
 
 class Authenticator:

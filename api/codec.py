@@ -18,9 +18,10 @@ from pydantic import BaseModel, field_validator
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
-from api.auth import CODEC, Authenticator
+from api.auth import Authenticator
 from api.problems import Problem, documented
-from hub.encryption import PayloadDecryptionError
+from hub.runtime.api_keys import CODEC
+from hub.runtime.encryption import PayloadDecryptionError
 
 ALLOWED_HEADERS = "Authorization, Content-Type, X-Namespace"
 

@@ -4,11 +4,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from api.auth import READ, Authenticator
+from api.auth import Authenticator
 from api.problems import documented
 from domain.customer_timeline import CustomerTimeline
 from domain.order import CustomerId
 from hub.client import OrderClient
+from hub.runtime.api_keys import READ
 
 
 def customers_router(orders: OrderClient, auth: Authenticator) -> APIRouter:

@@ -1,14 +1,13 @@
 """``python -m api.keys new`` makes a key and its digest; ``python -m api.keys hash KEY`` digests a key."""
 
-import secrets
 import sys
 
-from api.auth import hash_key
+from hub.runtime.api_keys import hash_key, new_key
 
 if __name__ == "__main__":
     match sys.argv[1:]:
         case ["new"]:
-            key = "hub_" + secrets.token_urlsafe(32)
+            key = new_key()
             print(f"key:    {key}\nsha256: {hash_key(key)}")
         case ["hash", key]:
             print(hash_key(key))

@@ -7,13 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel
 
-from api.auth import READ, WRITE, Authenticator
+from api.auth import Authenticator
 from api.problems import Problem, decided, documented
 from domain.backorder import BackorderDecision
 from domain.order import CustomerId, NewOrder, OrderId
 from domain.order_view import AddressChange, CancelRequest, OrderView, initial_view
 from domain.status import OrderStatus
 from hub.client import OrderClient, OrderConflict, OrderNotFound
+from hub.runtime.api_keys import READ, WRITE
 
 
 class OrderListItem(BaseModel):

@@ -5,7 +5,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Response
 
-from api.auth import READ, WRITE, Authenticator
+from api.auth import Authenticator
 from api.problems import Problem, decided, documented
 from domain.order import OrderId
 from domain.returns import (
@@ -18,6 +18,7 @@ from domain.returns import (
     RmaId,
 )
 from hub.client import DecisionRefused, OrderClient, OrderNotFound, ReturnConflict, ReturnNotFound
+from hub.runtime.api_keys import READ, WRITE
 
 _ALREADY_OPEN: dict[int | str, dict[str, Any]] = {
     200: {"model": ReturnView, "description": "The same request had already opened this RMA"}

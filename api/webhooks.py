@@ -28,7 +28,7 @@ from domain.events import NOT_SIGNALLED_TO_ORDERS, StockEvent, UpstreamEvent
 from domain.keys import rma_id_of
 from domain.returns import WarehouseReceipt
 from hub.client import OrderClient
-from hub.settings import WebhookSecrets
+from hub.runtime.settings import WebhookSecrets
 
 log = structlog.get_logger("hub.webhooks")
 

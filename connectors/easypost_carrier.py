@@ -4,7 +4,7 @@ EasyPost has no idempotency key for buying postage, so exactly-once comes from o
 shipment, which EasyPost accepts in place of its id: before creating or buying we look the reference up and
 reuse what a previous attempt already made. A return label (``LabelRequest.is_return``) is bought the same way,
 under its own reference, as an EasyPost return shipment (``is_return: true``). The client's ``base_url`` ends
-in ``/v2`` and it sends the API key as a bearer token; ``hub/upstreams.py`` builds it.
+in ``/v2`` and it sends the API key as a bearer token; ``hub/runtime/upstreams.py`` builds it.
 """
 
 from typing import Any

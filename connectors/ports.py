@@ -37,6 +37,11 @@ class PaymentGateway(Protocol):
         """The payment we authorized for ``order_id`` under ``reference`` (our authorize key), if any."""
         ...
 
+    async def order_of(self, payment_id: str) -> str | None:
+        """The order the provider's payment ``payment_id`` was made for, as we recorded it with the provider;
+        ``None`` when it is not one of ours. How a refund or dispute webhook finds its order."""
+        ...
+
 
 class Inventory(Protocol):
     async def reserve(self, *, hold_id: str, order_id: str, lines: list[StockRequest]) -> Hold:
@@ -74,6 +79,11 @@ class Carrier(Protocol):
         ...
 
     async def track(self, reference: str) -> Tracking: ...
+
+    async def reference_of(self, shipment_id: str) -> str | None:
+        """Our reference on the carrier's shipment ``shipment_id``; ``None`` when it is not one of ours. How a
+        tracking webhook finds its order."""
+        ...
 
 
 class Notifier(Protocol):

@@ -2,7 +2,7 @@
 
 The contract names holds by our key, so ``PUT`` is idempotent by construction and a repeat after a lost answer
 returns the hold already made; return receipts are named by our key the same way. The client's ``base_url`` is
-the contract root; ``hub/upstreams.py`` sets the bearer token.
+the contract root; ``hub/runtime/upstreams.py`` sets the bearer token.
 """
 
 from typing import Any

@@ -2,7 +2,7 @@
 
 Wire: form-encoded bodies, ``Idempotency-Key`` on every mutation, amounts in the currency's minor unit (the
 same integers the hub uses). The client is an ``httpx.AsyncClient`` whose ``base_url`` is Stripe's API root and
-whose ``Authorization`` header carries the secret key; ``hub/upstreams.py`` builds it.
+whose ``Authorization`` header carries the secret key; ``hub/runtime/upstreams.py`` builds it.
 
 Stripe stores the first result of a key for about 24 hours, even a 500, and its search index can lag by about
 a minute. So after an unknown outcome we look the payment up by our own reference first, and only re-send

@@ -11,9 +11,9 @@ from typing import Any
 
 import uvicorn
 
-from hub.logging import configure_logging
 from sandbox.app import create_app
 from sandbox.config import SandboxConfig
+from sandbox.logs import configure_logging
 
 _DEFAULTS = SandboxConfig()
 
@@ -69,9 +69,9 @@ class _PathWithoutQuery(logging.Filter):
 def main(argv: Sequence[str] | None = None) -> None:
     """Serve until SIGINT/SIGTERM."""
     config = parse_config(argv)
-    # The hub's format (JSON lines unless on a terminal), uvicorn's own lines included: log_config=None leaves
-    # its loggers to the root handler.
-    configure_logging(level=config.log_level)
+    # JSON lines unless on a terminal, uvicorn's own lines included: log_config=None leaves its loggers to the
+    # root handler.
+    configure_logging(config.log_level)
     logging.getLogger("uvicorn.access").addFilter(_PathWithoutQuery())
     uvicorn.run(
         create_app(config),

@@ -3,8 +3,8 @@
 Each source (``carrier``, ``payment``, ``erp``) is configured at run time with a URL and a secret
 (``PUT /_sandbox/webhooks``); nothing is queued or sent for a source that is not configured. An event is
 serialised once, when it happens; every attempt POSTs the same bytes with fresh signature headers
-(``connectors.webhook_signatures``): EasyPost ``X-Hmac-Signature``, Stripe ``Stripe-Signature``, Standard
-Webhooks ``webhook-id`` / ``webhook-timestamp`` / ``webhook-signature`` for the ERP.
+(``sandbox.signatures``, the sandbox's own code, not the hub's): EasyPost ``X-Hmac-Signature``, Stripe
+``Stripe-Signature``, Standard Webhooks ``webhook-id`` / ``webhook-timestamp`` / ``webhook-signature`` for the ERP.
 
 Delivery: the events about one object (a tracker, a payment intent, a hold, a SKU's stock) arrive in the order
 they happened, one at a time (a delivery being retried holds back the ones behind it); different objects' events
@@ -36,7 +36,7 @@ from typing import Annotated, Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, TypeAdapter, field_validator
 
-from connectors.webhook_signatures import sign_easypost, sign_standard, sign_stripe
+from sandbox.signatures import easypost_headers, standard_webhooks_headers, stripe_headers
 
 Source = Literal["carrier", "payment", "erp"]
 SOURCES: tuple[Source, ...] = ("carrier", "payment", "erp")
@@ -301,11 +301,11 @@ class WebhookDispatcher:
         assert self._client is not None, "WebhookDispatcher.start() was not called"
         now = datetime.now(UTC)
         if delivery.source == "carrier":
-            signature = sign_easypost(endpoint.secret, delivery.body)
+            signature = easypost_headers(endpoint.secret, delivery.body)
         elif delivery.source == "payment":
-            signature = sign_stripe(endpoint.secret, now, delivery.body)
+            signature = stripe_headers(endpoint.secret, delivery.body, now)
         else:
-            signature = sign_standard(endpoint.secret, delivery.event_id, now, delivery.body)
+            signature = standard_webhooks_headers(endpoint.secret, delivery.event_id, delivery.body, now)
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **signature}
         try:
             async with self._in_flight[delivery.source]:

@@ -8,7 +8,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from hub.binaries import temporal_cli
+from hub.dev.binaries import temporal_cli
 from sandbox.process import SandboxProcess
 from workflows.search_attributes import ALL
 

@@ -78,6 +78,9 @@ class FakePayments:
     async def find_by_order(self, order_id: str, *, reference: str) -> Payment | None:
         return self.by_key.get(reference)
 
+    async def order_of(self, payment_id: str) -> str | None:
+        return next((p.order_id for p in self.by_key.values() if p.payment_id == payment_id), None)
+
 
 class FakeInventory:
     def __init__(self, effects: Effects, short: dict[str, int] | None = None) -> None:
@@ -182,6 +185,9 @@ class FakeCarrier:
         delivered = self.polls[reference] >= self.deliver_after_polls
         status = TrackingStatus.DELIVERED if delivered else TrackingStatus.IN_TRANSIT
         return Tracking(reference=reference, tracking_code="TRK", status=status, raw_status=status.value.lower())
+
+    async def reference_of(self, shipment_id: str) -> str | None:
+        return next((label.reference for label in self.labels.values() if label.shipment_id == shipment_id), None)
 
 
 class FakeNotifier:

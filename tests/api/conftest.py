@@ -24,11 +24,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 from temporalio.testing import WorkflowEnvironment
 
-from api.auth import hash_key
 from domain.returns import ReturnPolicy
-from hub.processes import Process
-from hub.settings import ApiKey, ApiSettings, EventSettings, OrderSettings, Settings, to_env
-from hub.stack import demo_access, sandbox_settings
+from hub.dev.processes import Process
+from hub.dev.stack import demo_access, sandbox_settings
+from hub.runtime.api_keys import hash_key
+from hub.runtime.settings import ApiKey, ApiSettings, EventSettings, OrderSettings, Settings, to_env
 from sandbox.process import SandboxProcess, free_port
 
 

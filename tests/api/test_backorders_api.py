@@ -11,8 +11,8 @@ import pytest
 
 from domain.order import Order
 from domain.order_view import OrderView
-from hub.invariants import violations
-from hub.stack import webhook_targets
+from hub.dev.invariants import violations
+from hub.dev.stack import webhook_targets
 from sandbox.client import SandboxControl
 from sandbox.process import SandboxProcess
 from tests.api.conftest import ApiHub

@@ -13,7 +13,7 @@ from temporalio.client import Client
 
 from domain.contract import order_workflow_id
 from domain.status import OrderStatus
-from hub.stack import webhook_targets
+from hub.dev.stack import webhook_targets
 from sandbox.client import SandboxControl
 from sandbox.process import SandboxProcess
 from tests.api.conftest import ApiHub

@@ -16,7 +16,7 @@ from temporalio.service import RPCError
 from domain.order_view import OrderPolicy
 from domain.returns import ReturnPolicy
 from hub.client import OrderClient
-from hub.stack import webhook_targets
+from hub.dev.stack import webhook_targets
 from sandbox.client import SandboxControl
 from sandbox.process import SandboxProcess
 from tests.api.conftest import ApiHub

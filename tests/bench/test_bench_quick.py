@@ -12,7 +12,7 @@ HAPPY_PATH_ACTION_BUDGET = 15
 
 
 def test_a_tiny_bench_prints_every_figure_as_its_last_line(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "hub.bench", "--orders", "20", "--concurrency", "10", "--workers", "1"]
+    command = [sys.executable, "-m", "hub.verify.bench", "--orders", "20", "--concurrency", "10", "--workers", "1"]
     command += ["--warmup", "2", "--path-samples", "1", "--no-progress", "--out", str(tmp_path)]
     finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=170, check=False)
     assert finished.returncode == 0, finished.stderr[-3000:]

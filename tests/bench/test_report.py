@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from hub.bench import report
-from hub.bench.cpu import cpu_between
+from hub.verify.bench import report
+from hub.verify.bench.cpu import cpu_between
 
 
 def test_percentiles_interpolate_between_closest_ranks() -> None:

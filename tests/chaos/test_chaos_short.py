@@ -7,7 +7,7 @@ right, and the chaos must really have happened."""
 
 from pathlib import Path
 
-from hub.chaos.run import ChaosConfig, run
+from hub.verify.chaos.run import ChaosConfig, run
 
 SHORT = ChaosConfig(
     orders=40,

@@ -12,8 +12,8 @@ from domain.order_view import FailureReason, OrderView, initial_view
 from domain.returns import ReturnStatus, ReturnView
 from domain.shipments import ShipmentView
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
-from hub.chaos.checks import Records, check, tally
-from hub.chaos.workload import MIX, Kind, Stalled, Story, fault_rules, make_order, patiently, plan
+from hub.verify.chaos.checks import Records, check, tally
+from hub.verify.chaos.workload import MIX, Kind, Stalled, Story, fault_rules, make_order, patiently, plan
 from sandbox.faults import FaultSettings
 
 TOTAL = 12900 + 2 * 450

@@ -18,7 +18,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
-from worker import workflow_runner
+from hub.runtime.bootstrap import workflow_runner
 from workflows.order import OrderWorkflow
 from workflows.returns import ReturnWorkflow
 

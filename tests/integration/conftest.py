@@ -14,13 +14,13 @@ from temporalio.client import Client
 from domain.order import Order
 from domain.order_view import OrderView
 from hub.client import OrderClient
-from hub.invariants import violations
-from hub.settings import Settings
-from hub.stack import sandbox_settings
+from hub.dev.invariants import violations
+from hub.dev.stack import sandbox_settings
+from hub.runtime.bootstrap import running_worker
+from hub.runtime.settings import Settings
 from sandbox.client import SandboxControl
 from sandbox.process import SandboxProcess
 from tests.orders import policy
-from worker import running_worker
 
 # Shorter than the sandbox's 2 s hold on "timeout after apply" answers, so those really time out here.
 UPSTREAM_TIMEOUT_S = 1.0

@@ -21,7 +21,7 @@ def test_demo_exits_zero_when_every_demo_order_ends_as_expected(tmp_path: Path) 
         "HUB_STACK_DATA_DIR": str(tmp_path),
     }
     done = subprocess.run(
-        [sys.executable, "-m", "hub.stack", "demo"],
+        [sys.executable, "-m", "hub.dev.stack", "demo"],
         cwd=ROOT,
         env=env,
         capture_output=True,

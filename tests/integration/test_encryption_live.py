@@ -21,18 +21,18 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from api.auth import CODEC, READ, WRITE, hash_key
 from domain.contract import order_workflow_id
 from domain.order import Order
 from domain.status import OrderStatus
 from hub.client import OrderClient
-from hub.encryption import data_converter
-from hub.settings import ApiKey, ApiSettings, EncryptionKey, Settings
-from hub.upstreams import open_upstreams
+from hub.runtime.api_keys import CODEC, READ, WRITE, hash_key
+from hub.runtime.bootstrap import running_worker
+from hub.runtime.encryption import data_converter
+from hub.runtime.settings import ApiKey, ApiSettings, EncryptionKey, Settings
+from hub.runtime.upstreams import open_upstreams
 from sandbox.process import SandboxProcess
 from tests.integration.conftest import POLICY, hub_settings
 from tests.orders import BASE, make_order, unique_id
-from worker import running_worker
 
 UI_ORIGIN = "http://localhost:8233"
 CODEC_KEY = "hub_codec_" + uuid.uuid4().hex

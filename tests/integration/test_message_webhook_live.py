@@ -21,8 +21,8 @@ from starlette.routing import Route
 from activities.notifications import NotificationActivities
 from connectors.errors import ConfigurationError, IndeterminateError
 from domain.order import Customer
-from hub.settings import MessageWebhookSettings, Settings
-from hub.upstreams import open_upstreams
+from hub.runtime.settings import MessageWebhookSettings, Settings
+from hub.runtime.upstreams import open_upstreams
 from notifications.notice import CustomerNotice, NoticeKind, TrackingLink
 from sandbox.process import SandboxProcess, free_port
 from tests.integration.conftest import eventually, hub_settings

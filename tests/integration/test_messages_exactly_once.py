@@ -15,10 +15,10 @@ from temporalio.testing import WorkflowEnvironment
 from domain.order_view import OrderView
 from domain.status import OrderStatus
 from hub.client import DecisionRefused, OrderClient
-from hub.invariants import message_kind, message_violations, received_ids
-from hub.processes import Process
-from hub.settings import to_env
-from hub.stack import sandbox_settings
+from hub.dev.invariants import message_kind, message_violations, received_ids
+from hub.dev.processes import Process
+from hub.dev.stack import sandbox_settings
+from hub.runtime.settings import to_env
 from sandbox.process import SandboxProcess
 from tests.integration.conftest import POLICY, UPSTREAM_TIMEOUT_S, LiveHub, eventually
 from tests.orders import make_order, unique_id

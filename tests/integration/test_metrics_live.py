@@ -1,6 +1,6 @@
 """The worker's Prometheus endpoint: the SDK's metrics and the hub's counters, scraped after a known set of orders.
 
-The worker gets a Temporal runtime of its own (``worker.connect_worker_client``, as ``python worker.py`` builds
+The worker gets a Temporal runtime of its own (``bootstrap.connect_worker_client``, as ``python worker.py`` builds
 it), so the counters start at zero here and no other test's client is touched.
 """
 
@@ -18,12 +18,12 @@ from temporalio.client import Client
 from domain.contract import ORDER_WORKFLOW
 from domain.status import OrderStatus
 from hub.client import OrderClient
-from hub.settings import MetricsSettings
+from hub.runtime.bootstrap import connect_worker_client, running_worker
+from hub.runtime.settings import MetricsSettings
 from sandbox.client import SandboxControl
 from sandbox.process import SandboxProcess, free_port
 from tests.integration.conftest import POLICY, LiveHub, hub_settings
 from tests.orders import make_order
-from worker import connect_worker_client, running_worker
 
 _SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})? (?P<value>\S+)$")
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')

@@ -5,8 +5,8 @@ import uuid
 
 from activities.notifications import NotificationActivities
 from domain.order import Customer
-from hub.settings import NotificationSettings
-from hub.upstreams import open_upstreams
+from hub.runtime.settings import NotificationSettings
+from hub.runtime.upstreams import open_upstreams
 from notifications.notice import CustomerNotice, NoticeKind, TrackingLink
 from sandbox.client import SandboxControl
 from sandbox.process import SandboxProcess

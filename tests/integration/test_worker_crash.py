@@ -8,9 +8,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.status import OrderStatus
 from hub.client import OrderClient
-from hub.processes import Process
-from hub.settings import to_env
-from hub.stack import sandbox_settings
+from hub.dev.processes import Process
+from hub.dev.stack import sandbox_settings
+from hub.runtime.settings import to_env
 from sandbox.process import SandboxProcess
 from tests.integration.conftest import POLICY, UPSTREAM_TIMEOUT_S, LiveHub, eventually
 from tests.orders import make_order

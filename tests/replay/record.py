@@ -38,7 +38,7 @@ from domain.returns import (
     ReturnView,
 )
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
-from hub.binaries import temporal_cli
+from hub.dev.binaries import temporal_cli
 from tests.fakes import Effects, FakePayments
 from tests.orders import BASE, make_order, policy
 from tests.workflow.conftest import FakeHub, running_fake_hub

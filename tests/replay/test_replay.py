@@ -10,9 +10,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
+from hub.runtime.bootstrap import workflow_runner
 from tests.replay.altered import OrderWorkflowWithAnExtraTimer
 from tests.replay.record import HISTORIES, RECORDED
-from worker import workflow_runner
 from workflows.order import OrderWorkflow
 from workflows.returns import ReturnWorkflow
 

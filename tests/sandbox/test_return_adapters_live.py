@@ -1,7 +1,7 @@
 """The production adapters for returns against the real sandbox process: ``RestErpInventory.receive_return`` and
 ``EasyPostCarrier.buy_label`` for a return label, including answers lost after the upstream applied the change.
 
-The clients are built as ``hub/upstreams.py`` builds them (base URL, bearer key, a timeout shorter than the
+The clients are built as ``hub/runtime/upstreams.py`` builds them (base URL, bearer key, a timeout shorter than the
 sandbox's 2 s hold on "timeout after apply" answers, so those really time out here).
 """
 

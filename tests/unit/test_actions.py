@@ -7,7 +7,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
 
-from hub.actions import count_actions, history_bytes
+from hub.verify.actions import count_actions, history_bytes
 
 HISTORIES = Path(__file__).parent.parent / "replay" / "histories"
 HAPPY_PATH_BUDGET = 15

@@ -20,7 +20,7 @@ from connectors.message_webhook import MessageWebhookNotifier
 from connectors.sms_encoding import segments
 from connectors.twilio_sms import MAX_SEGMENTS, TwilioSmsNotifier, reference_of, sms_text
 from domain.notification import Delivery, OutboundMessage
-from hub.settings import NotificationSettings
+from hub.runtime.settings import NotificationSettings
 
 ACCOUNT = "AC" + "a" * 32
 PHONE = "+33612345678"
@@ -345,7 +345,7 @@ def test_settings_require_what_a_configured_channel_needs() -> None:
 
 
 def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from hub.settings import Settings
+    from hub.runtime.settings import Settings
 
     monkeypatch.setenv("HUB_NOTIFICATIONS__EVENTS", '{"order-shipped": ["email", "sms"]}')
     monkeypatch.setenv("HUB_NOTIFICATIONS__SMS__FROM_NUMBER", "+15005550006")

@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from hub.settings import Settings
+from hub.runtime.settings import Settings
 from workflows.search_attributes import ALL, cli_flag
 
 ROOT = Path(__file__).resolve().parents[2]

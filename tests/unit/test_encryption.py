@@ -12,8 +12,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DefaultFailureConverterWithEncodedAttributes
 
 from domain.order import Customer
-from hub.encryption import EncryptionCodec, Key, PayloadDecryptionError, data_converter
-from hub.settings import EncryptionKey, TemporalSettings, to_env
+from hub.runtime.encryption import EncryptionCodec, Key, PayloadDecryptionError, data_converter
+from hub.runtime.settings import EncryptionKey, TemporalSettings, to_env
 
 SECRET = b'{"email": "ada@example.com", "name": "Ada Lovelace"}'
 
@@ -123,7 +123,7 @@ def test_keys_are_validated_and_stay_secret() -> None:
 
 
 def test_environment_configures_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    from hub.settings import Settings
+    from hub.runtime.settings import Settings
 
     secret = base64.b64encode(os.urandom(32)).decode()
     monkeypatch.setenv("HUB_TEMPORAL__ENCRYPTION_KEYS", f'[{{"id": "k1", "key": "{secret}"}}]')
@@ -133,7 +133,7 @@ def test_environment_configures_keys(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_stack_keeps_its_demo_key_between_runs(tmp_path: Path) -> None:
-    from hub.stack import demo_encryption_keys
+    from hub.dev.stack import demo_encryption_keys
 
     [first] = demo_encryption_keys(tmp_path)
     assert first.name == "demo-1"

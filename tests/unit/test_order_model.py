@@ -8,7 +8,7 @@ from temporalio.client import Client
 
 from domain.order import NewOrder, Order
 from hub.client import OrderClient
-from hub.settings import Settings
+from hub.runtime.settings import Settings
 from tests.orders import BASE, make_order
 
 

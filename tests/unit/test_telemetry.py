@@ -6,8 +6,8 @@ from fastapi import FastAPI
 from temporalio.contrib.opentelemetry import TracingInterceptor
 
 from api import metrics
-from hub.settings import Settings, TracingSettings
-from hub.telemetry import prometheus_runtime, tracing_interceptors
+from hub.runtime.settings import Settings, TracingSettings
+from hub.runtime.telemetry import prometheus_runtime, tracing_interceptors
 from sandbox.process import free_port
 
 

@@ -7,8 +7,8 @@ import pytest
 from pydantic import ValidationError
 from temporalio.service import TLSConfig
 
-from hub.settings import TemporalSettings
-from hub.upstreams import security
+from hub.runtime.settings import TemporalSettings
+from hub.runtime.temporal import security
 
 
 def test_a_local_dev_server_needs_no_credentials() -> None:

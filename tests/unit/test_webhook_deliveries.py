@@ -19,7 +19,7 @@ from api.webhooks import webhooks_router
 from connectors.webhook_signatures import sign_standard
 from domain.events import StockEvent
 from hub.client import OrderClient
-from hub.settings import WebhookSecrets
+from hub.runtime.settings import WebhookSecrets
 
 SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 

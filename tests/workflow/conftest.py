@@ -11,9 +11,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.order_view import OrderPolicy
 from hub.client import OrderClient
+from hub.runtime import bootstrap
+from hub.runtime.upstreams import Upstreams
 from tests.fakes import Effects, FakeCarrier, FakeInventory, FakeNotifier, FakePayments, FakePublisher
 from tests.orders import policy
-from worker import activity_functions, order_worker
 
 
 @dataclass
@@ -50,14 +51,14 @@ async def running_fake_hub(
         notifier=FakeNotifier(effects),
         publisher=FakePublisher(),
     )
-    fns = activity_functions(
+    upstreams = Upstreams(
         payment=hub.payments,
         inventory=hub.inventory,
         carrier=hub.carrier,
         notifier=hub.notifier,
         publisher=hub.publisher,
     )
-    async with order_worker(env.client, task_queue, fns):
+    async with bootstrap.worker(env.client, task_queue, upstreams):
         yield hub
 
 

@@ -12,7 +12,7 @@ import structlog
 from temporalio import activity, workflow
 
 from domain.status import OrderStatus
-from hub.logging import configure_logging
+from hub.runtime.logging import configure_logging
 from tests.orders import make_order
 from tests.workflow.conftest import FakeHub
 

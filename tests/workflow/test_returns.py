@@ -41,10 +41,10 @@ from domain.returns import (
     WarehouseReceipt,
 )
 from domain.status import FulfillmentStatus
+from hub.runtime.bootstrap import activity_functions
 from tests.orders import BASE, unique_id
 from tests.workflow.conftest import FakeHub
 from tests.workflow.parent_stub import OrderAfterSalesStub
-from worker import activity_functions
 from workflows.returns import ReturnWorkflow
 from workflows.rma import return_search_attributes
 from workflows.search_attributes import CUSTOMER_ID, ORDER_ID, RETURN_STATUS
