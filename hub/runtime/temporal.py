@@ -26,9 +26,9 @@ async def connect_temporal(
     """Connect, waiting for the server for up to ``temporal.connect_timeout_s``: processes of a deployment start
     in any order, and a worker that dies because Temporal was a second late helps nobody.
 
-    ``runtime`` carries the metrics exporter and ``interceptors`` the tracing (``hub.runtime.telemetry``); workers built
-    on the client inherit both, and its data converter, which encrypts payloads when keys are configured
-    (``hub.runtime.encryption``)."""
+    ``runtime`` carries the metrics exporter and ``interceptors`` the tracing (``hub.runtime.telemetry``);
+    workers built on the client inherit both, and its data converter, which encrypts payloads when keys are
+    configured (``hub.runtime.encryption``)."""
     deadline = time.monotonic() + settings.temporal.connect_timeout_s
     pause = 0.2
     while True:

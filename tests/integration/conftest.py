@@ -59,7 +59,7 @@ class LiveHub:
 
 @pytest.fixture
 async def live_hub(temporal_client: Client, sandbox: SandboxProcess, control: SandboxControl) -> AsyncIterator[LiveHub]:
-    """An in-process worker built by worker.py's own composition, on a task queue of its own."""
+    """An in-process worker built by the bootstrap, as ``python worker.py`` builds it, on a task queue of its own."""
     task_queue = f"orders-{uuid.uuid4().hex}"
     async with running_worker(temporal_client, hub_settings(sandbox), task_queue):
         yield LiveHub(OrderClient(temporal_client, task_queue=task_queue, policy=POLICY), control)

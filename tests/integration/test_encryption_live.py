@@ -1,8 +1,9 @@
 """Issue 6: customer data reaches the Temporal server only encrypted, and the codec server shows it to a key
 holder with the ``codec:decode`` scope, from the Web UI's origin only.
 
-Orders run on the real dev server through worker.py's composition with an encrypting client; the history is then
-read back with a plain client, as anyone with access to the server (or its database) would read it.
+Orders run on the real dev server through the bootstrap's composition (``python worker.py``'s) with an encrypting
+client; the history is then read back with a plain client, as anyone with access to the server (or its database)
+would read it.
 """
 
 import base64
@@ -26,10 +27,9 @@ from domain.order import Order
 from domain.status import OrderStatus
 from hub.client import OrderClient
 from hub.runtime.api_keys import CODEC, READ, WRITE, hash_key
-from hub.runtime.bootstrap import running_worker
+from hub.runtime.bootstrap import api_app, running_worker
 from hub.runtime.encryption import data_converter
 from hub.runtime.settings import ApiKey, ApiSettings, EncryptionKey, Settings
-from hub.runtime.upstreams import open_upstreams
 from sandbox.process import SandboxProcess
 from tests.integration.conftest import POLICY, hub_settings
 from tests.orders import BASE, make_order, unique_id
@@ -160,10 +160,11 @@ async def test_history_search_attributes_and_failures_hold_no_customer_data(encr
 @pytest.fixture
 async def codec_api(encrypted_hub: EncryptedHub) -> AsyncIterator[httpx.AsyncClient]:
     """The API app, in process, on the encrypting client: it serves the codec endpoints."""
-    async with open_upstreams(encrypted_hub.settings) as upstreams:
-        app = create_app(encrypted_hub.settings, encrypted_hub.encrypting, upstreams)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://hub") as http:
-            yield http
+    async with (
+        api_app(encrypted_hub.settings, create_app, temporal=encrypted_hub.encrypting) as app,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://hub") as http,
+    ):
+        yield http
 
 
 def bearer(key: str) -> dict[str, str]:
