@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 
 from temporalio.client import Client
 from temporalio.worker import Worker, WorkflowRunner
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.boundary import ConnectorBoundaryInterceptor
 from activities.inventory import InventoryActivities
@@ -25,6 +24,7 @@ from activities.shipping import ShippingActivities
 from activities.status_events import StatusEventActivities
 from connectors.ports import Carrier, Inventory, Notifier, PaymentGateway, StatusPublisher
 from hub.runtime.logging import configure_logging
+from hub.runtime.sandbox import workflow_runner
 from hub.runtime.settings import Settings
 from hub.runtime.telemetry import prometheus_runtime, tracing_interceptors
 from hub.runtime.temporal import connect_temporal
@@ -95,16 +95,6 @@ def activity_functions(
     ]
 
 
-def workflow_runner() -> SandboxedWorkflowRunner:
-    """The sandbox workflows run in: the worker's, and the replay tests' (``tests/replay``), so that a history
-    replays exactly as a worker would resume it."""
-    return SandboxedWorkflowRunner(
-        # pydantic's EmailStr imports these lazily on first validation; loading them once, outside the
-        # sandbox, keeps every workflow run from re-importing them.
-        restrictions=SandboxRestrictions.default.with_passthrough_modules("email_validator", "idna")
-    )
-
-
 def worker(
     client: Client,
     task_queue: str,
@@ -126,7 +116,7 @@ def worker(
             publisher=upstreams.publisher,
         ),
         interceptors=[ConnectorBoundaryInterceptor()],
-        workflow_runner=runner or workflow_runner(),
+        workflow_runner=runner or workflow_runner(client.data_converter),
     )
 
 

@@ -30,6 +30,11 @@ def test_a_tiny_bench_prints_every_figure_as_its_last_line(tmp_path: Path) -> No
     assert set(figures["history_events_per_order"]) == set(actions)
     assert all(size > 0 for size in figures["history_bytes_per_order"].values())
     assert figures["reference_activities"] > 0
+    per_workflow = figures["cpu_ms_per_workflow"]
+    assert all(per_workflow[side][role] > 0 for side in ("hub", "reference") for role in ("worker_ms", "server_ms"))
+    core = per_workflow["hub"]["worker_ms"] + per_workflow["hub"]["server_ms"]
+    reference = per_workflow["reference"]["worker_ms"] + per_workflow["reference"]["server_ms"]
+    assert figures["core_ratio"] == round(reference / core, 3)
     assert [mb > 0 for mb in figures["worker_memory_mb"]] == [True]
     assert (figures["orders"], figures["concurrency"], figures["workers"], figures["failed_orders"]) == (20, 10, 1, 0)
     assert figures["machine"]["cpus"] >= 1

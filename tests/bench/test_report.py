@@ -79,3 +79,24 @@ def test_the_page_keeps_hand_written_notes_when_regenerated(tmp_path: Path) -> N
 def test_the_chart_is_a_png(tmp_path: Path) -> None:
     report.chart(tmp_path / "chart.png", _figures())
     assert (tmp_path / "chart.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_core_ratio_weighs_worker_and_server_per_workflow_on_each_side() -> None:
+    cpu_s = {
+        "hub": {"hub worker": 6.0, "temporal server": 7.0, "sandbox": 3.0, "api": 1.0},
+        "reference": {"reference worker": 3.5, "temporal server": 6.5},
+    }
+    core = report.core_cpu(cpu_s, {"hub": 100, "reference": 100})
+    assert core["cpu_ms_per_workflow"] == {
+        "hub": {"worker_ms": 60.0, "server_ms": 70.0},
+        "reference": {"worker_ms": 35.0, "server_ms": 65.0},
+    }
+    assert core["core_ratio"] == round(100 / 130, 3)  # the sandbox and the API are not the core's
+    assert report.core_cpu({}, {})["core_ratio"] is None
+
+
+def test_the_page_states_the_core_ratio() -> None:
+    figures = {**_figures(), **report.core_cpu(_figures()["cpu_s"], {"hub": 100, "reference": 100})}
+    assert "| core ratio: worker+server CPU per reference workflow ÷ per hub order | 0.167 (10.0 + 0.0 ms ÷ 60.0" in (
+        report.markdown(figures, "make bench")
+    )

@@ -18,7 +18,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
-from hub.runtime.bootstrap import workflow_runner
+from hub.runtime.sandbox import workflow_runner
 from workflows.order import OrderWorkflow
 from workflows.returns import ReturnWorkflow
 
@@ -36,7 +36,7 @@ async def test_a_history_with_an_update_after_a_timed_out_task_does_not_replay_o
     replayer = Replayer(
         workflows=[OrderWorkflow, ReturnWorkflow],
         data_converter=pydantic_data_converter,
-        workflow_runner=workflow_runner(),
+        workflow_runner=workflow_runner(pydantic_data_converter),
     )
     with pytest.raises(NondeterminismError, match="Update machine does not handle this event"):
         await replayer.replay_workflow(_history(path))

@@ -10,7 +10,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
-from hub.runtime.bootstrap import workflow_runner
+from hub.runtime.sandbox import workflow_runner
 from tests.replay.altered import OrderWorkflowWithAnExtraTimer
 from tests.replay.record import HISTORIES, RECORDED
 from workflows.order import OrderWorkflow
@@ -24,7 +24,9 @@ def _history(path: Path) -> WorkflowHistory:
 
 def _replayer(*workflows: type) -> Replayer:
     return Replayer(
-        workflows=list(workflows), data_converter=pydantic_data_converter, workflow_runner=workflow_runner()
+        workflows=list(workflows),
+        data_converter=pydantic_data_converter,
+        workflow_runner=workflow_runner(pydantic_data_converter),
     )
 
 

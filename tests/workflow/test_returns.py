@@ -13,7 +13,6 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.boundary import ConnectorBoundaryInterceptor
 from domain.contract import Refusal, order_workflow_id, return_workflow_id
@@ -42,6 +41,7 @@ from domain.returns import (
 )
 from domain.status import FulfillmentStatus
 from hub.runtime.bootstrap import activity_functions
+from hub.runtime.sandbox import workflow_runner
 from tests.orders import BASE, unique_id
 from tests.workflow.conftest import FakeHub
 from tests.workflow.parent_stub import OrderAfterSalesStub
@@ -467,9 +467,7 @@ async def test_the_order_workflow_that_started_the_rma_is_told_how_it_ended(fake
         workflows=[OrderAfterSalesStub, ReturnWorkflow],
         activities=fns,
         interceptors=[ConnectorBoundaryInterceptor()],
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules("email_validator", "idna")
-        ),
+        workflow_runner=workflow_runner(fake_hub.env.client.data_converter),
     )
     async with worker:
         outcome = await fake_hub.env.client.execute_workflow(

@@ -105,6 +105,7 @@ def markdown(figures: Mapping[str, Any], command: str) -> str:
         f"| reference workflow ({figures['reference_activities']} no-op activities) per second "
         f"| {figures['reference_per_s']} |",
         f"| ratio hub / reference | {figures['ratio']} |",
+        *_core(figures),
         *_local_reference(figures),
         f"| latency place → result, p50 / p95 / p99 | {latency['p50']} / {latency['p95']} / {latency['p99']} ms |",
         *_reference_latency(figures),
@@ -132,6 +133,18 @@ def markdown(figures: Mapping[str, Any], command: str) -> str:
         lines += ["", "## Where the time goes", "", *_cpu_table(cpu, figures, machine["cpus"])]
     lines += ["", "![throughput, latency and actions](benchmarks.png)", "", NOTES_START, "", NOTES_END, ""]
     return "\n".join(lines)
+
+
+def _core(figures: Mapping[str, Any]) -> list[str]:
+    """The core ratio's row: worker and server CPU per workflow, reference ÷ hub (absent from older figures)."""
+    per_workflow = figures.get("cpu_ms_per_workflow")
+    if not per_workflow:
+        return []
+    hub, reference = per_workflow["hub"], per_workflow["reference"]
+    return [
+        f"| core ratio: worker+server CPU per reference workflow ÷ per hub order | {figures['core_ratio']} "
+        f"({reference['worker_ms']} + {reference['server_ms']} ms ÷ {hub['worker_ms']} + {hub['server_ms']} ms) |"
+    ]
 
 
 def _cpu_table(cpu: Mapping[str, Mapping[str, float]], figures: Mapping[str, Any], cpus: int) -> list[str]:
@@ -182,6 +195,29 @@ DEFAULT_NOTES = """## Cost choices
 
 _To be written by the lead: which actions the happy path spends and why (signals from webhooks rather than
 polling timers, search-attribute upserts only on status changes, …)._"""
+
+
+CORE_ROLES = {"hub": ("hub worker", "temporal server"), "reference": ("reference worker", "temporal server")}
+"""What the core ratio counts on each side: the worker that runs the workflows and the Temporal server. The sandbox,
+the API and the driver are the upstreams and the customers of the hub; they have no counterpart on the
+reference's side, so they stay out of this ratio (the throughput ratio carries them)."""
+
+
+def core_cpu(cpu_s: Mapping[str, Mapping[str, float]], completed: Mapping[str, int]) -> dict[str, Any]:
+    """CPU milliseconds per completed workflow of each side's worker and server, and the core ratio: reference
+    worker+server per workflow ÷ hub worker+server per order (1.0: an order costs the core no more than a workflow
+    with as many no-op activities)."""
+    per_workflow: dict[str, dict[str, float]] = {}
+    for side, (worker, server) in CORE_ROLES.items():
+        count = completed.get(side, 0)
+        window = cpu_s.get(side, {})
+        per_workflow[side] = {
+            "worker_ms": round(1000 * window.get(worker, 0.0) / count, 1) if count else 0.0,
+            "server_ms": round(1000 * window.get(server, 0.0) / count, 1) if count else 0.0,
+        }
+    hub = per_workflow["hub"]["worker_ms"] + per_workflow["hub"]["server_ms"]
+    reference = per_workflow["reference"]["worker_ms"] + per_workflow["reference"]["server_ms"]
+    return {"cpu_ms_per_workflow": per_workflow, "core_ratio": round(reference / hub, 3) if hub else None}
 
 
 def write_markdown(path: Path, figures: Mapping[str, Any], command: str) -> None:

@@ -403,6 +403,10 @@ def _figures(
         "workers": config.workers,
         "wall_s": {"hub": round(hub.wall_s, 2), "reference": round(reference.wall_s, 2)},
         "cpu_s": {"hub": hub.cpu_s, "reference": reference.cpu_s},
+        **report.core_cpu(
+            {"hub": hub.cpu_s, "reference": reference.cpu_s},
+            {"hub": len(hub.latencies_s), "reference": len(reference.latencies_s)},
+        ),
         "cpu_share_hub_window": {
             role: round(seconds / hub.wall_s, 2) for role, seconds in hub.cpu_s.items() if hub.wall_s
         },
