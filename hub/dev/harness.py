@@ -18,7 +18,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
@@ -42,7 +42,7 @@ from hub.dev.stack import (
 from hub.runtime.settings import OrderSettings, Settings, to_env
 from hub.runtime.temporal import connect_temporal
 from sandbox.client import SandboxControl
-from sandbox.process import SandboxProcess, free_port
+from sandbox.process import PortTaken, SandboxProcess, free_port, on_fresh_ports_async, port_taken
 
 HOST = "127.0.0.1"
 T = TypeVar("T")
@@ -75,8 +75,10 @@ class Harness:
         self.data_dir = data_dir
         self.log_dir = data_dir / "logs"
         self.task_queue = task_queue
-        self.temporal_port = free_port()
-        self.temporal_address = f"{HOST}:{self.temporal_port}"
+        self._server = DevServer(self.log_dir, data_dir / "temporal.db", pragmas=SQLITE_PRAGMAS)
+        self.temporal_port = 0
+        self.temporal_address = ""
+        """Where the dev server listens (filled in on entry)."""
         self.api_url = ""
         self.access: DemoAccess = demo_access()
         self.sandbox = SandboxProcess(log_path=self.log_dir / "sandbox.log")
@@ -84,7 +86,6 @@ class Harness:
         self._sandbox_options = sandbox or {}
         self._order_settings = orders or OrderSettings(tracking_poll_interval=timedelta(minutes=10))
         self._upstream_timeout_s = upstream_timeout_s
-        self._temporal: Process | None = None
         self._api: Process | None = None
         self._workers: list[Process | None] = []
         self._client: Client | None = None
@@ -113,13 +114,13 @@ class Harness:
             self._api.stop()
             self._api = None
         self.sandbox.stop()
-        if self._temporal is not None:
-            self._temporal.stop()
-            self._temporal = None
+        self._server.stop()
 
     async def _start(self) -> None:
-        self._start_temporal()
-        self.sandbox.start(HOST, None, None, log_level="warning", **self._sandbox_options)
+        self._server.launch()
+        self.sandbox.start(HOST, None, None, log_level="warning", **self._sandbox_options)  # while the server starts
+        await self._server.up(timeout_s=60)
+        self.temporal_port, self.temporal_address = self._server.port, self._server.address
         hub = sandbox_settings(
             self.sandbox,
             temporal_address=self.temporal_address,
@@ -127,23 +128,16 @@ class Harness:
             timeout_s=self._upstream_timeout_s,
         )
         self.settings = hub.model_copy(update={"orders": self._order_settings})
-        api_port = free_port()
-        self.api_url = f"http://{HOST}:{api_port}"
-        api_env = {**to_env(api_settings(self.settings, self.access, HOST, api_port)), **self.python_env()}
-        self._api = Process("api", [sys.executable, "-m", "api"], self.log_dir, api_env)
-        await _wait_for_port(HOST, self.temporal_port, self._temporal, timeout_s=60)
         self._client = await connect_temporal(self.settings)
         self._workers = [self._spawn_worker(i) for i in range(self._worker_count)]
-        await wait_until_up(f"{self.api_url}/readyz", self._api, timeout_s=90)
+
+        def api_env(port: int) -> dict[str, str]:
+            return {**to_env(api_settings(self.settings, self.access, HOST, port)), **self.python_env()}
+
+        self._api, self.api_url = await start_api(self.log_dir, api_env, timeout_s=90)
         async with SandboxControl(self.sandbox.base_url) as control:
             # The sandbox pushes its events to the API, as the real upstreams would.
             await control.set_webhooks(**webhook_targets(self.api_url, self.access.secrets))
-
-    def _start_temporal(self) -> None:
-        pragmas = [flag for pragma in SQLITE_PRAGMAS for flag in ("--sqlite-pragma", pragma)]
-        extra = ["--http-port", str(free_port()), "--metrics-port", str(free_port()), *pragmas]
-        command = temporal_command(HOST, self.temporal_port, self.data_dir / "temporal.db", extra=extra)
-        self._temporal = Process("temporal", command, self.log_dir)
 
     def _spawn_worker(self, index: int) -> Process:
         return Process.worker(self.log_dir, {**to_env(self.settings), **self.python_env()}, name=f"worker-{index}")
@@ -207,10 +201,9 @@ class Harness:
     async def restart_temporal(self, *, timeout_s: float = 60.0) -> None:
         """Stop the dev server (SIGTERM, then SIGKILL) and start it again on the same port and SQLite file;
         returns once it answers. Clients and workers reconnect by themselves."""
-        if self._temporal is not None:
-            self._temporal.stop()
-        self._start_temporal()
-        await _wait_for_port(HOST, self.temporal_port, self._temporal, timeout_s=timeout_s)
+        self._server.stop()
+        self._server.launch(same_ports=True)
+        await self._server.up(timeout_s=timeout_s)
         deadline = time.monotonic() + timeout_s
         while True:  # the port opens a moment before the frontend serves the namespace
             try:
@@ -220,6 +213,84 @@ class Harness:
                 if time.monotonic() > deadline:
                     raise
                 await asyncio.sleep(0.2)
+
+
+class DevServer:
+    """``temporal server start-dev`` without its Web UI, on free ports, its output in ``log_dir/temporal.log``:
+    the harness's server, and the test suite's. ``db_file`` None keeps everything in memory; ``pragmas`` are
+    SQLite pragmas for the file."""
+
+    def __init__(self, log_dir: Path, db_file: Path | None, *, pragmas: Sequence[str] = ()) -> None:
+        self.port = 0
+        self._log_dir = log_dir
+        self._db_file = db_file
+        self._pragmas = [flag for pragma in pragmas for flag in ("--sqlite-pragma", pragma)]
+        self._other_ports: tuple[int, int] = (0, 0)
+        self._process: Process | None = None
+        self._picked = True
+
+    @property
+    def address(self) -> str:
+        """``host:port`` of the frontend (gRPC)."""
+        return f"{HOST}:{self.port}"
+
+    def launch(self, *, same_ports: bool = False) -> None:
+        """Start the server, on the ports it had before if ``same_ports`` (a restart: clients know them), else on
+        free ones; :meth:`up` waits for it."""
+        self._picked = not same_ports
+        if not same_ports:
+            self.port, self._other_ports = free_port(), (free_port(), free_port())
+        http, metrics = self._other_ports
+        extra = ["--http-port", str(http), "--metrics-port", str(metrics), *self._pragmas]
+        self._process = Process(
+            "temporal", temporal_command(HOST, self.port, self._db_file, extra=extra), self._log_dir
+        )
+
+    async def up(self, *, timeout_s: float = 60.0) -> None:
+        """Return once the launched server answers on its port. If it exited because a port picked for it was
+        taken before it could bind it, start it again on fresh ports (not on a restart's: clients know those)."""
+
+        async def attempt() -> None:
+            if self._process is None:
+                self.launch()
+            try:
+                await _wait_for_port(HOST, self.port, self._process, timeout_s=timeout_s)
+            except BaseException:
+                self.stop()
+                raise
+
+        await on_fresh_ports_async(attempt, attempts=5 if self._picked else 1)
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL (see :meth:`Process.stop`); a stopped server may be launched again."""
+        if self._process is not None:
+            self._process.stop()
+            self._process = None
+
+
+async def start_api(
+    log_dir: Path, env: Callable[[int], dict[str, str]], *, timeout_s: float = 90.0
+) -> tuple[Process, str]:
+    """``python -m api`` configured by ``env(port)`` on a free port, once its ``/readyz`` answers; started again on
+    a fresh port if the one picked was taken before the API could bind it. Returns the process and its URL."""
+
+    async def attempt() -> tuple[Process, str]:
+        port = free_port()
+        url = f"http://{HOST}:{port}"
+        api = Process("api", [sys.executable, "-m", "api"], log_dir, env(port))
+        try:
+            await wait_until_up(f"{url}/readyz", api, timeout_s=timeout_s)
+        except RuntimeError as failed:
+            api.stop()
+            if port_taken(api.tail()):
+                raise PortTaken(str(failed)) from failed
+            raise
+        except BaseException:
+            api.stop()
+            raise
+        return api, url
+
+    return await on_fresh_ports_async(attempt)
 
 
 def peak_rss_mb(pid: int) -> float | None:
@@ -244,7 +315,8 @@ async def _wait_for_port(host: str, port: int, process: Process | None, *, timeo
         except OSError:
             pass
         if process is not None and process.popen.poll() is not None:
-            raise RuntimeError(f"{process.name} exited:\n{process.tail()}")
+            output = process.tail()
+            raise (PortTaken if port_taken(output) else RuntimeError)(f"{process.name} exited:\n{output}")
         if time.monotonic() > deadline:
             raise RuntimeError(f"nothing answers on {host}:{port} after {timeout_s:.0f} s")
         await asyncio.sleep(0.1)

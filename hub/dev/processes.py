@@ -17,6 +17,7 @@ class Process:
         self.name = name
         self.log_path = log_dir / f"{name}.log"
         self._log: IO[bytes] = self.log_path.open("ab")
+        self._log_start = self._log.tell()  # the log may hold an earlier run's lines (a restarted worker)
         self.popen = subprocess.Popen(
             command, stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=ROOT
         )
@@ -37,4 +38,7 @@ class Process:
         self._log.close()
 
     def tail(self, lines: int = 20) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        """The last ``lines`` this process wrote (not an earlier run's, in the same log)."""
+        with self.log_path.open("rb") as log:
+            log.seek(self._log_start)
+            return "\n".join(log.read().decode(errors="replace").splitlines()[-lines:])

@@ -67,10 +67,11 @@ class StackSettings(BaseSettings):
 
 
 def temporal_command(
-    host: str, port: int, db_file: Path, *, ui_port: int | None = None, extra: Sequence[str] = ()
+    host: str, port: int, db_file: Path | None, *, ui_port: int | None = None, extra: Sequence[str] = ()
 ) -> list[str]:
-    """``temporal server start-dev`` on ``host:port`` with its SQLite file and every search attribute the hub
-    uses; no Web UI when ``ui_port`` is None (measurement runs, which also pass ``extra`` server flags)."""
+    """``temporal server start-dev`` on ``host:port`` with its SQLite file (in memory when ``db_file`` is None, as
+    for the test suite) and every search attribute the hub uses; no Web UI when ``ui_port`` is None (measurement
+    runs and tests, which also pass ``extra`` server flags)."""
     command = [
         temporal_cli(),
         "server",
@@ -79,8 +80,7 @@ def temporal_command(
         host,
         "--port",
         str(port),
-        "--db-filename",
-        str(db_file),
+        *(["--db-filename", str(db_file)] if db_file is not None else []),
         "--log-level",
         "warn",
         *(["--ui-port", str(ui_port)] if ui_port is not None else ["--headless"]),
