@@ -2,38 +2,20 @@
 and choices, the customer's answer comes through the API, and the ERP's own ``stock.changed`` webhook wakes the
 order for its second parcel. Each parcel is captured for exactly what it carries."""
 
-import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
 
 from domain.order import Order
 from domain.order_view import OrderView
 from hub.dev.invariants import violations
-from hub.dev.stack import webhook_targets
 from sandbox.client import SandboxControl
-from sandbox.process import SandboxProcess
-from tests.api.conftest import ApiHub
-from tests.api.test_orders_api import PROBLEM, order_json, until
+from tests.api.conftest import until
+from tests.api.test_orders_api import PROBLEM, order_json
+from tests.eventually import eventually
 from tests.orders import unique_id
 
 SOFA_PRICE = 45000
-
-
-@pytest.fixture
-async def upstreams_push_to_the_api(api_hub: ApiHub, sandbox: SandboxProcess) -> AsyncIterator[SandboxControl]:
-    async with SandboxControl(sandbox.base_url) as control:
-        await control.set_webhooks(**webhook_targets(api_hub.url, api_hub.settings.api.webhooks))
-        yield control
-        await control.clear_webhooks()
-
-
-@pytest.fixture
-async def http(api_hub: ApiHub) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=api_hub.url, headers=api_hub.headers(), timeout=30) as client:
-        yield client
 
 
 def _captured_parcels(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -94,9 +76,10 @@ async def test_a_decision_on_an_order_that_waits_for_nothing_is_refused(http: ht
 
 
 async def until_mail(control: SandboxControl, order_id: str, kind: str) -> dict[str, Any]:
-    for _ in range(100):
-        for mail in await control.mail(order_id):
-            if f".{kind}." in mail["message_id"]:
-                return mail
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"no {kind} message for {order_id}")
+    mail = await eventually(
+        lambda: control.mail(order_id),
+        lambda mail: any(f".{kind}." in m["message_id"] for m in mail),
+        what=f"a {kind} message for {order_id}",
+        show=lambda mail: [m["message_id"] for m in mail],
+    )
+    return next(m for m in mail if f".{kind}." in m["message_id"])

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -21,8 +20,9 @@ from sandbox.process import free_port
 from tests.api.conftest import ApiHub
 from tests.api.test_orders_api import order_json, shipment_id_of
 from tests.api.webhook_requests import carrier_delivery, erp_shipment_confirmed, payment_dispute
-from tests.integration.conftest import eventually
+from tests.eventually import eventually
 from tests.orders import BASE, unique_id
+from tests.servers import serving
 
 runner = CliRunner()
 
@@ -68,13 +68,12 @@ async def shown(
     api_hub: ApiHub, order_id: str, predicate: Callable[[dict[str, Any]], bool], timeout_s: float = 30
 ) -> dict[str, Any]:
     """``hub order show ID --json`` until the order satisfies ``predicate``."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
+
+    async def show() -> dict[str, Any]:
         order: dict[str, Any] = json.loads(succeeded(await hub(api_hub, "order", "show", order_id, "--json")).stdout)
-        if predicate(order):
-            return order
-        assert asyncio.get_running_loop().time() < deadline, f"{order_id} never satisfied the condition: {order}"
-        await asyncio.sleep(0.2)
+        return order
+
+    return await eventually(show, predicate, what=f"{order_id} to satisfy the condition", timeout_s=timeout_s)
 
 
 def captured(order: dict[str, Any]) -> bool:
@@ -134,13 +133,15 @@ async def test_orders_are_listed_by_customer_once_visible(api_hub: ApiHub, tmp_p
         file = write(tmp_path, order_json(order_id, customer={**BASE["customer"], "id": customer}))
         succeeded(await hub(api_hub, "order", "place", str(file)))
 
-    for _ in range(50):  # the list comes from Temporal's visibility store, which lags writes a little
-        listed = json.loads(succeeded(await hub(api_hub, "order", "list", "--customer", customer, "--json")).stdout)
-        if sorted(item["order_id"] for item in listed["items"]) == ids:
-            break
-        await asyncio.sleep(0.2)
-    else:
-        raise AssertionError(f"never listed both orders: {listed}")
+    async def listed() -> dict[str, Any]:
+        page: dict[str, Any] = json.loads(
+            succeeded(await hub(api_hub, "order", "list", "--customer", customer, "--json")).stdout
+        )
+        return page
+
+    await eventually(  # the list comes from Temporal's visibility store, which lags writes a little
+        listed, lambda page: sorted(item["order_id"] for item in page["items"]) == ids, what="both orders listed"
+    )
 
     table = succeeded(await hub(api_hub, "order", "list", "--customer", customer, "--limit", "10")).stdout
     assert all(order_id in table for order_id in ids) and customer in table
@@ -287,20 +288,7 @@ async def test_an_api_that_answers_503_exits_3_so_a_script_retries(api_hub: ApiH
         body = {"type": "about:blank", "title": "Temporarily unavailable", "status": 503}
         return JSONResponse(body, status_code=503, media_type="application/problem+json", headers={"Retry-After": "2"})
 
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(Starlette(routes=[Route("/orders/{id}", unavailable)]), port=port, log_level="warning")
-    )
-    serving = asyncio.create_task(server.serve())
-    try:
-        await eventually(lambda: _started(server), timeout_s=10)
-        result = await hub(api_hub, "--api-url", f"http://127.0.0.1:{port}", "order", "show", "X-1")
-    finally:
-        server.should_exit = True
-        await serving
+    async with serving(Starlette(routes=[Route("/orders/{id}", unavailable)])) as url:
+        result = await hub(api_hub, "--api-url", url, "order", "show", "X-1")
     stderr = one_line(failed(result, 3))
     assert "503 Temporarily unavailable" in stderr and "retry after 2 s" in stderr
-
-
-async def _started(server: uvicorn.Server) -> bool:
-    return server.started

@@ -5,33 +5,22 @@ Deliveries come the way they do in production: the (sandbox) carrier pushes sign
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 from temporalio.client import Client
 
 from domain.contract import order_workflow_id
 from domain.status import OrderStatus
-from hub.dev.stack import webhook_targets
 from sandbox.client import SandboxControl
-from sandbox.process import SandboxProcess
 from tests.api.conftest import ApiHub
 from tests.api.test_orders_api import order_json
+from tests.eventually import eventually
 from tests.orders import BASE, unique_id
 from workflows.order import OrderWorkflow
 
 
-@pytest.fixture
-async def carrier_pushes_to_the_api(api_hub: ApiHub, sandbox: SandboxProcess) -> AsyncIterator[SandboxControl]:
-    async with SandboxControl(sandbox.base_url) as control:
-        await control.set_webhooks(**webhook_targets(api_hub.url, api_hub.settings.api.webhooks))
-        yield control
-        await control.clear_webhooks()
-
-
 async def test_two_hundred_concurrent_posts_with_fifty_duplicates_all_complete_once(
-    api_hub: ApiHub, temporal_client: Client, carrier_pushes_to_the_api: SandboxControl
+    api_hub: ApiHub, temporal_client: Client, upstreams_push_to_the_api: SandboxControl
 ) -> None:
     customer = unique_id("BULK")
     orders = [order_json(customer={**BASE["customer"], "id": customer}) for _ in range(150)]
@@ -48,13 +37,14 @@ async def test_two_hundred_concurrent_posts_with_fifty_duplicates_all_complete_o
     assert {r.status for r in results} == {OrderStatus.COMPLETED}
 
     expected = sorted(order_workflow_id(o["order_id"]) for o in orders)
-    for _ in range(50):  # visibility lags writes a little
-        runs = sorted([w.id async for w in temporal_client.list_workflows(f'CustomerId = "{customer}"')])
-        if len(runs) >= len(expected):
-            break
-        await asyncio.sleep(0.2)
+
+    async def listed() -> list[str]:
+        return sorted([w.id async for w in temporal_client.list_workflows(f'CustomerId = "{customer}"')])
+
+    # Visibility lags writes a little.
+    runs = await eventually(listed, lambda runs: len(runs) >= len(expected), what="every order listed", show=len)
     assert runs == expected  # one run per order id, duplicates included
     for body in orders[:50]:  # the duplicated ones were charged once
-        ledger = await carrier_pushes_to_the_api.ledger(body["order_id"])
+        ledger = await upstreams_push_to_the_api.ledger(body["order_id"])
         assert [e["effect"] for e in ledger["effects"]].count("authorize") == 1
         assert ledger["payment"]["captured"] == 12900 + 2 * 450

@@ -2,14 +2,12 @@
 return and an action taken in a store: ``GET /customers/{id}/timeline`` and ``hub customer timeline`` list all
 of them, newest first, with every message sent (channel, time, subject)."""
 
-import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest
 from temporalio.client import Client
 
 from domain.order_view import AddressChange
@@ -18,22 +16,19 @@ from domain.status import OrderStatus
 from hub.client import OrderClient
 from tests.api.conftest import ApiHub
 from tests.api.test_cli import hub, succeeded
-from tests.orders import BASE, make_order, policy, unique_id
+from tests.eventually import eventually
+from tests.orders import BASE, make_order, policy, unique_id, view_when
 
 
-@pytest.fixture
-async def http(api_hub: ApiHub) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=api_hub.url, headers=api_hub.headers(), timeout=30) as client:
-        yield client
-
-
-async def _timeline(http: httpx.AsyncClient, customer_id: str, ready: Any) -> dict[str, Any]:
-    for _ in range(150):  # visibility lags writes a little
+async def _timeline(
+    http: httpx.AsyncClient, customer_id: str, ready: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    async def read() -> dict[str, Any]:
         body: dict[str, Any] = (await http.get(f"/customers/{customer_id}/timeline")).json()
-        if ready(body):
-            return body
-        await asyncio.sleep(0.2)
-    raise AssertionError(body)
+        return body
+
+    # Visibility lags writes a little.
+    return await eventually(read, ready, what=f"{customer_id}'s timeline complete", timeout_s=45)
 
 
 async def test_two_orders_a_return_and_a_store_action_are_all_on_the_timeline_newest_first(
@@ -49,10 +44,7 @@ async def test_two_orders_a_return_and_a_store_action_are_all_on_the_timeline_ne
     )
     first, second = make_order(customer=customer), make_order(customer=customer)
     placed = [await orders.place(first)]
-    for _ in range(100):
-        if (await orders.view(first.order_id)).status is OrderStatus.COMPLETED:
-            break
-        await asyncio.sleep(0.1)
+    await view_when(orders, first.order_id, lambda view: view.status is OrderStatus.COMPLETED, what="delivered")
     rma = unique_id("RMA")
     await orders.open_return(
         first.order_id, ReturnRequest.model_validate({"rma_id": rma, "lines": [{"sku": "INK-07", "quantity": 1}]})

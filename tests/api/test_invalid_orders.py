@@ -9,7 +9,6 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.contract import order_workflow_id
-from tests.api.conftest import ApiHub
 from tests.api.test_orders_api import order_json
 from tests.orders import BASE, unique_id
 
@@ -34,13 +33,12 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
 
 @pytest.mark.parametrize("case", CASES, ids=list(CASES))
 async def test_invalid_order_is_refused_with_the_field_and_starts_nothing(
-    api_hub: ApiHub, temporal_client: Client, case: str
+    http: httpx.AsyncClient, temporal_client: Client, case: str
 ) -> None:
     changes, field = CASES[case]
     customer_id = unique_id("BAD")
     body = order_json(customer={**BASE["customer"], "id": customer_id}) | changes
-    async with httpx.AsyncClient(base_url=api_hub.url, headers=api_hub.headers()) as http:
-        answer = await http.post("/orders", json=body)
+    answer = await http.post("/orders", json=body)
 
     assert answer.status_code == 422
     assert answer.headers["content-type"] == "application/problem+json"

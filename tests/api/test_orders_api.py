@@ -1,14 +1,12 @@
 """Backends place and steer orders over HTTP; a signed carrier webhook completes one."""
 
-import asyncio
 import re
 from typing import Any
 
 import httpx
-import pytest
 
 from domain.status import OrderStatus
-from tests.api.conftest import ApiHub
+from tests.api.conftest import ApiHub, until
 from tests.api.webhook_requests import carrier_delivery
 from tests.orders import BASE, unique_id
 
@@ -17,22 +15,6 @@ PROBLEM = "application/problem+json"
 
 def order_json(order_id: str | None = None, **changes: Any) -> dict[str, Any]:
     return {**BASE, "order_id": order_id or unique_id("API"), **changes}
-
-
-async def until(http: httpx.AsyncClient, path: str, predicate: Any, timeout_s: float = 60) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        response = await http.get(path)
-        if response.status_code == 200 and predicate(body := response.json()):
-            return body  # type: ignore[no-any-return]
-        assert asyncio.get_running_loop().time() < deadline, f"{path} never satisfied the condition: {response.text}"
-        await asyncio.sleep(0.2)
-
-
-@pytest.fixture
-async def http(api_hub: ApiHub) -> Any:
-    async with httpx.AsyncClient(base_url=api_hub.url, headers=api_hub.headers(), timeout=30) as client:
-        yield client
 
 
 async def shipment_id_of(api_hub: ApiHub, order_id: str) -> str:

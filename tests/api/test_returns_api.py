@@ -1,9 +1,7 @@
 """RMAs over HTTP: invalid requests never reach a workflow, and a delivered order takes a return end to end —
 opened through the order, its label's scans pushed by the (sandbox) carrier, received in store, refunded."""
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,30 +14,12 @@ from temporalio.service import RPCError
 from domain.order_view import OrderPolicy
 from domain.returns import ReturnPolicy
 from hub.client import OrderClient
-from hub.dev.stack import webhook_targets
 from sandbox.client import SandboxControl
-from sandbox.process import SandboxProcess
-from tests.api.conftest import ApiHub
+from tests.api.conftest import ApiHub, until
 from tests.api.test_cli import failed, hub, succeeded, write
 from tests.orders import BASE, make_order, unique_id
 
 PROBLEM = "application/problem+json"
-
-
-@pytest.fixture
-async def http(api_hub: ApiHub) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=api_hub.url, headers=api_hub.headers(), timeout=60) as client:
-        yield client
-
-
-async def until(http: httpx.AsyncClient, path: str, predicate: Any, timeout_s: float = 60) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        response = await http.get(path)
-        if response.status_code == 200 and predicate(body := response.json()):
-            return body  # type: ignore[no-any-return]
-        assert asyncio.get_running_loop().time() < deadline, f"{path} never satisfied the condition: {response.text}"
-        await asyncio.sleep(0.2)
 
 
 def rma(rma_id: str | None = None, **changes: Any) -> dict[str, Any]:
@@ -96,14 +76,6 @@ async def test_invalid_decisions_and_unknown_rmas(http: httpx.AsyncClient, api_h
         read_only = await anonymous.post("/orders/A-1/returns", json=rma(), headers=api_hub.headers(api_hub.read_key))
         nobody = await anonymous.get(f"/returns/{missing}")
     assert (read_only.status_code, nobody.status_code) == (403, 401)
-
-
-@pytest.fixture
-async def upstreams_push_to_the_api(api_hub: ApiHub, sandbox: SandboxProcess) -> AsyncIterator[SandboxControl]:
-    async with SandboxControl(sandbox.base_url) as control:
-        await control.set_webhooks(**webhook_targets(api_hub.url, api_hub.settings.api.webhooks))
-        yield control
-        await control.clear_webhooks()
 
 
 async def test_a_delivered_order_takes_a_return_end_to_end(

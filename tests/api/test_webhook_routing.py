@@ -1,19 +1,16 @@
 """Where verified ERP events go: stock news to every order waiting for the SKU, return receipts to their RMA."""
 
-import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import pytest
 
 from connectors.webhook_signatures import sign_standard
 from sandbox.client import SandboxControl
-from sandbox.process import SandboxProcess
-from tests.api.conftest import ApiHub
+from tests.api.conftest import ApiHub, until
+from tests.eventually import eventually
 from tests.orders import BASE, unique_id
 
 
@@ -24,18 +21,11 @@ def erp_event(api_hub: ApiHub, kind: str, data: dict[str, Any]) -> tuple[bytes, 
     return body, {"Content-Type": "application/json", **sign_standard(secret, f"msg_{uuid.uuid4().hex}", at, body)}
 
 
-@pytest.fixture
-async def http(api_hub: ApiHub) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=api_hub.url, headers=api_hub.headers(), timeout=30) as client:
-        yield client
-
-
 async def test_stock_news_wakes_every_order_waiting_for_that_sku_and_only_those(
-    http: httpx.AsyncClient, api_hub: ApiHub, sandbox: SandboxProcess
+    http: httpx.AsyncClient, api_hub: ApiHub, control: SandboxControl
 ) -> None:
     sku = unique_id("SKU")
-    async with SandboxControl(sandbox.base_url) as control:
-        await control.set_stock(sku, 0)
+    await control.set_stock(sku, 0)
     order = {
         **BASE,
         "order_id": unique_id("BO"),
@@ -46,23 +36,31 @@ async def test_stock_news_wakes_every_order_waiting_for_that_sku_and_only_those(
     }
     assert (await http.post("/orders", json=order)).status_code == 201
     try:
-        waiting = await _until(http, f"/orders/{order['order_id']}", lambda o: o["status"] == "requires_action")
+        waiting = await until(http, f"/orders/{order['order_id']}", lambda o: o["status"] == "requires_action")
         assert waiting["backorder"]["lines"][0]["sku"] == sku
 
         # Visibility indexes the order's BackorderedSkus a moment after the workflow sets it: send fresh events
         # until it is found (each is a new delivery, as the ERP would send on each change).
-        deadline = asyncio.get_running_loop().time() + 30
-        while True:
+        async def send_stock_news() -> httpx.Response:
             body, headers = erp_event(api_hub, "stock.changed", {"sku": sku, "available": 5})
             answer = await http.post("/webhooks/erp", content=body, headers=headers)
             assert answer.status_code == 202, answer.text
-            if answer.json()["orders_woken"] == 1:
-                break
-            assert answer.json() == {"event_id": answer.json()["event_id"], "outcome": "not_routed", "orders_woken": 0}
-            assert asyncio.get_running_loop().time() < deadline, "the waiting order was never found"
-            await asyncio.sleep(0.2)
+            if answer.json()["orders_woken"] != 1:
+                assert answer.json() == {
+                    "event_id": answer.json()["event_id"],
+                    "outcome": "not_routed",
+                    "orders_woken": 0,
+                }
+            return answer
+
+        answer = await eventually(
+            send_stock_news,
+            lambda answer: answer.json()["orders_woken"] == 1,
+            what="the waiting order found by its SKU",
+            show=lambda answer: answer.text,
+        )
         assert answer.json()["outcome"] == "delivered"
-        woken = await _until(
+        woken = await until(
             http,
             f"/orders/{order['order_id']}",
             lambda o: any(f"{sku} back in stock" in (e["detail"] or "") for e in o["timeline"]),
@@ -91,13 +89,3 @@ async def test_a_return_receipt_goes_to_the_rma_its_receipt_id_names(http: httpx
     body, headers = erp_event(api_hub, "return.received", {**walk_in, "receipt_id": "B-1:rma.R-1.receipt:1"})
     refused = await http.post("/webhooks/erp", content=body, headers=headers)
     assert (refused.status_code, refused.json()["detail"]) == (422, "data.receipt_id belongs to another order")
-
-
-async def _until(http: httpx.AsyncClient, path: str, predicate: Any, timeout_s: float = 60) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        response = await http.get(path)
-        if response.status_code == 200 and predicate(body := response.json()):
-            return body  # type: ignore[no-any-return]
-        assert asyncio.get_running_loop().time() < deadline, f"{path} never satisfied the condition: {response.text}"
-        await asyncio.sleep(0.2)

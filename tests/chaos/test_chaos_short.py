@@ -7,7 +7,8 @@ right, and the chaos must really have happened."""
 
 from pathlib import Path
 
-from hub.verify.chaos.run import ChaosConfig, run
+from hub.verify.chaos.config import ChaosConfig
+from hub.verify.chaos.run import run
 
 SHORT = ChaosConfig(
     orders=40,

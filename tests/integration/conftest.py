@@ -1,9 +1,8 @@
 """Integration fixtures: the real dev server, the production adapters over HTTP/SMTP, and the sandbox."""
 
 import asyncio
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -33,14 +32,6 @@ def hub_settings(sandbox: SandboxProcess, temporal_address: str = "unused", task
     )
 
 
-@pytest.fixture
-async def control(sandbox: SandboxProcess) -> AsyncIterator[SandboxControl]:
-    """The sandbox control API; fault rules set by a test are cleared after it."""
-    async with SandboxControl(sandbox.base_url) as control:
-        yield control
-        await control.clear_faults()
-
-
 @dataclass
 class LiveHub:
     orders: OrderClient
@@ -63,10 +54,3 @@ async def live_hub(temporal_client: Client, sandbox: SandboxProcess, control: Sa
     task_queue = f"orders-{uuid.uuid4().hex}"
     async with running_worker(temporal_client, hub_settings(sandbox), task_queue):
         yield LiveHub(OrderClient(temporal_client, task_queue=task_queue, policy=POLICY), control)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not await check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.1)

@@ -9,8 +9,8 @@ from temporalio.client import Client
 from domain.order_view import AddressChange
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
 from hub.client import DecisionRefused, OrderClient
-from tests.integration.conftest import LiveHub, eventually
-from tests.orders import BASE, make_order, policy
+from tests.integration.conftest import LiveHub
+from tests.orders import BASE, make_order, policy, view_when
 
 NEW_ADDRESS = AddressChange.model_validate(
     {"shipping_address": {**BASE["shipping_address"], "line1": "10 avenue Foch"}}
@@ -27,10 +27,7 @@ def _orders(live_hub: LiveHub, temporal_client: Client) -> OrderClient:
 
 
 async def _paid_and_labelled(orders: OrderClient, order_id: str) -> None:
-    async def ready() -> bool:
-        return (await orders.view(order_id)).payment_status is PaymentStatus.CAPTURED
-
-    await eventually(ready)
+    await view_when(orders, order_id, lambda view: view.payment_status is PaymentStatus.CAPTURED, what="captured")
 
 
 async def test_the_unused_label_is_voided_and_the_parcel_ships_on_a_new_one(

@@ -14,20 +14,10 @@ from domain.order_view import OrderView
 from domain.status import OrderStatus
 from hub.client import OrderClient
 from tests.integration.conftest import LiveHub
-from tests.orders import make_order, policy, unique_id
+from tests.orders import make_order, policy, unique_id, view_when
 from workflows.order import OrderWorkflow
 
 PEN, LAMP = 12900, 8000
-
-
-async def _until(orders: OrderClient, order_id: str, ready: "object", timeout_s: float = 60) -> OrderView:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        view = await orders.view(order_id)
-        if ready(view):  # type: ignore[operator]
-            return view
-        assert asyncio.get_running_loop().time() < deadline, [e.step for e in view.timeline]
-        await asyncio.sleep(0.1)
 
 
 async def test_a_long_backorder_captures_what_shipped_and_renews_the_rest_before_it_lapses(
@@ -48,13 +38,19 @@ async def test_a_long_backorder_captures_what_shipped_and_renews_the_rest_before
         lines=[{"sku": "PEN-01", "quantity": 1, "unit_price": PEN}, {"sku": lamp, "quantity": 2, "unit_price": LAMP}]
     )
     placed = await orders.place(order)
-    await _until(orders, order.order_id, lambda v: v.status is OrderStatus.REQUIRES_ACTION)
+    await view_when(
+        orders,
+        order.order_id,
+        lambda v: v.status is OrderStatus.REQUIRES_ACTION,
+        what="asking about stock",
+        timeout_s=60,
+    )
     await orders.decide_backorder(order.order_id, BackorderDecision(choice=BackorderChoice.SHIP_AVAILABLE))
 
     def renewed_twice(view: OrderView) -> bool:
         return sum(e.step == "renew_authorization" for e in view.timeline) >= 2
 
-    waiting = await _until(orders, order.order_id, renewed_twice)
+    waiting = await view_when(orders, order.order_id, renewed_twice, what="authorization renewed twice", timeout_s=60)
     assert [s.value for s in waiting.shipments if s.captured] == [PEN]  # shipped and paid before anything lapsed
 
     await live_hub.control.set_stock(lamp, 5)

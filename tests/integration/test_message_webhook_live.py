@@ -2,7 +2,6 @@
 composition (``open_upstreams``), POSTs to a real HTTP endpoint that verifies each request with the official
 ``standardwebhooks`` library, as the retailer's would; a failed answer is retried under the same id."""
 
-import asyncio
 import base64
 import secrets
 import uuid
@@ -11,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import uvicorn
 from standardwebhooks import Webhook, WebhookVerificationError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -24,16 +22,17 @@ from domain.order import Customer
 from hub.runtime.settings import MessageWebhookSettings, Settings
 from hub.runtime.upstreams import open_upstreams
 from notifications.notice import CustomerNotice, NoticeKind, TrackingLink
-from sandbox.process import SandboxProcess, free_port
-from tests.integration.conftest import eventually, hub_settings
+from sandbox.process import SandboxProcess
+from tests.integration.conftest import hub_settings
+from tests.servers import serving
 
 
 @dataclass
 class RetailerEndpoint:
     """The retailer's receiving side: verifies, dedupes by ``webhook-id``, answers what it is told to."""
 
-    url: str
     secret: str
+    url: str = ""
     accepted: dict[str, dict[str, Any]] = field(default_factory=dict)
     posts: list[str] = field(default_factory=list)
     refused_signatures: int = 0
@@ -57,21 +56,10 @@ class RetailerEndpoint:
 
 @pytest.fixture
 async def endpoint() -> AsyncIterator[RetailerEndpoint]:
-    port = free_port()
-    retailer = RetailerEndpoint(
-        url=f"http://127.0.0.1:{port}/messages", secret="whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
-    )
-    app = Starlette(routes=[Route("/messages", retailer.receive, methods=["POST"])])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    serving = asyncio.create_task(server.serve())
-
-    async def started() -> bool:
-        return server.started
-
-    await eventually(started, timeout_s=10)
-    yield retailer
-    server.should_exit = True
-    await serving
+    retailer = RetailerEndpoint(secret="whsec_" + base64.b64encode(secrets.token_bytes(24)).decode())
+    async with serving(Starlette(routes=[Route("/messages", retailer.receive, methods=["POST"])])) as url:
+        retailer.url = f"{url}/messages"
+        yield retailer
 
 
 def settings(sandbox: SandboxProcess, retailer: RetailerEndpoint, secret: str | None = None) -> Settings:

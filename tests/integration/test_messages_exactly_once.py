@@ -5,8 +5,8 @@ messages under one notification id, and none that a later state contradicts (no 
 
 import asyncio
 import contextlib
-import functools
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,10 +20,15 @@ from hub.dev.processes import Process
 from hub.dev.stack import sandbox_settings
 from hub.runtime.settings import to_env
 from sandbox.process import SandboxProcess
-from tests.integration.conftest import POLICY, UPSTREAM_TIMEOUT_S, LiveHub, eventually
+from tests.eventually import eventually
+from tests.integration.conftest import POLICY, UPSTREAM_TIMEOUT_S, LiveHub
 from tests.orders import make_order, unique_id
 
 ORDERS, DECLINED, CANCELLED = 200, 20, 10
+
+
+def at_least(threshold: int) -> Callable[[int], bool]:
+    return lambda count: count >= threshold
 
 
 @pytest.mark.slow  # its checks run in make test through the chaos short form (tests/chaos), on 40 orders
@@ -45,9 +50,9 @@ async def test_two_hundred_orders_two_worker_kills_exactly_the_right_messages(
         for n in range(ORDERS)
     ]
 
-    async def mailed(count: int) -> bool:
+    async def orders_mailed() -> int:
         mail = await live_hub.control.all_mail()
-        return len({m["order_id"] for m in mail if (m["order_id"] or "").startswith(prefix)}) >= count
+        return len({m["order_id"] for m in mail if (m["order_id"] or "").startswith(prefix)})
 
     workers = [Process.worker(tmp_path, env, name="worker-1")]
     try:
@@ -56,7 +61,12 @@ async def test_two_hundred_orders_two_worker_kills_exactly_the_right_messages(
             with contextlib.suppress(DecisionRefused):  # too late: it shipped, and completes with that story
                 await orders.cancel(order.order_id)
         for n, threshold in enumerate((40, 120), start=2):
-            await eventually(functools.partial(mailed, threshold), timeout_s=120)
+            await eventually(
+                orders_mailed,
+                at_least(threshold),
+                what=f"{threshold} orders mailed",
+                timeout_s=120,
+            )
             workers[-1].popen.kill()  # SIGKILL: in-flight activities are lost, the next worker takes over
             workers[-1].popen.wait()
             delivered = [m for m in await live_hub.control.all_mail() if ".order-delivered." in m["message_id"]]

@@ -1,5 +1,7 @@
 """Issue 2 acceptance over the real stack: dev server, production adapters, sandbox upstreams, SMTP sink."""
 
+from typing import Any
+
 import pytest
 from temporalio.client import Client
 
@@ -8,8 +10,9 @@ from domain.contract import order_workflow_id
 from domain.order_view import FailureReason
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
 from hub.client import DecisionRefused
-from tests.integration.conftest import LiveHub, eventually
-from tests.orders import make_order, unique_id
+from tests.eventually import eventually
+from tests.integration.conftest import LiveHub
+from tests.orders import make_order, unique_id, view_when
 
 
 async def test_happy_path_charges_the_total_commits_stock_buys_one_label_and_mails_three_times(
@@ -40,7 +43,7 @@ async def test_happy_path_charges_the_total_commits_stock_buys_one_label_and_mai
     await live_hub.assert_books_balance(order, view)
 
 
-FAILURES = {
+FAILURES: dict[str, tuple[dict[str, Any], list[dict[str, Any]], FailureReason]] = {
     "declined at authorize": (
         {"payment_method": "pm_card_chargeDeclined"},
         [],
@@ -87,11 +90,12 @@ async def test_business_failure_ends_cancelled_with_books_balanced_and_one_messa
     await live_hub.control.set_faults([{**rule, "order_prefix": order.order_id} for rule in rules])
     await live_hub.orders.place(order)
     if reason is FailureReason.OUT_OF_STOCK:
-
-        async def asked() -> bool:
-            return (await live_hub.orders.view(order.order_id)).status is OrderStatus.REQUIRES_ACTION
-
-        await eventually(asked)
+        await view_when(
+            live_hub.orders,
+            order.order_id,
+            lambda view: view.status is OrderStatus.REQUIRES_ACTION,
+            what="the customer asked about the missing items",
+        )
         await live_hub.orders.decide_backorder(order.order_id, BackorderDecision(choice=BackorderChoice.CANCEL_MISSING))
     view, ledger, mail = await live_hub.settle(order)
 
@@ -134,11 +138,9 @@ async def test_cancel_before_shipping_undoes_everything(live_hub: LiveHub) -> No
         [{"upstream": "erp", "operation": "hold.put", "order_prefix": order.order_id, "latency_ms": 1500}]
     )
     await live_hub.orders.place(order)
-
-    async def authorized() -> bool:
-        return (await live_hub.orders.view(order.order_id)).payment_status is PaymentStatus.AUTHORIZED
-
-    await eventually(authorized)
+    await view_when(
+        live_hub.orders, order.order_id, lambda view: view.payment_status is PaymentStatus.AUTHORIZED, what="authorized"
+    )
     cancelled = await live_hub.orders.cancel(order.order_id)
     view, _, mail = await live_hub.settle(order)
 
@@ -151,11 +153,9 @@ async def test_cancel_before_shipping_undoes_everything(live_hub: LiveHub) -> No
 async def test_cancel_is_rejected_with_a_reason_once_shipped(live_hub: LiveHub, temporal_client: Client) -> None:
     order = make_order()
     placed = await live_hub.orders.place(order)
-
-    async def shipped() -> bool:
-        return (await live_hub.orders.view(order.order_id)).payment_status is PaymentStatus.CAPTURED
-
-    await eventually(shipped)
+    await view_when(
+        live_hub.orders, order.order_id, lambda view: view.payment_status is PaymentStatus.CAPTURED, what="shipped"
+    )
     with pytest.raises(DecisionRefused, match="shipped"):
         await live_hub.orders.cancel(order.order_id)
     view = await placed.handle.result()
@@ -180,11 +180,13 @@ async def test_visible_in_temporal_by_status_and_customer_without_pii(
     await live_hub.orders.place(order)
     await live_hub.settle(order)
 
-    async def listed() -> bool:
+    async def listed() -> list[str]:
         query = f'CustomerId = "{customer_id}" AND OrderStatus = "completed"'
-        return [w.id async for w in temporal_client.list_workflows(query)] == [order_workflow_id(order.order_id)]
+        return [w.id async for w in temporal_client.list_workflows(query)]
 
-    await eventually(listed)
+    await eventually(
+        listed, lambda ids: ids == [order_workflow_id(order.order_id)], what=f"{order.order_id} listed as completed"
+    )
     description = await live_hub.orders.handle(order.order_id).describe()
     visible = f"{description.id} {description.typed_search_attributes}"
     for pii in ("secret.person@example.com", "Secret Person", "rue des Lilas"):

@@ -11,8 +11,9 @@ from domain.order_view import OrderPolicy
 from domain.returns import ReturnPolicy, ReturnReceipt, ReturnRequest, ReturnStatus
 from domain.status import PaymentStatus
 from hub.client import OrderClient
-from tests.integration.conftest import LiveHub, eventually
-from tests.orders import make_order, unique_id
+from tests.eventually import eventually
+from tests.integration.conftest import LiveHub
+from tests.orders import make_order, unique_id, view_when
 
 
 async def test_a_return_refunds_what_came_back_and_the_customer_pays_for_what_they_keep(
@@ -29,11 +30,7 @@ async def test_a_return_refunds_what_came_back_and_the_customer_pays_for_what_th
     order = make_order()  # PEN-01 x1 at 129.00, INK-07 x2 at 4.50: 138.00 EUR
     placed = await orders.place(order)
     try:
-
-        async def delivered() -> bool:
-            return (await orders.view(order.order_id)).delivered_at is not None
-
-        await eventually(delivered)
+        await view_when(orders, order.order_id, lambda view: view.delivered_at is not None, what="delivered")
         request = ReturnRequest.model_validate(
             {
                 "rma_id": unique_id("RMA"),
@@ -43,11 +40,12 @@ async def test_a_return_refunds_what_came_back_and_the_customer_pays_for_what_th
         )
         opened = await orders.open_return(order.order_id, request)
         assert opened.created and opened.view.status is ReturnStatus.REQUESTED
-
-        async def labelled() -> bool:
-            return (await orders.return_view(request.rma_id)).status is not ReturnStatus.REQUESTED
-
-        await eventually(labelled)
+        await eventually(
+            lambda: orders.return_view(request.rma_id),
+            lambda rma: rma.status is not ReturnStatus.REQUESTED,
+            what=f"{request.rma_id} labelled",
+            show=lambda rma: rma.status,
+        )
         receipt = ReturnReceipt.model_validate(
             {
                 "received_via": "store",
@@ -69,10 +67,11 @@ async def test_a_return_refunds_what_came_back_and_the_customer_pays_for_what_th
         mail = await live_hub.control.mail(order.order_id)
         assert view.return_shipment is not None and view.return_shipment.label_url
         assert any(view.return_shipment.label_url in m["body"] for m in mail)
-
-        async def order_knows() -> bool:
-            return (await orders.view(order.order_id)).payment_status is PaymentStatus.PARTIALLY_REFUNDED
-
-        await eventually(order_knows)
+        await view_when(
+            orders,
+            order.order_id,
+            lambda view: view.payment_status is PaymentStatus.PARTIALLY_REFUNDED,
+            what="told of the refund",
+        )
     finally:
         await placed.handle.terminate("test over: the order would stay open through its return window")

@@ -10,24 +10,14 @@ from temporalio.client import Client
 
 from domain.backorder import BackorderChoice, BackorderDecision
 from domain.events import EventKind, StockEvent
-from domain.order_view import OrderView
 from domain.returns import ReturnPolicy, ReturnReceipt, ReturnRequest, ReturnStatus
 from domain.status import OrderStatus, PaymentStatus
 from hub.client import OrderClient
 from tests.integration.conftest import LiveHub
-from tests.orders import make_order, policy, unique_id
+from tests.orders import make_order, policy, unique_id, view_when
 from workflows.order import OrderWorkflow
 
 PEN, LAMP, SHADE = 12900, 8000, 3000
-
-
-async def _until(orders: OrderClient, order_id: str, ready: "object") -> OrderView:
-    for _ in range(600):
-        view = await orders.view(order_id)
-        if ready(view):  # type: ignore[operator]
-            return view
-        await asyncio.sleep(0.1)
-    raise AssertionError([e.step for e in view.timeline])
 
 
 async def test_a_return_across_two_parcels_refunds_the_right_amount_from_both_payments(
@@ -53,23 +43,37 @@ async def test_a_return_across_two_parcels_refunds_the_right_amount_from_both_pa
     )
     placed = await orders.place(order)
     try:
-        await _until(orders, order.order_id, lambda v: v.status is OrderStatus.REQUIRES_ACTION)
+        await view_when(
+            orders,
+            order.order_id,
+            lambda v: v.status is OrderStatus.REQUIRES_ACTION,
+            what="asking about stock",
+            timeout_s=60,
+        )
         await orders.decide_backorder(order.order_id, BackorderDecision(choice=BackorderChoice.SHIP_AVAILABLE))
-        await _until(orders, order.order_id, lambda v: any(s.captured for s in v.shipments))
+        await view_when(
+            orders,
+            order.order_id,
+            lambda v: any(s.captured for s in v.shipments),
+            what="first parcel paid",
+            timeout_s=60,
+        )
         for sku in (lamp, shade):
             await live_hub.control.set_stock(sku, 3)
         back = StockEvent(
             event_id=f"erp:{lamp}", kind=EventKind.STOCK_CHANGED, sku=lamp, available=3, occurred_at=datetime.now(UTC)
         )
         await placed.handle.signal(OrderWorkflow.stock_changed, back)
-        delivered = await _until(orders, order.order_id, lambda v: v.status is OrderStatus.COMPLETED)
+        delivered = await view_when(
+            orders, order.order_id, lambda v: v.status is OrderStatus.COMPLETED, what="delivered", timeout_s=60
+        )
         assert [s.value for s in delivered.shipments if s.captured] == [PEN, LAMP + SHADE]
 
         request = ReturnRequest.model_validate(
             {"rma_id": unique_id("RMA"), "lines": [{"sku": "PEN-01", "quantity": 1}, {"sku": lamp, "quantity": 1}]}
         )
         await orders.open_return(order.order_id, request)
-        await _until(orders, order.order_id, lambda v: bool(v.returns))
+        await view_when(orders, order.order_id, lambda v: bool(v.returns), what="RMA opened", timeout_s=60)
         receipt = ReturnReceipt.model_validate(
             {"lines": [{"sku": "PEN-01", "quantity": 1}, {"sku": lamp, "quantity": 1, "disposition": "damaged"}]}
         )
@@ -82,7 +86,13 @@ async def test_a_return_across_two_parcels_refunds_the_right_amount_from_both_pa
         assert refunds == sorted([PEN, refund - PEN])  # the first payment in full, the rest from the second
         kept = SHADE + LAMP - LAMP * 50 // 100  # the shade, and the damaged lamp's retained half
         assert ledger["payment"]["captured"] - ledger["payment"]["refunded"] == kept
-        after = await _until(orders, order.order_id, lambda v: v.payment_status is PaymentStatus.PARTIALLY_REFUNDED)
+        after = await view_when(
+            orders,
+            order.order_id,
+            lambda v: v.payment_status is PaymentStatus.PARTIALLY_REFUNDED,
+            what="told of refund",
+            timeout_s=60,
+        )
         assert after.refunded == refund and after.captured == order.total
         await live_hub.assert_books_balance(order, after)
     finally:

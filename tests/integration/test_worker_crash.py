@@ -12,7 +12,8 @@ from hub.dev.processes import Process
 from hub.dev.stack import sandbox_settings
 from hub.runtime.settings import to_env
 from sandbox.process import SandboxProcess
-from tests.integration.conftest import POLICY, UPSTREAM_TIMEOUT_S, LiveHub, eventually
+from tests.eventually import eventually
+from tests.integration.conftest import POLICY, UPSTREAM_TIMEOUT_S, LiveHub
 from tests.orders import make_order
 
 
@@ -35,11 +36,12 @@ async def test_worker_killed_mid_saga_the_order_completes_with_each_side_effect_
     first = Process.worker(tmp_path, env, name="worker-1")
     try:
         await orders.place(order)
-
-        async def reserved() -> bool:
-            return bool((await live_hub.control.ledger(order.order_id))["inventory"]["reserved"])
-
-        await eventually(reserved, timeout_s=60)
+        await eventually(
+            lambda: live_hub.control.ledger(order.order_id),
+            lambda ledger: bool(ledger["inventory"]["reserved"]),
+            what=f"stock reserved for {order.order_id}",
+            timeout_s=60,
+        )
         first.popen.kill()  # SIGKILL: no shutdown, in-flight activities are simply lost
         first.popen.wait()
         killed_at = Counter(e["effect"] for e in (await live_hub.control.ledger(order.order_id))["effects"])

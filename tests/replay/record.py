@@ -11,18 +11,18 @@ workflow that ran the old code has closed.
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from temporalio.client import Client, WorkflowUpdateStage
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from domain.backorder import BackorderChoice, BackorderDecision
+from domain.contract import OrderUpdate
 from domain.events import EventKind, StockEvent, UpstreamEvent
 from domain.keys import after_sales_key
 from domain.order_view import AddressChange, CancelRequest, FailureReason, OrderView
@@ -39,6 +39,7 @@ from domain.returns import (
 )
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
 from hub.dev.binaries import temporal_cli
+from tests.eventually import eventually
 from tests.fakes import Effects, FakePayments
 from tests.orders import BASE, make_order, policy
 from tests.workflow.conftest import FakeHub, running_fake_hub
@@ -49,7 +50,6 @@ HISTORIES = Path(__file__).parent / "histories"
 IDENTITY = "replay-recorder"  # in every event a client or worker writes: not the host's name
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
-T = TypeVar("T")
 Recording = dict[str, str]
 """File stem (``order-happy``) → the workflow id whose history it holds."""
 
@@ -61,17 +61,6 @@ class PathFailed(RuntimeError):
 def _expect(what: str, actual: object, expected: object) -> None:
     if actual != expected:
         raise PathFailed(f"{what}: expected {expected!r}, got {actual!r}")
-
-
-async def _until(read: Callable[[], Awaitable[T]], ready: Callable[[T], bool], what: str, within: float = 30) -> T:
-    deadline = time.monotonic() + within
-    while True:
-        value = await read()
-        if ready(value):
-            return value
-        if time.monotonic() > deadline:
-            raise PathFailed(f"{what} never happened")
-        await asyncio.sleep(0.05)
 
 
 class _GatedPayments(FakePayments):
@@ -146,8 +135,10 @@ async def order_happy(env: WorkflowEnvironment) -> Recording:
         order_id = "RP-happy"
         placed = await hub.orders.place(make_order(order_id))
         # In life delivery comes days later: let the order come to rest following its parcel first.
-        at_rest = await _until(
-            placed.handle.describe, lambda d: d.typed_search_attributes.get(PAYMENT_STATUS) == "captured", "at rest"
+        at_rest = await eventually(
+            placed.handle.describe,
+            lambda d: d.typed_search_attributes.get(PAYMENT_STATUS) == "captured",
+            what="at rest",
         )
         assert at_rest is not None
         await _deliver_all(hub, await hub.orders.view(order_id))
@@ -195,17 +186,17 @@ async def order_backorder_ship_available(env: WorkflowEnvironment) -> Recording:
         hub.inventory.restock = {"INK-07": date(2026, 12, 10)}
         order = make_order("RP-backorder")
         placed = await hub.orders.place(order)
-        await _until(
-            lambda: hub.orders.view(order.order_id), lambda v: v.status is OrderStatus.REQUIRES_ACTION, "backorder"
+        await eventually(
+            lambda: hub.orders.view(order.order_id), lambda v: v.status is OrderStatus.REQUIRES_ACTION, what="backorder"
         )
         await hub.orders.decide_backorder(order.order_id, BackorderDecision(choice=BackorderChoice.SHIP_AVAILABLE))
-        await _until(
+        await eventually(
             lambda: hub.orders.view(order.order_id),
             lambda v: (
                 sum(s.captured for s in v.shipments) == 1
                 and sum(e.step == "authorize_payment" for e in v.timeline) == 2
             ),
-            "first parcel and the remainder authorized",
+            what="first parcel and the remainder authorized",
         )
         hub.inventory.short.clear()
         restock = StockEvent(
@@ -216,10 +207,10 @@ async def order_backorder_ship_available(env: WorkflowEnvironment) -> Recording:
             occurred_at=T0,
         )
         await placed.handle.signal(OrderWorkflow.stock_changed, restock)
-        both = await _until(
+        both = await eventually(
             lambda: hub.orders.view(order.order_id),
             lambda v: sum(s.captured for s in v.shipments) == 2,
-            "second parcel",
+            what="second parcel",
         )
         view = await _deliver_all(hub, both)
     _expect("status", view.status, OrderStatus.COMPLETED)
@@ -234,9 +225,10 @@ async def order_customer_cancel(env: WorkflowEnvironment) -> Recording:
         placed = await hub.orders.place(make_order("RP-customer-cancel"))
         await asyncio.wait_for(hub.payments.called.wait(), timeout=30)
         cancel = await placed.handle.start_update(
-            OrderWorkflow.cancel,
+            OrderUpdate.CANCEL,
             CancelRequest(reason="changed my mind", requested_via="web"),
             wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+            result_type=OrderView,
         )
         hub.payments.release.set()
         await cancel.result()
@@ -251,10 +243,10 @@ async def order_address_change(env: WorkflowEnvironment) -> Recording:
     async with _hub(env, "address-change", **PATIENT) as hub:
         order = make_order("RP-address-change")
         placed = await hub.orders.place(order)
-        await _until(
+        await eventually(
             lambda: hub.orders.view(order.order_id),
             lambda v: v.payment_status is PaymentStatus.CAPTURED and bool(v.shipments),
-            "shipped",
+            what="shipped",
         )
         address = AddressChange.model_validate(
             {"shipping_address": {**BASE["shipping_address"], "line1": "10 avenue Foch"}, "requested_via": "phone"}
@@ -274,18 +266,18 @@ RETURN_WINDOW = timedelta(seconds=5)
 
 async def _delivered(hub: FakeHub, order_id: str) -> None:
     placed = await hub.orders.place(make_order(order_id))
-    shipped = await _until(
+    shipped = await eventually(
         lambda: hub.orders.view(order_id),
         lambda v: v.payment_status is PaymentStatus.CAPTURED and bool(v.shipments),
-        "shipped",
+        what="shipped",
     )
     reference = shipped.shipments[0].reference
     await placed.handle.signal(OrderWorkflow.record_event, _scan(order_id, 1, EventKind.SHIPMENT_DELIVERED, reference))
-    await _until(lambda: hub.orders.view(order_id), lambda v: v.delivered_at is not None, "delivered")
+    await eventually(lambda: hub.orders.view(order_id), lambda v: v.delivered_at is not None, what="delivered")
 
 
 async def _rma_status(hub: FakeHub, rma_id: str, status: ReturnStatus) -> ReturnView:
-    return await _until(lambda: hub.orders.return_view(rma_id), lambda v: v.status is status, status.value)
+    return await eventually(lambda: hub.orders.return_view(rma_id), lambda v: v.status is status, what=status.value)
 
 
 def _return_scan(order_id: str, rma_id: str, n: int, kind: EventKind) -> UpstreamEvent:
@@ -347,10 +339,10 @@ async def return_claim_approved(env: WorkflowEnvironment) -> Recording:
             }
         )
         await hub.orders.open_return(order_id, request)
-        await _until(
+        await eventually(
             lambda: hub.orders.return_view(rma_id),
             lambda v: v.status is ReturnStatus.AWAITING_APPROVAL and bool(v.messages_sent),
-            "awaiting approval",
+            what="awaiting approval",
         )
         await hub.orders.decide_approval(rma_id, ApprovalDecision(approved=True, operator="ops.lea", note="checked"))
         claim = await hub.orders.return_handle(rma_id).result()

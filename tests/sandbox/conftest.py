@@ -1,4 +1,5 @@
-"""Fixtures of the sandbox tests: unique order ids, an HTTP client, fault rules that always get cleared."""
+"""Fixtures of the sandbox tests: unique order ids, HTTP clients (the whole sandbox, its ERP), fault rules that
+always get cleared, a webhook receiver and secrets to sign with."""
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -8,6 +9,7 @@ import httpx
 import pytest
 
 from sandbox.process import SandboxProcess
+from tests.sandbox.receiver import Receiver, Secrets
 
 SetFaults = Callable[..., Awaitable[dict[str, Any]]]
 ReadLedger = Callable[[str], Awaitable[dict[str, Any]]]
@@ -29,6 +31,32 @@ async def http(sandbox: SandboxProcess) -> AsyncIterator[httpx.AsyncClient]:
     """An async client on the sandbox's HTTP base URL."""
     async with httpx.AsyncClient(base_url=sandbox.base_url, timeout=10) as client:
         yield client
+
+
+@pytest.fixture
+async def erp(sandbox: SandboxProcess) -> AsyncIterator[httpx.AsyncClient]:
+    """An async client on the sandbox's ERP (``/erp``), with the ERP's bearer key."""
+    async with httpx.AsyncClient(
+        base_url=f"{sandbox.base_url}/erp", headers={"Authorization": "Bearer erp-token"}, timeout=10
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A webhook receiver listening while the test runs."""
+    server = Receiver()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+def keys() -> Secrets:
+    """Fresh webhook secrets for the test."""
+    return Secrets()
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """The official ``easypost`` client, unmodified, against the sandbox's EasyPost subset."""
 
+import asyncio
 import time
 from typing import Any
 
@@ -8,6 +9,7 @@ import httpx
 import pytest
 
 from sandbox.process import SandboxProcess
+from tests.eventually import eventually
 
 TO = {"name": "Ada Lovelace", "street1": "1 Main St", "city": "Springfield", "zip": "12345", "country": "US"}
 FROM = {"name": "Warehouse", "street1": "9 Dock Rd", "city": "Shelbyville", "zip": "54321", "country": "US"}
@@ -74,16 +76,20 @@ def test_create_retrieve_buy_refund(client: easypost.EasyPostClient, sandbox: Sa
     assert view["effects"][0]["amount"] == round(float(rate.rate) * 100)
 
 
-def test_tracker_advances_to_delivered(client: easypost.EasyPostClient, order_id: str) -> None:
+async def test_tracker_advances_to_delivered(client: easypost.EasyPostClient, order_id: str) -> None:
     shipment = create(client, f"{order_id}:shipment:1")
     bought = client.shipment.buy(shipment.id, rate=shipment.lowest_rate())
     seen = [bought.tracker.status]
-    deadline = time.monotonic() + 6  # transit-seconds is 1 in the test sandbox: delivered after ~3 s
-    while seen[-1] != "delivered" and time.monotonic() < deadline:
-        time.sleep(0.25)
-        status = client.tracker.retrieve(bought.tracker.id).status
-        if status != seen[-1]:
-            seen.append(status)
+
+    async def status() -> str:
+        """The tracker's status, noted in ``seen`` when it changed."""
+        current: str = (await asyncio.to_thread(client.tracker.retrieve, bought.tracker.id)).status
+        if current != seen[-1]:
+            seen.append(current)
+        return current
+
+    # transit-seconds is 1 in the test sandbox: delivered after ~3 s
+    await eventually(status, lambda current: current == "delivered", what="the tracker at delivered", timeout_s=6)
     assert seen == ["pre_transit", "in_transit", "out_for_delivery", "delivered"]
     tracker = client.tracker.retrieve(bought.tracker.id)
     assert [d.status for d in tracker.tracking_details] == seen

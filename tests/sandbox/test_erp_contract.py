@@ -1,22 +1,11 @@
 """The ERP hold contract (docs/erp-holds-api.md) as the sandbox serves it under ``/erp``."""
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
-import pytest
 
 from connectors.rest_erp import RestErpInventory
-from sandbox.process import SandboxProcess
-
-ReadLedger = Callable[[str], Awaitable[dict[str, Any]]]
-AUTH = {"Authorization": "Bearer erp-token"}
-
-
-@pytest.fixture
-async def erp(sandbox: SandboxProcess) -> Any:
-    async with httpx.AsyncClient(base_url=f"{sandbox.base_url}/erp", headers=AUTH, timeout=10) as client:
-        yield client
+from tests.sandbox.conftest import ReadLedger
 
 
 def hold_body(order_id: str, *lines: tuple[str, int]) -> dict[str, Any]:

@@ -44,12 +44,6 @@ async def carrier(sandbox: SandboxProcess) -> AsyncIterator[EasyPostCarrier]:
         yield EasyPostCarrier(client, ship_from=WAREHOUSE, ship_from_name="Order Hub Warehouse")
 
 
-@pytest.fixture
-async def control(sandbox: SandboxProcess) -> AsyncIterator[SandboxControl]:
-    async with SandboxControl(sandbox.base_url) as client:
-        yield client
-
-
 async def available(http: httpx.AsyncClient, sku: str) -> int:
     response = await http.get("/erp/v1/availability", params={"sku": sku}, headers={"Authorization": "Bearer t"})
     response.raise_for_status()

@@ -5,7 +5,6 @@ webhooks are pushed.
 """
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,41 +14,14 @@ import standardwebhooks
 
 from connectors.webhook_signatures import verify_standard
 from sandbox.client import SandboxControl
-from sandbox.process import SandboxProcess
 from tests.sandbox.conftest import ReadLedger, SetFaults, unique
-from tests.sandbox.test_webhook_push import Receiver, Secrets, configure, now
+from tests.sandbox.receiver import Receiver, Secrets, configure, now
 
 ERP_AUTH = {"Authorization": "Bearer erp-token"}
 EASYPOST_AUTH = {"Authorization": "Bearer EZTK_sandbox"}
 CUSTOMER = {"name": "Ana", "street1": "3 rue des Lilas", "city": "Paris", "zip": "75011", "country": "FR"}
 WAREHOUSE = {"name": "Warehouse", "street1": "1 Depot Road", "city": "Lyon", "zip": "69007", "country": "FR"}
 PARCEL = {"length": 10, "width": 8, "height": 4, "weight": 16}
-
-
-@pytest.fixture
-async def erp(sandbox: SandboxProcess) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=f"{sandbox.base_url}/erp", headers=ERP_AUTH, timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    server = Receiver()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-@pytest.fixture
-async def control(sandbox: SandboxProcess) -> AsyncIterator[SandboxControl]:
-    """The control client; webhooks are always cleared afterwards."""
-    async with SandboxControl(sandbox.base_url) as client:
-        try:
-            yield client
-        finally:
-            await client.clear_webhooks()
 
 
 def receipt_body(order_id: str, *lines: tuple[str, int, str]) -> dict[str, Any]:

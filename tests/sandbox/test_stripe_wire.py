@@ -1,16 +1,14 @@
 """The official ``stripe`` client, unmodified, against the sandbox's Stripe subset."""
 
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 import httpx
 import pytest
 import stripe
+from stripe.params import PaymentIntentCreateParams
 
 from sandbox.process import SandboxProcess
-
-ReadLedger = Callable[[str], Awaitable[dict[str, Any]]]
+from tests.sandbox.conftest import ReadLedger
 
 # The client's own httpx transport (used by the *_async methods) trips an httpx deprecation; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
@@ -21,7 +19,7 @@ def client(sandbox: SandboxProcess) -> stripe.StripeClient:
     return stripe.StripeClient("sk_test_sandbox", base_addresses={"api": sandbox.base_url})
 
 
-def authorize_params(order_id: str, amount: int = 12900, method: str = "pm_card_visa") -> dict[str, Any]:
+def authorize_params(order_id: str, amount: int = 12900, method: str = "pm_card_visa") -> PaymentIntentCreateParams:
     return {
         "amount": amount,
         "currency": "eur",
@@ -135,7 +133,7 @@ async def test_search_by_order_metadata(client: stripe.StripeClient, order_id: s
     await client.v1.payment_intents.create_async(authorize_params(f"{order_id}-other"))
 
     found = await client.v1.payment_intents.search_async({"query": f"metadata['order_id']:'{order_id}'"})
-    assert found.object == "search_result"
+    assert found.object == "search_result"  # type: ignore[attr-defined]  # on the wire, not in stripe's types
     assert found.has_more is False
     assert sorted(i.id for i in found.data) == sorted(i.id for i in mine)
 

@@ -1,22 +1,18 @@
 """The sandbox pushes signed webhooks like the real vendors: EasyPost tracker events, Stripe refund and dispute
 events, Standard Webhooks from the ERP, with retries.
 
-A tiny HTTP receiver runs in the test's event loop on a free port and records every request. The sandbox is
-shared by the session (other tests' shipments may still be advancing), so every assertion filters on this
-test's own objects, and the webhook configuration is cleared after each test.
+A tiny HTTP receiver (``tests/sandbox/receiver.py``) runs in the test's event loop and records every request.
+The sandbox is shared by the session (other tests' shipments may still be advancing), so every assertion filters
+on this test's own objects, and the webhook configuration is cleared after each test.
 """
 
 import asyncio
-import base64
-import contextlib
 import hashlib
 import itertools
 import json
-import secrets
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -26,134 +22,17 @@ import stripe
 
 from connectors.webhook_signatures import SignatureRejected, verify_easypost, verify_standard, verify_stripe
 from sandbox.client import SandboxControl
-from sandbox.process import SandboxProcess, free_port
+from sandbox.process import free_port
 from sandbox.webhooks import WebhookDispatcher, WebhookSettings
+from tests.eventually import eventually
 from tests.sandbox.conftest import unique
+from tests.sandbox.receiver import Receiver, Secrets, configure, now
 
 EASYPOST_AUTH = {"Authorization": "Bearer EZTK_sandbox"}
 STRIPE_AUTH = {"Authorization": "Bearer sk_test_sandbox"}
 ERP_AUTH = {"Authorization": "Bearer erp-token"}
 ADDRESS = {"name": "Ada", "street1": "1 Main St", "city": "Springfield", "zip": "12345", "country": "US"}
 PARCEL = {"length": 10, "width": 8, "height": 4, "weight": 16}
-
-
-# -- the receiver ----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Received:
-    """One request the receiver got, and the status it answered."""
-
-    path: str
-    headers: dict[str, str]  # names lower-cased
-    body: bytes
-    at: float  # monotonic
-    answered: int
-
-    def json(self) -> dict[str, Any]:
-        payload: dict[str, Any] = json.loads(self.body)
-        return payload
-
-
-@dataclass
-class Receiver:
-    """A minimal HTTP/1.1 server: one request per connection, answers 200 (or 500 while ``failures[path]``)."""
-
-    requests: list[Received] = field(default_factory=list)
-    failures: dict[str, int] = field(default_factory=dict)
-    port: int = 0
-    _server: asyncio.Server | None = None
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        await self._server.wait_closed()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
-            request_line, *header_lines = head.split("\r\n")
-            path = request_line.split(" ")[1]
-            headers = {}
-            for line in header_lines:
-                name, _, value = line.partition(":")
-                if name:
-                    headers[name.strip().lower()] = value.strip()
-            body = await reader.readexactly(int(headers.get("content-length", "0")))
-            status = 200
-            if self.failures.get(path, 0) > 0:
-                self.failures[path] -= 1
-                status = 500
-            self.requests.append(Received(path, headers, body, time.monotonic(), status))
-            writer.write(f"HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode())
-            await writer.drain()
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, IndexError, ValueError):
-            pass
-        finally:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
-
-    def matching(self, path: str, predicate: Callable[[dict[str, Any]], bool]) -> list[Received]:
-        return [r for r in self.requests if r.path == path and predicate(r.json())]
-
-    async def wait_for(
-        self, path: str, predicate: Callable[[dict[str, Any]], bool], count: int = 1, within: float = 5.0
-    ) -> list[Received]:
-        """The matching requests once there are at least ``count`` of them (fails after ``within`` seconds)."""
-        deadline = time.monotonic() + within
-        while len(found := self.matching(path, predicate)) < count:
-            assert time.monotonic() < deadline, f"{len(found)} of {count} requests to {path} after {within}s"
-            await asyncio.sleep(0.02)
-        return found
-
-
-@dataclass(frozen=True)
-class Secrets:
-    carrier: str = field(default_factory=lambda: f"ep_secret_{secrets.token_hex(16)}")
-    payment: str = field(default_factory=lambda: f"whsec_{secrets.token_hex(16)}")
-    erp: str = field(default_factory=lambda: "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode())
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    server = Receiver()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-@pytest.fixture
-async def control(sandbox: SandboxProcess) -> AsyncIterator[SandboxControl]:
-    """The control client; the webhook configuration is always cleared afterwards."""
-    async with SandboxControl(sandbox.base_url) as client:
-        try:
-            yield client
-        finally:
-            await client.clear_webhooks()
-
-
-@pytest.fixture
-def keys() -> Secrets:
-    return Secrets()
-
-
-async def configure(control: SandboxControl, receiver: Receiver, keys: Secrets, *sources: str) -> None:
-    endpoints = {s: {"url": receiver.url(f"/{s}"), "secret": getattr(keys, s)} for s in sources}
-    await control.set_webhooks(**endpoints)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 # -- upstream calls ------------------------------------------------------------------------------------------
@@ -454,11 +333,16 @@ async def test_dispatcher_drops_after_max_attempts(receiver: Receiver) -> None:
         )
         dispatcher.tracker_updated({"id": "trk_1", "shipment_id": "shp_1", "status": "in_transit"})
         dispatcher.stripe_event("refund.updated", {"id": "re_1", "status": "succeeded"})
-        deadline = time.monotonic() + 5
-        while sum(counts["dropped"] for counts in dispatcher.stats_snapshot().values()) < 2:
-            assert time.monotonic() < deadline, dispatcher.stats_snapshot()
-            await asyncio.sleep(0.02)
-        stats = dispatcher.stats_snapshot()
+
+        async def stats_now() -> dict[str, dict[str, int]]:
+            return dispatcher.stats_snapshot()
+
+        stats = await eventually(
+            stats_now,
+            lambda stats: sum(counts["dropped"] for counts in stats.values()) >= 2,
+            what="both events dropped",
+            timeout_s=5,
+        )
         assert stats["carrier"] == stats["payment"] == {"sent": 0, "failed_attempts": 6, "dropped": 1}
         assert len(receiver.requests) == 6 and len({r.json()["id"] for r in receiver.requests}) == 1
     finally:

@@ -69,6 +69,7 @@ def test_erp_shipment_confirmed_optional_fields_may_be_absent_or_null() -> None:
 def test_erp_timestamp_offset_is_kept_and_a_naive_one_is_utc() -> None:
     offset = parse_erp(_erp("shipment.confirmed", {"order_id": "A-1"}, "2026-11-23T13:00:00+01:00"), "m")
     naive = parse_erp(_erp("shipment.confirmed", {"order_id": "A-1"}, "2026-11-23T12:00:00"), "m")
+    assert offset is not None and naive is not None
     assert offset.occurred_at == naive.occurred_at == NOW
 
 

@@ -16,7 +16,7 @@ def test_a_local_dev_server_needs_no_credentials() -> None:
 
 
 def test_temporal_cloud_with_an_api_key_uses_tls() -> None:
-    options = security(TemporalSettings(address="ns.acct.tmprl.cloud:7233", api_key="key-123"))  # type: ignore[arg-type]
+    options = security(TemporalSettings(address="ns.acct.tmprl.cloud:7233", api_key="key-123"))
     assert options == {"api_key": "key-123", "tls": True}
 
 

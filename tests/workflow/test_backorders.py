@@ -12,7 +12,7 @@ from domain.events import EventKind, StockEvent, UpstreamEvent
 from domain.order_view import AddressChange, FailureReason, OrderView
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
 from hub.client import DecisionRefused, OrderClient, Placement
-from tests.orders import BASE, make_order, policy
+from tests.orders import BASE, make_order, policy, view_when
 from tests.workflow.conftest import FakeHub
 from workflows.order import OrderWorkflow
 from workflows.search_attributes import BACKORDERED_SKUS
@@ -30,17 +30,8 @@ def _orders(hub: FakeHub, **changes: object) -> OrderClient:
     return OrderClient(hub.env.client, task_queue=hub.orders.task_queue, policy=policy(**settings))
 
 
-async def _until(orders: OrderClient, order_id: str, ready: "object", what: str) -> OrderView:
-    for _ in range(400):
-        view = await orders.view(order_id)
-        if ready(view):  # type: ignore[operator]
-            return view
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{order_id}: {what} never happened; timeline: {[e.step for e in view.timeline]}")
-
-
 async def _backordered(orders: OrderClient, order_id: str) -> OrderView:
-    return await _until(orders, order_id, lambda v: v.status is OrderStatus.REQUIRES_ACTION, "backorder")
+    return await view_when(orders, order_id, lambda v: v.status is OrderStatus.REQUIRES_ACTION, what="backorder")
 
 
 async def _restock(hub: FakeHub, placed: Placement, sku: str, event_id: str) -> None:
@@ -99,7 +90,7 @@ async def test_ship_available_now_and_the_rest_when_the_erp_restocks(fake_hub: F
     def first_parcel_and_remainder_authorized(view: OrderView) -> bool:
         return len(_parcels(view)) == 1 and sum(e.step == "authorize_payment" for e in view.timeline) == 2
 
-    first = await _until(orders, order.order_id, first_parcel_and_remainder_authorized, "first parcel")
+    first = await view_when(orders, order.order_id, first_parcel_and_remainder_authorized, what="first parcel")
     assert _parcels(first) == [({"PEN-01": 1}, PEN)]
     assert first.payment_status is PaymentStatus.PARTIALLY_CAPTURED
     # The first authorization was captured for the first parcel; the rest is authorized afresh.
@@ -108,7 +99,7 @@ async def test_ship_available_now_and_the_rest_when_the_erp_restocks(fake_hub: F
     assert description.typed_search_attributes.get(BACKORDERED_SKUS) == ["INK-07"]
 
     await _restock(fake_hub, placed, "INK-07", "restock-1")
-    both = await _until(orders, order.order_id, lambda v: len(_parcels(v)) == 2, "second parcel")
+    both = await view_when(orders, order.order_id, lambda v: len(_parcels(v)) == 2, what="second parcel")
     assert _parcels(both) == [({"PEN-01": 1}, PEN), ({"INK-07": 2}, 2 * INK)]
     view = await _deliver_all(placed.handle, both)
 
@@ -135,11 +126,11 @@ async def test_wait_for_everything_ships_one_parcel_after_the_restock(fake_hub: 
     await _backordered(orders, order.order_id)
 
     await orders.decide_backorder(order.order_id, BackorderDecision(choice=BackorderChoice.WAIT_FOR_ALL))
-    await _until(orders, order.order_id, lambda v: v.status is OrderStatus.CONFIRMED, "decision applied")
+    await view_when(orders, order.order_id, lambda v: v.status is OrderStatus.CONFIRMED, what="decision applied")
     await asyncio.sleep(0.3)
     assert fake_hub.effects.counts["buy_label"] == 0  # nothing leaves before everything is there
     await _restock(fake_hub, placed, "INK-07", "restock-2")
-    shipped = await _until(orders, order.order_id, lambda v: len(_parcels(v)) == 1, "the one parcel")
+    shipped = await view_when(orders, order.order_id, lambda v: len(_parcels(v)) == 1, what="the one parcel")
     view = await _deliver_all(placed.handle, shipped)
 
     assert _parcels(view) == [({"INK-07": 2, "PEN-01": 1}, order.total)]
@@ -155,7 +146,7 @@ async def test_cancel_the_missing_items_ships_the_rest_and_charges_only_for_it(f
     await _backordered(orders, order.order_id)
 
     await orders.decide_backorder(order.order_id, BackorderDecision(choice=BackorderChoice.CANCEL_MISSING))
-    shipped = await _until(orders, order.order_id, lambda v: len(_parcels(v)) == 1, "the parcel")
+    shipped = await view_when(orders, order.order_id, lambda v: len(_parcels(v)) == 1, what="the parcel")
     view = await _deliver_all(placed.handle, shipped)
 
     assert view.status is OrderStatus.COMPLETED
@@ -176,7 +167,7 @@ async def test_without_an_answer_the_default_applies_and_the_customer_is_told_wh
     )
     order = make_order()
     placed = await orders.place(order)
-    shipped = await _until(orders, order.order_id, lambda v: len(_parcels(v)) == 1, "the parcel")
+    shipped = await view_when(orders, order.order_id, lambda v: len(_parcels(v)) == 1, what="the parcel")
 
     assert shipped.backorder is not None
     assert (shipped.backorder.choice, shipped.backorder.decided_by) == (BackorderChoice.CANCEL_MISSING, "default")
@@ -214,11 +205,14 @@ async def test_an_authorization_that_would_lapse_while_waiting_is_voided_and_ren
     await _backordered(orders, order.order_id)
     await orders.decide_backorder(order.order_id, BackorderDecision(choice=BackorderChoice.SHIP_AVAILABLE))
 
-    await _until(
-        orders, order.order_id, lambda v: sum(e.step == "renew_authorization" for e in v.timeline) >= 2, "2 renewals"
+    await view_when(
+        orders,
+        order.order_id,
+        lambda v: sum(e.step == "renew_authorization" for e in v.timeline) >= 2,
+        what="2 renewals",
     )
     await _restock(fake_hub, placed, "INK-07", "restock-3")
-    both = await _until(orders, order.order_id, lambda v: len(_parcels(v)) == 2, "second parcel")
+    both = await view_when(orders, order.order_id, lambda v: len(_parcels(v)) == 2, what="second parcel")
     view = await _deliver_all(placed.handle, both)
 
     payments = list(fake_hub.payments.by_key.values())
@@ -238,7 +232,7 @@ async def test_a_declined_renewal_drops_what_waits_and_says_so(fake_hub: FakeHub
     fake_hub.effects.reject["authorize"] = "card_declined"  # the card is refused for the remainder
     await orders.decide_backorder(order.order_id, BackorderDecision(choice=BackorderChoice.SHIP_AVAILABLE))
 
-    dropped = await _until(orders, order.order_id, lambda v: bool(v.canceled_lines), "lines dropped")
+    dropped = await view_when(orders, order.order_id, lambda v: bool(v.canceled_lines), what="lines dropped")
     assert [(x.sku, x.reason) for x in dropped.canceled_lines] == [
         ("INK-07", FailureReason.AUTHORIZATION_RENEWAL_DECLINED)
     ]
@@ -276,10 +270,10 @@ async def test_an_order_waiting_for_stock_continues_as_new_and_keeps_its_backord
     def continued(view: OrderView) -> bool:
         return any(e.step == "continue_as_new" for e in view.timeline)
 
-    waiting = await _until(orders, order.order_id, continued, "continue-as-new")
+    waiting = await view_when(orders, order.order_id, continued, what="continue-as-new")
     assert waiting.backorder is not None and waiting.backorder.choice is BackorderChoice.SHIP_AVAILABLE
     await _restock(fake_hub, placed, "INK-07", "restock-after-can")
-    both = await _until(orders, order.order_id, lambda v: len(_parcels(v)) == 2, "second parcel")
+    both = await view_when(orders, order.order_id, lambda v: len(_parcels(v)) == 2, what="second parcel")
     latest = fake_hub.env.client.get_workflow_handle_for(OrderWorkflow.run, placed.handle.id)
     view = await _deliver_all(latest, both)
 
@@ -297,7 +291,9 @@ async def test_items_held_in_two_warehouses_ship_as_two_parcels_each_captured_fo
     order = make_order()
     placed = await orders.place(order)
     # The parcels are marked captured a moment before the message goes out: wait for both.
-    shipped = await _until(orders, order.order_id, lambda v: len(_parcels(v)) == 2 and _told_shipped(v), "shipped")
+    shipped = await view_when(
+        orders, order.order_id, lambda v: len(_parcels(v)) == 2 and _told_shipped(v), what="shipped"
+    )
 
     assert _parcels(shipped) == [({"PEN-01": 1}, PEN), ({"INK-07": 2}, 2 * INK)]  # LYON, then PARIS
     payments = list(fake_hub.payments.by_key.values())
@@ -314,7 +310,7 @@ async def test_an_address_change_relabels_every_parcel_the_carrier_has_not_scann
     orders = _orders(fake_hub)
     order = make_order()
     placed = await orders.place(order)
-    await _until(orders, order.order_id, lambda v: len(_parcels(v)) == 2, "two parcels")
+    await view_when(orders, order.order_id, lambda v: len(_parcels(v)) == 2, what="two parcels")
 
     address = AddressChange.model_validate(
         {"shipping_address": {**BASE["shipping_address"], "line1": "9 quai Voltaire"}}
@@ -338,13 +334,15 @@ async def test_a_cancel_after_a_renewal_returns_the_live_authorization_once(fake
     await orders.place(order)
     await _backordered(orders, order.order_id)
     await orders.decide_backorder(order.order_id, BackorderDecision(choice=BackorderChoice.WAIT_FOR_ALL))
-    await _until(orders, order.order_id, lambda v: any(e.step == "renew_authorization" for e in v.timeline), "renewed")
+    await view_when(
+        orders, order.order_id, lambda v: any(e.step == "renew_authorization" for e in v.timeline), what="renewed"
+    )
 
     canceled = await orders.cancel(order.order_id)
 
     assert canceled.status is OrderStatus.CANCELED
     assert canceled.compensations == ["stock released", "payment voided"]
     sent = f"{order.order_id}.order-canceled.1"
-    await _until(orders, order.order_id, lambda v: sent in v.messages_sent, "cancellation message")
+    await view_when(orders, order.order_id, lambda v: sent in v.messages_sent, what="cancellation message")
     message = fake_hub.notifier.sent[sent]
     assert "138,00" in message.text and "276,00" not in message.text, message.text

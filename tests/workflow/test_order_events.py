@@ -7,13 +7,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
+from domain.contract import OrderUpdate
 from domain.events import EventKind, UpstreamEvent
 from domain.keys import shipment_reference
-from domain.order_view import AddressChange
+from domain.notification import OutboundMessage
+from domain.order_view import AddressChange, OrderView
 from domain.shipping import Label, LabelRequest
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
 from hub.client import OrderClient
-from tests.orders import BASE, make_order, policy
+from tests.eventually import eventually
+from tests.orders import BASE, make_order, policy, view_when
 from tests.workflow.conftest import FakeHub
 from workflows.order import OrderWorkflow
 
@@ -41,12 +44,9 @@ def _patient(hub: FakeHub) -> OrderClient:
 
 
 async def _shipped(orders: OrderClient, order_id: str) -> None:
-    for _ in range(300):
-        view = await orders.view(order_id)
-        if view.payment_status is PaymentStatus.CAPTURED and view.shipments:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("order did not ship")
+    await view_when(
+        orders, order_id, lambda v: v.payment_status is PaymentStatus.CAPTURED and bool(v.shipments), what="shipped"
+    )
 
 
 async def test_a_delivered_scan_completes_the_order_and_stale_or_repeated_scans_change_nothing(
@@ -117,13 +117,17 @@ async def test_address_change_is_taken_before_the_label_and_refused_once_the_car
     fake_hub.effects.flaky["reserve"] = 1  # hold the saga before the label for a moment
     order = make_order()
     placed = await orders.place(order)
-    changed = await placed.handle.execute_update(OrderWorkflow.change_shipping_address, _address("10 avenue Foch"))
+    changed = await placed.handle.execute_update(
+        OrderUpdate.CHANGE_SHIPPING_ADDRESS, _address("10 avenue Foch"), result_type=OrderView
+    )
     assert any(e.step == "shipping_address" for e in changed.timeline)
 
     await _shipped(orders, order.order_id)
     await placed.handle.signal(OrderWorkflow.record_event, _scan(order.order_id, "s", EventKind.SHIPMENT_IN_TRANSIT, 1))
     with pytest.raises(WorkflowUpdateFailedError) as refused:
-        await placed.handle.execute_update(OrderWorkflow.change_shipping_address, _address("1 rue de la Paix"))
+        await placed.handle.execute_update(
+            OrderUpdate.CHANGE_SHIPPING_ADDRESS, _address("1 rue de la Paix"), result_type=OrderView
+        )
     assert "the parcel is already with the carrier" in str(refused.value.cause)
     assert fake_hub.carrier.requests[f"{order.order_id}:shipment:1"].to_address.line1 == "10 avenue Foch"
     assert fake_hub.effects.counts["buy_label"] == 1
@@ -141,7 +145,9 @@ async def test_address_change_after_the_label_voids_it_and_ships_on_a_new_one(fa
     placed = await orders.place(order)
     await _shipped(orders, order.order_id)  # paid and labelled, waiting for the carrier's pickup
 
-    changed = await placed.handle.execute_update(OrderWorkflow.change_shipping_address, _address("10 avenue Foch"))
+    changed = await placed.handle.execute_update(
+        OrderUpdate.CHANGE_SHIPPING_ADDRESS, _address("10 avenue Foch"), result_type=OrderView
+    )
     assert [(s.shipment_no, s.status) for s in changed.shipments] == [
         (1, FulfillmentStatus.CANCELED),
         (2, FulfillmentStatus.LABEL_CREATED),
@@ -175,7 +181,9 @@ async def test_address_change_is_refused_when_the_carrier_will_not_void_the_labe
     await _shipped(orders, order.order_id)
 
     with pytest.raises(WorkflowUpdateFailedError) as refused:
-        await placed.handle.execute_update(OrderWorkflow.change_shipping_address, _address("10 avenue Foch"))
+        await placed.handle.execute_update(
+            OrderUpdate.CHANGE_SHIPPING_ADDRESS, _address("10 avenue Foch"), result_type=OrderView
+        )
     assert "the carrier would not cancel the label" in str(refused.value.cause)
     view = await orders.view(order.order_id)
     assert [(s.shipment_no, s.status) for s in view.shipments] == [(1, FulfillmentStatus.LABEL_CREATED)]
@@ -215,12 +223,12 @@ async def test_the_customer_hears_of_a_delay_before_they_have_to_ask(fake_hub: F
     await _shipped(orders, order.order_id)
 
     async def told(kind: str, n: int) -> str:
-        for _ in range(200):
-            sent = fake_hub.notifier.sent.get(f"{order.order_id}.{kind}.{n}")
-            if sent is not None:
-                return sent.text
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"no {kind}.{n}: {sorted(fake_hub.notifier.sent)}")
+        async def sent() -> dict[str, OutboundMessage]:
+            return fake_hub.notifier.sent
+
+        notice = f"{order.order_id}.{kind}.{n}"
+        messages = await eventually(sent, lambda s: notice in s, what=f"{notice} sent", show=lambda s: sorted(s))
+        return messages[notice].text
 
     late = await told("order-delayed", 1)
     assert "au plus tard le" in late and "pas besoin de nous contacter" in late  # fr-FR, the promised date missed

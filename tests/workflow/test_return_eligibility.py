@@ -9,7 +9,7 @@ import pytest
 from domain.returns import AfterSalesKind, ReturnRequest, ReturnStatus
 from domain.status import OrderStatus
 from hub.client import DecisionRefused, OrderClient, ReturnConflict
-from tests.orders import make_order, policy, unique_id
+from tests.orders import make_order, policy, unique_id, view_when
 from tests.workflow.conftest import FakeHub
 
 
@@ -17,16 +17,12 @@ def _request(rma_id: str, **lines: int) -> ReturnRequest:
     return ReturnRequest(
         rma_id=rma_id,
         kind=AfterSalesKind.RETURN,
-        lines=[{"sku": sku.replace("_", "-"), "quantity": n} for sku, n in lines.items()],  # type: ignore[misc]
+        lines=[{"sku": sku.replace("_", "-"), "quantity": n} for sku, n in lines.items()],
     )
 
 
 async def _delivered(orders: OrderClient, order_id: str) -> None:
-    for _ in range(200):
-        if (await orders.view(order_id)).status is OrderStatus.COMPLETED:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("never delivered")
+    await view_when(orders, order_id, lambda v: v.status is OrderStatus.COMPLETED, what="delivered")
 
 
 async def test_over_returns_and_returns_after_the_window_are_refused_with_the_reason(fake_hub: FakeHub) -> None:

@@ -1,8 +1,6 @@
 """ReturnWorkflow over in-memory ports: returns, store returns, label resends, exchanges, claims, expiry and
 continue-as-new, each started directly with the input the order workflow would build."""
 
-import asyncio
-import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -15,7 +13,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from activities.boundary import ConnectorBoundaryInterceptor
-from domain.contract import Refusal, order_workflow_id, return_workflow_id
+from domain.contract import Refusal, ReturnUpdate, order_workflow_id, return_workflow_id
 from domain.events import EventKind, UpstreamEvent
 from domain.inventory import HoldStatus, ReturnedStock
 from domain.keys import after_sales_key, authorization_key
@@ -42,6 +40,7 @@ from domain.returns import (
 from domain.status import FulfillmentStatus
 from hub.runtime.bootstrap import activity_functions
 from hub.runtime.sandbox import workflow_runner
+from tests.eventually import eventually
 from tests.orders import BASE, unique_id
 from tests.workflow.conftest import FakeHub
 from tests.workflow.parent_stub import OrderAfterSalesStub
@@ -117,15 +116,13 @@ async def _start(hub: FakeHub, input: ReturnWorkflowInput) -> Handle:
     )
 
 
-async def _until(handle: Handle, check: Callable[[ReturnView], bool], timeout_s: float = 30.0) -> ReturnView:
-    """Poll the view until ``check`` holds (a liveness bound, not a timing assertion)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        view = await handle.query(ReturnWorkflow.view)
-        if check(view):
-            return view
-        assert time.monotonic() < deadline, (view.status, [(e.step, e.outcome, e.detail) for e in view.timeline])
-        await asyncio.sleep(0.05)
+async def _rma_when(handle: Handle, ready: Callable[[ReturnView], bool], what: str) -> ReturnView:
+    return await eventually(
+        lambda: handle.query(ReturnWorkflow.view),
+        ready,
+        what=f"{handle.id}: {what}",
+        show=lambda view: (view.status, [(e.step, e.outcome, e.detail) for e in view.timeline]),
+    )
 
 
 def _scan(input: ReturnWorkflowInput, kind: EventKind, operation: str = "return-label") -> UpstreamEvent:
@@ -172,7 +169,7 @@ async def test_return_is_labelled_tracked_inspected_reported_and_refunded_across
     handle = await _start(fake_hub, input)
     label_ref = after_sales_key(input.order_id, input.request.rma_id, "return-label")
 
-    issued = await _until(handle, lambda v: v.status is ReturnStatus.LABEL_ISSUED)
+    issued = await _rma_when(handle, lambda v: v.status is ReturnStatus.LABEL_ISSUED, "label issued")
     assert issued.return_shipment is not None and issued.return_shipment.label_url == "http://label"
     label_request = fake_hub.carrier.requests[label_ref]
     assert label_request.is_return and label_request.to_address == input.address  # the customer's own address
@@ -180,12 +177,12 @@ async def test_return_is_labelled_tracked_inspected_reported_and_refunded_across
     assert "http://label" in mail.text and input.request.rma_id in mail.subject
 
     await handle.signal(ReturnWorkflow.record_event, _scan(input, EventKind.SHIPMENT_IN_TRANSIT))
-    await _until(handle, lambda v: v.status is ReturnStatus.IN_TRANSIT)
+    await _rma_when(handle, lambda v: v.status is ReturnStatus.IN_TRANSIT, "in transit")
     await handle.signal(ReturnWorkflow.record_event, _scan(input, EventKind.SHIPMENT_DELIVERED))
-    delivered = await _until(handle, lambda v: "return_parcel" in _steps(v))
+    delivered = await _rma_when(handle, lambda v: "return_parcel" in _steps(v), "parcel back")
     # Delivered to the warehouse is not received: nothing is refunded before the inspection.
     assert delivered.status is ReturnStatus.IN_TRANSIT and delivered.refunded == 0
-    assert await _refused(handle.execute_update(ReturnWorkflow.cancel, CancelReturn())) == (
+    assert await _refused(handle.execute_update(ReturnUpdate.CANCEL, CancelReturn(), result_type=ReturnView)) == (
         "too late to cancel: the return parcel is already with the carrier"
     )
 
@@ -228,8 +225,9 @@ async def test_store_return_needs_no_label_and_is_refunded_when_the_associate_re
     handle = await _start(fake_hub, input)
 
     view = await handle.execute_update(
-        ReturnWorkflow.record_receipt,
+        ReturnUpdate.RECORD_RECEIPT,
         ReturnReceipt(received_via="store", location="Paris Opera", lines=[InspectedLine(sku="PEN-01", quantity=1)]),
+        result_type=ReturnView,
     )
 
     assert (view.status, view.refunded, view.channel) == (ReturnStatus.REFUNDED, 12900, "store")
@@ -244,27 +242,33 @@ async def test_a_receipt_naming_items_not_in_the_return_is_refused(fake_hub: Fak
     handle = await _start(fake_hub, input)
 
     wrong = ReturnReceipt(lines=[InspectedLine(sku="INK-07", quantity=1)])
-    assert await _refused(handle.execute_update(ReturnWorkflow.record_receipt, wrong)) == (
+    assert await _refused(handle.execute_update(ReturnUpdate.RECORD_RECEIPT, wrong, result_type=ReturnView)) == (
         "INK-07 is not part of this return"
     )
     too_many = ReturnReceipt(lines=[InspectedLine(sku="PEN-01", quantity=2)])
-    assert "more PEN-01" in await _refused(handle.execute_update(ReturnWorkflow.record_receipt, too_many))
-    await handle.execute_update(ReturnWorkflow.record_receipt, ReturnReceipt())
+    assert "more PEN-01" in await _refused(
+        handle.execute_update(ReturnUpdate.RECORD_RECEIPT, too_many, result_type=ReturnView)
+    )
+    await handle.execute_update(ReturnUpdate.RECORD_RECEIPT, ReturnReceipt(), result_type=ReturnView)
     assert (await handle.result()).refunded == 12900
 
 
 async def test_the_label_can_be_resent_while_waiting_and_not_after_receipt(fake_hub: FakeHub) -> None:
     input = _input(fake_hub)
     handle = await _start(fake_hub, input)
-    await _until(handle, lambda v: v.status is ReturnStatus.LABEL_ISSUED)
+    await _rma_when(handle, lambda v: v.status is ReturnStatus.LABEL_ISSUED, "label issued")
 
-    view = await handle.execute_update(ReturnWorkflow.resend_label, ResendLabel(requested_via="phone"))
+    view = await handle.execute_update(
+        ReturnUpdate.RESEND_LABEL, ResendLabel(requested_via="phone"), result_type=ReturnView
+    )
 
     assert view.messages_sent == [_sent(input, "return-label", 1), _sent(input, "return-label", 2)]
     assert all("http://label" in fake_hub.notifier.sent[m].text for m in view.messages_sent)
     assert fake_hub.effects.counts["buy_label"] == 1  # the same label, sent again
-    await handle.execute_update(ReturnWorkflow.record_receipt, ReturnReceipt(received_via="api"))
-    assert await _refused_or_closed(handle.execute_update(ReturnWorkflow.resend_label, ResendLabel())) in (
+    await handle.execute_update(ReturnUpdate.RECORD_RECEIPT, ReturnReceipt(received_via="api"), result_type=ReturnView)
+    assert await _refused_or_closed(
+        handle.execute_update(ReturnUpdate.RESEND_LABEL, ResendLabel(), result_type=ReturnView)
+    ) in (
         "the return is already refunded",
         None,
     )
@@ -275,7 +279,7 @@ async def test_exchange_ships_the_replacement_at_no_charge_and_finance_cannot_ca
     input = _input(fake_hub, kind=AfterSalesKind.EXCHANGE, lines=[PEN], locale="en", reason="wrong size")
     handle = await _start(fake_hub, input)
 
-    issued = await _until(handle, lambda v: v.status is ReturnStatus.LABEL_ISSUED)
+    issued = await _rma_when(handle, lambda v: v.status is ReturnStatus.LABEL_ISSUED, "label issued")
     replacement = issued.replacement_shipment
     assert replacement is not None and replacement.tracking_code
     hold_id = after_sales_key(input.order_id, input.request.rma_id, "replacement-hold")
@@ -287,14 +291,18 @@ async def test_exchange_ships_the_replacement_at_no_charge_and_finance_cannot_ca
     assert "no extra charge" in confirmed.text
 
     # Story 3: once the replacement has shipped, nobody can cancel the exchange (and so refund it).
-    reason = await _refused(handle.execute_update(ReturnWorkflow.cancel, CancelReturn(requested_via="api")))
+    reason = await _refused(
+        handle.execute_update(ReturnUpdate.CANCEL, CancelReturn(requested_via="api"), result_type=ReturnView)
+    )
     assert reason == "too late to cancel: the replacement has shipped"
 
     await handle.signal(ReturnWorkflow.record_event, _scan(input, EventKind.SHIPMENT_IN_TRANSIT, "replacement-label"))
     await handle.signal(ReturnWorkflow.record_event, _scan(input, EventKind.SHIPMENT_IN_TRANSIT))
-    await _until(handle, lambda v: v.status is ReturnStatus.IN_TRANSIT)
+    await _rma_when(handle, lambda v: v.status is ReturnStatus.IN_TRANSIT, "in transit")
     await handle.execute_update(
-        ReturnWorkflow.record_receipt, ReturnReceipt(lines=[InspectedLine(sku="PEN-01", quantity=1)])
+        ReturnUpdate.RECORD_RECEIPT,
+        ReturnReceipt(lines=[InspectedLine(sku="PEN-01", quantity=1)]),
+        result_type=ReturnView,
     )
     view = await handle.result()
 
@@ -324,9 +332,11 @@ async def test_an_exchange_without_stock_is_undone_and_told_once(fake_hub: FakeH
 async def test_a_return_can_be_cancelled_while_its_label_is_unused(fake_hub: FakeHub) -> None:
     input = _input(fake_hub)
     handle = await _start(fake_hub, input)
-    await _until(handle, lambda v: v.status is ReturnStatus.LABEL_ISSUED)
+    await _rma_when(handle, lambda v: v.status is ReturnStatus.LABEL_ISSUED, "label issued")
 
-    view = await handle.execute_update(ReturnWorkflow.cancel, CancelReturn(reason="changed my mind"))
+    view = await handle.execute_update(
+        ReturnUpdate.CANCEL, CancelReturn(reason="changed my mind"), result_type=ReturnView
+    )
 
     assert view.status is ReturnStatus.CANCELED
     assert view.return_shipment is not None and view.return_shipment.status is FulfillmentStatus.CANCELED
@@ -353,7 +363,11 @@ async def test_claim_over_the_limit_waits_for_an_operator(
     input = _input(fake_hub, kind=AfterSalesKind.CLAIM, lines=[PEN], claim_reason=ClaimReason.MISSING)
     handle = await _start(fake_hub, input)
 
-    await _until(handle, lambda v: v.status is ReturnStatus.AWAITING_APPROVAL and bool(v.messages_sent))
+    await _rma_when(
+        handle,
+        lambda v: v.status is ReturnStatus.AWAITING_APPROVAL and bool(v.messages_sent),
+        "awaiting approval, customer told",
+    )
     attributes = (await handle.describe()).typed_search_attributes
     assert (attributes.get(RETURN_STATUS), attributes.get(ORDER_ID), attributes.get(CUSTOMER_ID)) == (
         "awaiting_approval",
@@ -362,13 +376,17 @@ async def test_claim_over_the_limit_waits_for_an_operator(
     )
     assert fake_hub.effects.counts["refund"] == 0
     view = await handle.execute_update(
-        ReturnWorkflow.decide_approval, ApprovalDecision(approved=approved, operator="ops.lea", note="photo checked")
+        ReturnUpdate.DECIDE_APPROVAL,
+        ApprovalDecision(approved=approved, operator="ops.lea", note="photo checked"),
+        result_type=ReturnView,
     )
 
     assert (view.status, view.refunded, fake_hub.effects.counts["refund"]) == (status, refunded, int(approved))
     outcome = "claim-approved" if approved else "claim-declined"
     assert view.messages_sent == [_sent(input, "claim-received"), _sent(input, outcome)]
-    assert await _refused_or_closed(handle.execute_update(ReturnWorkflow.decide_approval, _second_opinion())) in (
+    assert await _refused_or_closed(
+        handle.execute_update(ReturnUpdate.DECIDE_APPROVAL, _second_opinion(), result_type=ReturnView)
+    ) in (
         f"the claim is already {status.value}",
         None,
     )
@@ -388,6 +406,7 @@ async def test_claim_resolved_by_replacement_ships_it_and_refunds_nothing(fake_h
     assert view.replacement_shipment is not None and view.return_shipment is None
     assert (fake_hub.effects.counts["commit"], fake_hub.effects.counts["refund"]) == (1, 0)
     assert view.messages_sent == [_sent(input, "replacement-shipped")]
+    assert view.replacement_shipment.tracking_code is not None
     assert view.replacement_shipment.tracking_code in fake_hub.notifier.sent[view.messages_sent[0]].text
 
 
@@ -428,11 +447,13 @@ async def test_a_long_return_continues_as_new_and_completes_with_its_state(fake_
     input = _input(fake_hub, policy=policy)
     handle = await _start(fake_hub, input)
 
-    await _until(handle, lambda v: "continue_as_new" in _steps(v))
+    await _rma_when(handle, lambda v: "continue_as_new" in _steps(v), "continued as new")
     for kind in (EventKind.SHIPMENT_IN_TRANSIT, EventKind.SHIPMENT_OUT_FOR_DELIVERY, EventKind.SHIPMENT_DELIVERED):
         await handle.signal(ReturnWorkflow.record_event, _scan(input, kind))
-    await _until(handle, lambda v: "return_parcel" in _steps(v))
-    view = await handle.execute_update(ReturnWorkflow.record_receipt, ReturnReceipt(received_via="api"))
+    await _rma_when(handle, lambda v: "return_parcel" in _steps(v), "parcel back")
+    view = await handle.execute_update(
+        ReturnUpdate.RECORD_RECEIPT, ReturnReceipt(received_via="api"), result_type=ReturnView
+    )
 
     assert (view.status, view.refunded) == (ReturnStatus.REFUNDED, 13800)
     # At least once mid-return (after the label, before the receipt); how often depends on how the server

@@ -2,11 +2,10 @@
 attributes for every status dimension, the total and the channel; a summary on every activity; the workflow's
 current details saying what it is doing now."""
 
-import asyncio
 import json
 
 from domain.status import OrderStatus, PaymentStatus
-from tests.orders import make_order
+from tests.orders import make_order, view_when
 from tests.workflow.conftest import FakeHub
 from workflows.search_attributes import (
     CHANNEL,
@@ -22,11 +21,12 @@ async def test_statuses_summaries_and_current_details_are_legible(fake_hub: Fake
     fake_hub.carrier.deliver_after_polls = 10_000  # the parcel stays on its way while we look
     order = make_order(channel="phone")
     placed = await fake_hub.orders.place(order)
-    for _ in range(200):
-        view = await fake_hub.orders.view(order.order_id)
-        if view.payment_status is PaymentStatus.CAPTURED and view.fulfillment_status.value == "in_transit":
-            break
-        await asyncio.sleep(0.05)
+    await view_when(
+        fake_hub.orders,
+        order.order_id,
+        lambda v: v.payment_status is PaymentStatus.CAPTURED and v.fulfillment_status.value == "in_transit",
+        what="captured and in transit",
+    )
 
     attributes = (await placed.handle.describe()).typed_search_attributes
     assert attributes.get(ORDER_STATUS) == OrderStatus.CONFIRMED.value
