@@ -1,15 +1,20 @@
-# Every target installs what it needs into .venv first: a fresh machine needs only Python 3.11 and pip.
+# Every target installs what it needs into .venv first: a fresh machine needs only Python 3.11 and pip. What it
+# installs is pinned, with hashes, by requirements/dev.lock (`make lock` writes the locks from pyproject.toml).
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+UV     := uv==0.13.9
+LOCK   := $(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+          --custom-compile-command 'make lock' --quiet
 
-.PHONY: run demo test test-all lint worker sandbox record-histories clean bench bench-quick chaos
+.PHONY: run demo test test-all lint lock worker sandbox record-histories clean bench bench-quick chaos
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements/dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --require-hashes -r requirements/dev.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 run: $(STAMP)          ## the embedded stack + demo orders, until Ctrl-C
@@ -46,6 +51,13 @@ bench-quick: $(STAMP)  ## the same in about two minutes (figures in .data/bench/
 
 chaos: $(STAMP)        ## 200 orders under worker kills, upstream faults and a server restart; exit 1 on a violation
 	$(PY) -m hub.verify.chaos
+
+lock: $(STAMP)          ## re-resolve requirements/*.lock from pyproject.toml (keeps pins that still fit; UPGRADE=1: newest)
+	$(PY) -m pip install --quiet $(UV)
+	$(LOCK) $(if $(UPGRADE),--upgrade) -o requirements/runtime.lock
+	$(LOCK) $(if $(UPGRADE),--upgrade) --extra sandbox -c requirements/runtime.lock -o requirements/sandbox.lock
+	$(LOCK) $(if $(UPGRADE),--upgrade) --extra dev -c requirements/runtime.lock -o requirements/dev.lock
+	$(PY) -m pip install --quiet --require-hashes -r requirements/dev.lock
 
 clean:
 	rm -rf .data .pytest_cache .mypy_cache .ruff_cache

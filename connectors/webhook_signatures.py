@@ -2,10 +2,13 @@
 
 - **Standard Webhooks** (ERP pushes, the hub's outbound events): headers ``webhook-id``, ``webhook-timestamp``,
   ``webhook-signature: v1,<base64>``; HMAC-SHA256 of ``{id}.{timestamp}.{body}`` keyed by the base64 part of
-  the ``whsec_…`` secret.
+  the ``whsec_…`` secret. Signed and verified with the ``standardwebhooks`` library.
 - **Stripe**: ``Stripe-Signature: t=<unix>,v1=<hex>``; HMAC-SHA256 hex of ``{t}.{body}`` keyed by the
   ``whsec_…`` string itself.
 - **EasyPost**: ``X-Hmac-Signature: hmac-sha256-hex=<hex>``; HMAC-SHA256 hex of the body keyed by the secret.
+
+Stripe's and EasyPost's are ours: their libraries are whole API clients, and ``tests/unit/test_webhook_schemes.py``
+checks both against them.
 
 Verification is over the exact raw bytes, compares in constant time, and refuses a timestamp more than
 ``TOLERANCE`` away from now in either direction. EasyPost signs no timestamp header, so its freshness comes from
@@ -18,6 +21,8 @@ import hmac
 import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+
+from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook, WebhookVerificationError
 
 TOLERANCE = timedelta(minutes=5)
 
@@ -38,9 +43,12 @@ def _header(headers: Mapping[str, str], name: str) -> str:
     raise SignatureRejected(f"missing {name} header")
 
 
+_STALE = "timestamp outside the 5-minute tolerance"
+
+
 def check_freshness(timestamp: datetime, now: datetime) -> None:
     if abs(now - timestamp) > TOLERANCE:
-        raise SignatureRejected("timestamp outside the 5-minute tolerance")
+        raise SignatureRejected(_STALE)
 
 
 def _parse_unix(value: str) -> datetime:
@@ -51,23 +59,28 @@ def _parse_unix(value: str) -> datetime:
 
 
 # -- Standard Webhooks ---------------------------------------------------------------------------------------
+# Signed and verified by the scheme's own library, so the hub and its receivers read the scheme the same way. Its
+# secret decoding is lenient (characters outside base64 are dropped) and its clock is the wall clock: the secret is
+# checked strictly here, and freshness is ours, against the caller's ``now`` and with the hub's own answer. The
+# library checks the same 5 minutes again (tested against ``TOLERANCE``).
 
 
-def _standard_key(secret: str) -> bytes:
+def _standard_webhook(secret: str) -> Webhook:
     try:
-        return base64.b64decode(secret.removeprefix("whsec_"), validate=True)
-    except ValueError:
+        base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+        return Webhook(secret)
+    except (ValueError, EmptyWebhookSecretError):
         raise ValueError("a Standard Webhooks secret is whsec_ followed by base64") from None
 
 
 def sign_standard(secret: str, message_id: str, timestamp: datetime, body: bytes) -> dict[str, str]:
-    """The three headers of a Standard Webhooks delivery."""
-    seconds = str(int(timestamp.timestamp()))
-    signature = _hmac(_standard_key(secret), f"{message_id}.{seconds}.".encode() + body)
+    """The three headers of a Standard Webhooks delivery. ``body`` is UTF-8 (JSON)."""
+    # The library reads the timestamp's fields as UTC: convert, or an aware non-UTC time would sign another instant.
+    at = timestamp.astimezone(UTC)
     return {
         "webhook-id": message_id,
-        "webhook-timestamp": seconds,
-        "webhook-signature": "v1," + base64.b64encode(signature).decode(),
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": _standard_webhook(secret).sign(message_id, at, body.decode()),
     }
 
 
@@ -75,18 +88,20 @@ def verify_standard(secret: str, headers: Mapping[str, str], body: bytes, now: d
     """Verify a Standard Webhooks delivery; return its ``webhook-id`` (the event id)."""
     message_id = _header(headers, "webhook-id")
     seconds = _header(headers, "webhook-timestamp")
+    signatures = _header(headers, "webhook-signature")
     check_freshness(_parse_unix(seconds), now)
-    expected = _hmac(_standard_key(secret), f"{message_id}.{seconds}.".encode() + body)
-    # The header may carry several space-separated signatures (during secret rotation): any one may match.
-    for candidate in _header(headers, "webhook-signature").split():
-        version, _, value = candidate.partition(",")
-        try:
-            decoded = base64.b64decode(value, validate=True)
-        except ValueError:
-            continue
-        if version == "v1" and hmac.compare_digest(decoded, expected):
-            return message_id
-    raise SignatureRejected("no valid signature")
+    webhook = _standard_webhook(secret)
+    delivery = {"webhook-id": message_id, "webhook-timestamp": seconds, "webhook-signature": signatures}
+    try:
+        # Any one of several space-separated signatures may match (during a secret's rotation).
+        webhook.verify(body, delivery, json_parse=False)
+    except WebhookVerificationError as refused:
+        if str(refused).startswith("Message timestamp"):  # its own clock, at the edge of the same 5 minutes
+            raise SignatureRejected(_STALE) from None
+        raise SignatureRejected("no valid signature") from None
+    except ValueError:  # a garbled signature, a body that is not UTF-8
+        raise SignatureRejected("no valid signature") from None
+    return message_id
 
 
 # -- Stripe ----------------------------------------------------------------------------------------------------

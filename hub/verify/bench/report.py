@@ -232,9 +232,13 @@ def write_markdown(path: Path, figures: Mapping[str, Any], command: str) -> None
     path.write_text(text)
 
 
-def chart(path: Path, figures: Mapping[str, Any]) -> None:
-    """A PNG with three panels: throughput hub vs reference, latency percentiles, actions per path."""
-    import matplotlib  # imported here: only the report needs it, and it is a dev dependency
+def chart(path: Path, figures: Mapping[str, Any]) -> bool:
+    """A PNG with three panels: throughput hub vs reference, latency percentiles, actions per path. False, and no
+    file, without matplotlib (the ``bench`` extra, which ``make`` installs)."""
+    try:
+        import matplotlib  # imported here: only the chart needs it, and production does not install it
+    except ImportError:
+        return False
 
     matplotlib.use("Agg")  # no display: render straight to the file
     import matplotlib.pyplot as plt
@@ -258,3 +262,4 @@ def chart(path: Path, figures: Mapping[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)
+    return True

@@ -316,7 +316,7 @@ async def run(config: BenchConfig) -> dict[str, Any]:
                 for worker in reference_workers:
                     worker.stop()
     figures = _figures(config, hub, reference, reference_local, steps, costs, memory, load_average)
-    _write(config, figures)
+    write_results(config, figures)
     return figures
 
 
@@ -415,10 +415,18 @@ def _figures(
     }
 
 
-def _write(config: BenchConfig, figures: dict[str, Any]) -> None:
+NO_CHART = "no chart: matplotlib is not installed (pip install -e '.[bench]'); the figures are in bench.json"
+
+
+def write_results(config: BenchConfig, figures: dict[str, Any]) -> None:
+    """``bench.json`` and the chart in ``out_dir``, and the page with its chart when ``docs`` is set. Without
+    matplotlib, everything but the charts, and one line on stderr that says so."""
     config.out_dir.mkdir(parents=True, exist_ok=True)
     (config.out_dir / "bench.json").write_text(json.dumps(figures, indent=2) + "\n")
-    report.chart(config.out_dir / "bench.png", figures)
+    charted = report.chart(config.out_dir / "bench.png", figures)
     if config.docs is not None:
         report.write_markdown(config.docs, figures, config.command)
-        report.chart(config.docs.with_suffix(".png"), figures)
+        if charted:
+            report.chart(config.docs.with_suffix(".png"), figures)
+    if not charted:
+        print(NO_CHART, file=sys.stderr)  # stdout carries only the JSON line
