@@ -29,11 +29,10 @@ from temporalio.client import Client
 
 from domain.order_view import OrderPolicy
 from hub.client import OrderClient
+from hub.dev.access import DemoAccess, demo_access
 from hub.dev.processes import Process
 from hub.dev.stack import (
-    DemoAccess,
     api_settings,
-    demo_access,
     sandbox_settings,
     temporal_command,
     wait_until_up,

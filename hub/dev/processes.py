@@ -37,8 +37,12 @@ class Process:
                 self.popen.wait()
         self._log.close()
 
-    def tail(self, lines: int = 20) -> str:
-        """The last ``lines`` this process wrote (not an earlier run's, in the same log)."""
+    def output(self) -> str:
+        """What this process has written so far (not the earlier runs' lines in the same log)."""
         with self.log_path.open("rb") as log:
             log.seek(self._log_start)
-            return "\n".join(log.read().decode(errors="replace").splitlines()[-lines:])
+            return log.read().decode(errors="replace")
+
+    def tail(self, lines: int = 20) -> str:
+        """The last ``lines`` this process wrote (not an earlier run's, in the same log)."""
+        return "\n".join(self.output().splitlines()[-lines:])

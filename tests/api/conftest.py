@@ -25,9 +25,10 @@ from starlette.routing import Route
 from temporalio.testing import WorkflowEnvironment
 
 from domain.returns import ReturnPolicy
+from hub.dev.access import demo_access
 from hub.dev.harness import start_api
 from hub.dev.processes import Process
-from hub.dev.stack import demo_access, sandbox_settings, webhook_targets
+from hub.dev.stack import sandbox_settings, webhook_targets
 from hub.runtime.api_keys import hash_key
 from hub.runtime.settings import ApiKey, ApiSettings, EventSettings, OrderSettings, Settings, to_env
 from sandbox.client import SandboxControl
