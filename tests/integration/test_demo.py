@@ -2,22 +2,20 @@
 ending; and what `make run` prints to get in (the API key, the webhook secrets, a webhook to try, also in the access
 file) is what the running stack accepts."""
 
+import asyncio
 import json
 import os
-import queue
 import re
 import shlex
 import signal
 import stat
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
-from typing import IO
 
 from hub.dev.access import read_access_file, secret_variable
 from sandbox.process import free_port
+from tests.eventually import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,33 +55,19 @@ def test_demo_exits_zero_when_every_demo_order_ends_as_expected(tmp_path: Path) 
         assert f"-{name}" in done.stdout
 
 
-class Lines:
-    """A child's output, read on a thread of its own so that waiting for a line can give up in time."""
+class Output:
+    """A child's output, collected line by line as it comes."""
 
-    def __init__(self, stream: IO[str]) -> None:
-        self.seen: list[str] = []
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+    def __init__(self, stream: asyncio.StreamReader) -> None:
+        self._lines: list[str] = []
+        self._collecting = asyncio.create_task(self._collect(stream))
 
-    def _read(self, stream: IO[str]) -> None:
-        for line in stream:
-            self._lines.put(line)
-        self._lines.put(None)
+    async def _collect(self, stream: asyncio.StreamReader) -> None:
+        async for line in stream:
+            self._lines.append(line.decode(errors="replace"))
 
-    def until(self, marker: str, timeout_s: float) -> str:
-        deadline = time.monotonic() + timeout_s
-        while not any(marker in line for line in self.seen):
-            try:
-                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"no {marker!r} in {timeout_s:.0f} s:\n{self.text}") from None
-            assert line is not None, f"the stack ended before {marker!r}:\n{self.text}"
-            self.seen.append(line)
-        return self.text
-
-    @property
-    def text(self) -> str:
-        return "".join(self.seen)
+    async def read(self) -> str:
+        return "".join(self._lines)
 
 
 def _printed(label: str, text: str) -> str:
@@ -96,22 +80,31 @@ def _hub(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
     return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
 
-def test_run_prints_how_to_get_in_writes_it_for_its_owner_and_a_webhook_signed_as_printed_is_accepted(
+async def test_run_prints_how_to_get_in_writes_it_for_its_owner_and_a_webhook_signed_as_printed_is_accepted(
     tmp_path: Path,
 ) -> None:
     access_file = tmp_path / "access.env"
-    running = subprocess.Popen(
-        [sys.executable, "-m", "hub.dev.stack", "run"],
+    running = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "hub.dev.stack",
+        "run",
         cwd=ROOT,
         env=_stack_env(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     assert running.stdout is not None
-    output = Lines(running.stdout)
+    output = Output(running.stdout)
     try:
-        printed = output.until("Everything keeps running", timeout_s=240)
+        printed = await eventually(
+            output.read,
+            lambda text: "Everything keeps running" in text or running.returncode is not None,
+            what="make run to start, place the demo orders and wait for Ctrl-C",
+            timeout_s=240,
+            show=lambda text: text[-2000:],
+        )
+        assert "Everything keeps running" in printed, printed
         for step in ("starting the Temporal dev server on", "waiting for the API to be ready (Temporal + worker)"):
             assert step in printed
         assert "7/7 demo orders ended as expected" in printed
@@ -153,7 +146,8 @@ def test_run_prints_how_to_get_in_writes_it_for_its_owner_and_a_webhook_signed_a
         assert shown.returncode == 0, shown.stdout + shown.stderr
         assert json.loads(shown.stdout)["status"] == "completed"
     finally:
-        running.send_signal(signal.SIGINT)
-        running.wait(timeout=60)
-    assert running.returncode == 0, output.text
+        if running.returncode is None:
+            running.send_signal(signal.SIGINT)
+        await asyncio.wait_for(running.wait(), timeout=60)
+    assert running.returncode == 0, await output.read()
     assert not access_file.exists()  # the key and the secrets die with the run
