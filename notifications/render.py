@@ -154,6 +154,8 @@ def _squash(value: str) -> str:
 def _environment(*, autoescape: bool) -> Environment:
     environment = Environment(
         loader=PackageLoader("notifications", "templates"),
+        # The templates are package data and do not change under a running process: no file check per message.
+        auto_reload=False,
         autoescape=autoescape,
         undefined=StrictUndefined,
         trim_blocks=True,
