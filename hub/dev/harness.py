@@ -144,9 +144,10 @@ class Harness:
     def python_env(self) -> dict[str, str]:
         """Environment for the Python processes the harness (or its user) starts: with bytecode caching on, as in
         the production image (``pip install .`` compiles), even where the caller's environment turns it off.
-        Temporal's workflow sandbox re-imports the workflow modules for every workflow run; without a bytecode
-        cache each run would compile ``workflows/order.py`` from source again (measured: a seventh of a
-        worker's CPU). The cache lives in the data dir, out of the source tree."""
+        Temporal's workflow sandbox re-imports, for every workflow run, whatever modules are not passed through
+        (``hub/runtime/sandbox.py``); without a bytecode cache each would be compiled from source again (measured
+        when the workflows were still re-imported: a seventh of a worker's CPU). The cache lives in the data dir,
+        out of the source tree."""
         return {"PYTHONDONTWRITEBYTECODE": "", "PYTHONPYCACHEPREFIX": str(self.data_dir / "pycache")}
 
     # -- what a run uses ------------------------------------------------------------------------------------
