@@ -2,11 +2,24 @@
 the unwind continued, and the whole unwind shielded from workflow cancellation."""
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 from temporalio import workflow
 
 Compensation = Callable[[], Awaitable[None]]
+Stop = TypeVar("Stop", bound=Exception)
+
+
+async def forward_or_undo(
+    forward: Coroutine[Any, Any, None], *, stops_on: type[Stop], undo: Callable[[Stop], Awaitable[None]]
+) -> None:
+    """The saga: its forward steps, and when they stop for a business reason (``stops_on``, carrying the reason
+    told to the customer), the undo of what was done."""
+    try:
+        await forward
+    except stops_on as stop:
+        await undo(stop)
 
 
 class Compensations:

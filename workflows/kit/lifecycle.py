@@ -1,6 +1,8 @@
 """When a run may end: continue-as-new only at a safe point, and an exit that waits for every handler."""
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from temporalio import workflow
 
@@ -16,6 +18,21 @@ async def safe_point(pending: Callable[[], bool] = lambda: False) -> bool:
     decision handed in meanwhile (``pending``) must be handled first, in this run."""
     await workflow.wait_condition(lambda: workflow.all_handlers_finished() or pending())
     return not pending()
+
+
+async def to_the_end(
+    story: Coroutine[Any, Any, None], *, stopped: Callable[[], Awaitable[None]], end: Callable[[], Awaitable[None]]
+) -> None:
+    """Run the workflow's ``story``, then ``end`` it, on every path: when an operator cancels the workflow itself
+    (UI, CLI), ``stopped`` first undoes or hands over what it must, then ``end`` runs and the cancellation goes
+    through. ``end`` is where a workflow waits for its handlers (:func:`handlers_finished`), so none is cut off."""
+    try:
+        await story
+    except asyncio.CancelledError:
+        await stopped()
+        await end()
+        raise
+    await end()
 
 
 async def handlers_finished() -> None:

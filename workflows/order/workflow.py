@@ -14,8 +14,6 @@ is a short delegation to the part that owns it, each a plain class built from on
 - ``AtRest`` search attributes, status events and continue-as-new.
 """
 
-import asyncio
-
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -24,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.events import StockEvent, UpstreamEvent
     from domain.order_view import AddressChange, CancelRequest, OrderView, OrderWorkflowInput
     from domain.returns import ReturnOutcome, ReturnRequest, ReturnView
+    from workflows.kit.lifecycle import to_the_end
     from workflows.order.after_sales import AfterSales
     from workflows.order.at_rest import AtRest
     from workflows.order.context import OrderAborted, OrderContext
@@ -35,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order.tracking import Tracking
     from workflows.order.undo import Undo
     from workflows.order.view import order_view
+    from workflows.saga import forward_or_undo
 
 
 @workflow.defn(name=ORDER_WORKFLOW)
@@ -54,19 +54,13 @@ class OrderWorkflow:
 
     @workflow.run
     async def run(self, input: OrderWorkflowInput) -> OrderView:
-        self._at_rest.start()
-        try:
-            try:
-                await self._fulfilment.run()
-            except OrderAborted as abort:
-                await self._undo.abort(abort)
+        async def story() -> None:
+            await forward_or_undo(self._fulfilment.run(), stops_on=OrderAborted, undo=self._undo.abort)
             await self._tracking.follow_delivery()
             await self._after_sales.keep_window_open()
-        except asyncio.CancelledError:
-            await self._undo.stopped_by_operator()
-            await self._at_rest.end()
-            raise
-        await self._at_rest.end()
+
+        self._at_rest.start()
+        await to_the_end(story(), stopped=self._undo.stopped_by_operator, end=self._at_rest.end)
         return order_view(self._ctx).model_copy(update={"finished": True})
 
     # -- customer decisions ----------------------------------------------------------------------------------
@@ -79,6 +73,7 @@ class OrderWorkflow:
 
     @cancel.validator
     def _cancel_allowed(self, request: CancelRequest) -> None:
+        """Refused once the money moves, the order has ended or a cancellation is under way."""
         self._undo.check_cancel(request)
 
     @workflow.update(name=OrderUpdate.CHANGE_SHIPPING_ADDRESS)
@@ -90,6 +85,7 @@ class OrderWorkflow:
 
     @change_shipping_address.validator
     def _address_change_allowed(self, change: AddressChange) -> None:
+        """Refused once every parcel is with the carrier, or while another change is being applied."""
         self._shipping.check_address_change(change)
 
     @workflow.update(name=OrderUpdate.DECIDE_BACKORDER)
@@ -100,6 +96,7 @@ class OrderWorkflow:
 
     @decide_backorder.validator
     def _backorder_decision_allowed(self, decision: BackorderDecision) -> None:
+        """Refused when nothing waits for stock, or the choice was already made (by the customer or by default)."""
         self._stock.check_decision(decision)
 
     @workflow.update(name=OrderUpdate.OPEN_RETURN)
@@ -109,6 +106,7 @@ class OrderWorkflow:
 
     @open_return.validator
     def _return_allowed(self, request: ReturnRequest) -> None:
+        """Refused outside the return window, or for more than was delivered and not already returned."""
         self._after_sales.check_return(request)
 
     # -- what upstreams and RMAs tell us ---------------------------------------------------------------------
