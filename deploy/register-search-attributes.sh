@@ -14,7 +14,8 @@ for attribute in \
   Channel=Keyword \
   OrderId=Keyword \
   ReturnStatus=Keyword \
-  BackorderedSkus=KeywordList
+  BackorderedSkus=KeywordList \
+  ActionReason=Keyword
 do
   temporal operator search-attribute create --address "$ADDRESS" --namespace default \
     --name "${attribute%%=*}" --type "${attribute##*=}" 2>/dev/null || echo "${attribute%%=*} exists"

@@ -61,6 +61,10 @@ class ReturnStatus(StrEnum):
     CLOSED = "closed"
     CANCELED = "canceled"
     EXPIRED = "expired"
+    REQUIRES_ACTION = "requires_action"
+    """A person must act, for the reason in the ``ActionReason`` search attribute: the label could not be sent
+    (action: ``POST /returns/{rma}/label/resend`` once the contact details are right; the RMA waits for it), or a
+    refund was refused (action: refund the rest by hand; the RMA has ended with what was refunded)."""
 
     @property
     def is_terminal(self) -> bool:

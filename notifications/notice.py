@@ -42,6 +42,9 @@ class NoticeKind(StrEnum):
     CLAIM_RECEIVED = "claim-received"
     CLAIM_APPROVED = "claim-approved"
     CLAIM_DECLINED = "claim-declined"
+    REFUND_DELAYED = "refund-delayed"
+    """A refund the payment provider refused: what was refunded (if any), what is delayed, that a person is on it.
+    Never "refunded" for money that did not go back."""
 
 
 class DelayCause(StrEnum):
@@ -94,6 +97,8 @@ class CustomerNotice(BaseModel):
     undone: list[Undone] = []
     amount_returned: int = 0
     """Minor units voided or refunded back to the customer."""
+    amount_delayed: int = 0
+    """Minor units owed back whose refund the provider refused (``refund-delayed``)."""
     backorder: Backorder | None = None
     canceled_skus: list[str] = []
     """Items dropped from the order, for ``items-canceled`` and ``backorder-decided``."""

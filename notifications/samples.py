@@ -88,6 +88,11 @@ _FIELDS: dict[NoticeKind, dict[str, Any]] = {
     NoticeKind.CLAIM_RECEIVED: {"after_sales_kind": AfterSalesKind.CLAIM},
     NoticeKind.CLAIM_APPROVED: {"after_sales_kind": AfterSalesKind.CLAIM, "amount_returned": 4200},
     NoticeKind.CLAIM_DECLINED: {"after_sales_kind": AfterSalesKind.CLAIM},
+    NoticeKind.REFUND_DELAYED: {
+        "after_sales_kind": AfterSalesKind.RETURN,
+        "amount_returned": 1000,
+        "amount_delayed": 3200,
+    },
 }
 
 _AFTER_SALES = {kind for kind, fields in _FIELDS.items() if "after_sales_kind" in fields}

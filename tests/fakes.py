@@ -35,6 +35,8 @@ class FakePayments:
     def __init__(self, effects: Effects) -> None:
         self.effects = effects
         self.by_key: dict[str, Payment] = {}
+        self.refuse_refunds: set[str] = set()
+        """References of payments whose refunds the provider refuses (a disputed charge, a closed card)."""
 
     async def authorize(
         self, *, order_id: str, amount: int, currency: str, payment_method: str, idempotency_key: str
@@ -72,6 +74,8 @@ class FakePayments:
         return self._update(payment, state=ProviderPaymentState.VOIDED)
 
     async def refund(self, payment: Payment, amount: int, *, idempotency_key: str) -> Payment:
+        if payment.reference in self.refuse_refunds:
+            raise BusinessRejection("refund refused", upstream="payment", code="charge_disputed")
         self.effects.counts["refund"] += 1
         return self._update(payment, refunded=payment.refunded + amount)
 

@@ -15,6 +15,8 @@ ORDER_ID = SearchAttributeKey.for_keyword("OrderId")
 RETURN_STATUS = SearchAttributeKey.for_keyword("ReturnStatus")
 BACKORDERED_SKUS = SearchAttributeKey.for_keyword_list("BackorderedSkus")
 """The SKUs an order waits for: an ERP ``stock.changed`` event finds the orders to wake by it."""
+ACTION_REASON = SearchAttributeKey.for_keyword("ActionReason")
+"""Why an order or RMA in ``requires_action`` waits for a person ("refund failed"); cleared when it is resolved."""
 
 ALL = (
     ORDER_STATUS,
@@ -26,6 +28,7 @@ ALL = (
     ORDER_ID,
     RETURN_STATUS,
     BACKORDERED_SKUS,
+    ACTION_REASON,
 )
 
 # The names the Temporal CLI and server use for each type, for ``--search-attribute Name=Type``.

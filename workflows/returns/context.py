@@ -13,7 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.kit.notices import next_seq, send_notice
     from workflows.kit.steps import Steps
     from workflows.returns.state import ReturnState
-    from workflows.search_attributes import RETURN_STATUS
+    from workflows.search_attributes import ACTION_REASON, RETURN_STATUS
 
 # Which business rejection means what, by the step that raised it.
 _REJECTION_REASON = {
@@ -21,6 +21,12 @@ _REJECTION_REASON = {
     "reserve_replacement": FailureReason.OUT_OF_STOCK,
     "buy_replacement_label": FailureReason.LABEL_REJECTED,
 }
+
+
+LABEL_NOT_SENT = "label could not be sent"
+"""``ActionReason`` of an RMA whose label message could not be delivered: resend it once the contact is right."""
+REFUND_FAILED = "refund failed"
+"""``ActionReason`` of an RMA whose refund the provider refused, in part or in full: refund the rest by hand."""
 
 
 class RmaAborted(Exception):
@@ -68,7 +74,20 @@ class ReturnContext:
         workflow.upsert_search_attributes([RETURN_STATUS.value_set(status.value)])
         self.journal.record("return_status", "info", status.value)
 
-    async def notify(self, kind: NoticeKind, reason: FailureReason | None = None) -> bool:
+    def requires_action(self, reason: str) -> None:
+        """A person must act: the status says so, and ``ActionReason`` says why (never any customer data)."""
+        self.state.action_reason = reason
+        workflow.upsert_search_attributes([ACTION_REASON.value_set(reason)])
+        self.journal.record("requires_action", "failed", reason)
+        self.update(ReturnStatus.REQUIRES_ACTION)
+
+    def action_resolved(self, status: ReturnStatus) -> None:
+        """What needed a person is done: the RMA goes on as ``status``."""
+        self.state.action_reason = None
+        workflow.upsert_search_attributes([ACTION_REASON.value_unset()])
+        self.update(status)
+
+    async def notify(self, kind: NoticeKind, reason: FailureReason | None = None, delayed: int = 0) -> bool:
         """Tell the customer; True once delivered (and listed in ``messages_sent``)."""
         input, s = self.input, self.state
         order_id, rma_id = input.order_id, self.request.rma_id
@@ -92,6 +111,7 @@ class ReturnContext:
             reason=reason,
             undone=s.undone,
             amount_returned=s.refunded,
+            amount_delayed=delayed,
             rma_id=rma_id,
             after_sales_kind=self.request.kind,
             label_url=label.label_url if label is not None and label.status is not FulfillmentStatus.CANCELED else None,

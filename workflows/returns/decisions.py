@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from notifications.notice import NoticeKind
     from workflows.returns.at_rest import AtRest
-    from workflows.returns.context import ReturnContext
+    from workflows.returns.context import LABEL_NOT_SENT, ReturnContext
     from workflows.returns.view import return_view
 
 
@@ -95,6 +95,11 @@ class Decisions:
         self.ctx.journal.record("resend_label", "info", f"requested via {request.requested_via}")
         if not await self.ctx.notify(NoticeKind.RETURN_LABEL):
             raise _refused("the label could not be delivered just now; try again later")
+        s = self.ctx.state
+        if s.action_reason == LABEL_NOT_SENT:
+            # The documented action for a label that never went out: the wait for the parcel starts now.
+            s.waiting_since = workflow.now()
+            self.ctx.action_resolved(ReturnStatus.LABEL_ISSUED)
         return return_view(self.ctx)
 
     def check_resend(self, request: ResendLabel) -> None:

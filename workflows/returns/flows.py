@@ -23,11 +23,14 @@ with workflow.unsafe.imports_passed_through():
     from workflows import policies
     from workflows.failures import error_text
     from workflows.kit.parcels import describe_label, shipment_from_label
-    from workflows.returns.context import ReturnContext, RmaAborted
+    from workflows.returns.context import LABEL_NOT_SENT, ReturnContext, RmaAborted
     from workflows.returns.refunds import Refunds
     from workflows.returns.replacement import Replacement
     from workflows.returns.undo import Undo
     from workflows.returns.waiting import Waiting
+
+LABEL_NOT_SENT_PATCH = "rma-label-not-sent"
+"""A label message that failed used to leave the RMA ``label_issued``: histories from then replay that way."""
 
 
 @dataclass
@@ -57,12 +60,17 @@ class Flows:
             self.undo.past_point_of_no_return()
             s.started = True
             s.waiting_since = workflow.now()
+            told = False
             if request.wants_replacement:
-                await ctx.notify(NoticeKind.EXCHANGE_CONFIRMED)
+                told = await ctx.notify(NoticeKind.EXCHANGE_CONFIRMED)
             elif s.return_shipment is not None:
-                await ctx.notify(NoticeKind.RETURN_LABEL)
+                told = await ctx.notify(NoticeKind.RETURN_LABEL)
             if s.return_shipment is not None:
-                ctx.update(ReturnStatus.LABEL_ISSUED)
+                if not told and workflow.patched(LABEL_NOT_SENT_PATCH):
+                    # The customer cannot send anything back without it: a person fixes the contact and resends.
+                    ctx.requires_action(LABEL_NOT_SENT)
+                else:
+                    ctx.update(ReturnStatus.LABEL_ISSUED)
         await self.waiting.for_receipt()
         await self._settle_receipt()
 

@@ -13,7 +13,10 @@ with workflow.unsafe.imports_passed_through():
     from notifications.notice import NoticeKind
     from workflows import policies
     from workflows.failures import error_text
-    from workflows.returns.context import ReturnContext
+    from workflows.returns.context import REFUND_FAILED, ReturnContext
+
+REFUND_DELAYED_PATCH = "rma-refund-delayed"
+"""A refused refund used to end the RMA ``refunded`` or ``closed``: histories from then replay that way."""
 
 
 @dataclass
@@ -60,9 +63,14 @@ class Refunds:
             )
 
     async def settle(self, kind: NoticeKind, due: int, reason: FailureReason | None = None) -> None:
-        """End the RMA by what its refund became, and tell the customer."""
+        """End the RMA by what its refund became, and tell the customer; a refund short of ``due`` (the provider
+        refused some of it) is never told as done: ``requires_action``, and the customer told it is delayed."""
         ctx = self.ctx
-        if ctx.state.refunded > 0:
+        delayed = due - ctx.state.refunded
+        if delayed > 0 and workflow.patched(REFUND_DELAYED_PATCH):
+            ctx.requires_action(REFUND_FAILED)
+            await ctx.notify(NoticeKind.REFUND_DELAYED, delayed=delayed)
+        elif ctx.state.refunded > 0:
             ctx.update(ReturnStatus.REFUNDED)
             await ctx.notify(kind, reason=reason)
         elif due == 0:

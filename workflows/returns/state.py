@@ -37,6 +37,8 @@ class ReturnState(BaseModel):
     reminded: bool = False
     seen_events: list[str] = Field(default_factory=list)
     latest_scan_at: dict[str, datetime] = Field(default_factory=dict)
+    action_reason: str | None = None
+    """Why the RMA is ``requires_action`` (indexed as ``ActionReason``), while it is."""
     runs: int = 0
     """How many runs came before this one, for the timeline and for tests."""
 

@@ -36,6 +36,9 @@ class Waiting:
                 break
             if s.cancel is not None:
                 continue
+            if s.action_reason is not None:
+                await self._for_a_person()
+                continue
             now = workflow.now()
             assert s.waiting_since is not None
             moving = self.scans.return_parcel_moving()
@@ -56,6 +59,21 @@ class Waiting:
                     f"Waiting for the returned items {until}",
                     give_up_after=None if wake is None else wake - now,
                 )
+
+    async def _for_a_person(self) -> None:
+        """``requires_action``: no reminder and no expiry run while a person must act (the label never reached the
+        customer); the receipt or a cancellation is still honoured."""
+        s = self.ctx.state
+        reason = s.action_reason
+        await self.rest.rest_until(
+            lambda: (
+                s.action_reason != reason
+                or s.receipt is not None
+                or s.cancel is not None
+                or self.rest.history_is_long()
+            ),
+            f"Waiting for a person: {reason}",
+        )
 
     async def for_decision(self) -> ApprovalDecision:
         """Wait for an operator's decision on a claim above the limit (a person in the loop, no deadline)."""
