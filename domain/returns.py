@@ -61,6 +61,8 @@ class ReturnStatus(StrEnum):
     CLOSED = "closed"
     CANCELED = "canceled"
     EXPIRED = "expired"
+    REPLACEMENT_SHIPPED = "replacement_shipped"
+    """A claim's replacement is on its way: the claim ends ``exchanged`` when the carrier delivers it."""
     REQUIRES_ACTION = "requires_action"
     """A person must act, for the reason in the ``ActionReason`` search attribute: the label could not be sent
     (action: ``POST /returns/{rma}/label/resend`` once the contact details are right; the RMA waits for it), or a
@@ -169,6 +171,9 @@ class ReturnPolicy(BaseModel):
     """Share of a line's price refunded when inspection finds it damaged by the customer."""
     claim_approval_limit: Annotated[int, Field(ge=0)] = 10_000
     """Claims worth more than this (minor units) wait for an operator's approval."""
+    replacement_delivery_limit: timedelta = timedelta(days=14)
+    """A claim ends when its replacement is delivered; with no delivery scan this long after it shipped (or a scan
+    back to sender), the claim ends ``requires_action`` ("replacement not delivered") for a person to trace it."""
     history_event_limit: int | None = None
     """Continue as new past this many history events; ``None``: when Temporal suggests it."""
 

@@ -400,7 +400,10 @@ async def test_claim_resolved_by_replacement_ships_it_and_refunds_nothing(fake_h
     input = _input(
         fake_hub, kind=AfterSalesKind.CLAIM, lines=[INK], claim_reason=ClaimReason.WRONG_ITEM, resolution="replace"
     )
-    view = await (await _start(fake_hub, input)).result()
+    handle = await _start(fake_hub, input)
+    await _rma_when(handle, lambda v: v.status is ReturnStatus.REPLACEMENT_SHIPPED, "replacement shipped")
+    await handle.signal(ReturnWorkflow.record_event, _scan(input, EventKind.SHIPMENT_DELIVERED, "replacement-label"))
+    view = await handle.result()
 
     assert (view.status, view.refunded) == (ReturnStatus.EXCHANGED, 0)
     assert view.replacement_shipment is not None and view.return_shipment is None

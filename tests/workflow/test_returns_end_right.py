@@ -2,10 +2,26 @@
 refused, a receipt racing the expiry, a parcel that never arrives, an exchange never sent back, a claim ended too
 early, quantities counted per line instead of per unit). Each RMA is started directly, as in test_returns.py."""
 
+from datetime import timedelta
+
+from temporalio.client import WorkflowExecutionStatus
+
 from domain.contract import ReturnUpdate
-from domain.returns import InspectedLine, ResendLabel, ReturnReceipt, ReturnStatus, ReturnView
+from domain.events import EventKind
+from domain.returns import (
+    AfterSalesKind,
+    ClaimReason,
+    InspectedLine,
+    ResendLabel,
+    ReturnPolicy,
+    ReturnReceipt,
+    ReturnStatus,
+    ReturnView,
+)
+from domain.status import FulfillmentStatus
 from tests.workflow.conftest import FakeHub
-from tests.workflow.test_returns import INK, PEN, _input, _rma_when, _sent, _start
+from tests.workflow.test_returns import FAST, INK, PEN, _input, _refused, _rma_when, _scan, _sent, _start
+from workflows.returns import ReturnWorkflow
 from workflows.search_attributes import ACTION_REASON
 
 
@@ -64,3 +80,65 @@ async def test_a_refund_refused_on_one_of_two_payments_tells_what_was_refunded_a
     text = fake_hub.notifier.sent[_sent(input, "refund-delayed")].text
     assert "refunded €38.00" in text and "remaining €100.00" in text and "€138.00" not in text
     assert (await handle.describe()).typed_search_attributes.get(ACTION_REASON) == "refund failed"
+
+
+async def test_a_store_receipt_recorded_while_the_expiry_voids_the_label_is_refunded_and_a_resend_refused(
+    fake_hub: FakeHub,
+) -> None:
+    """Issue 14, scenario 20: the expiry has begun (its void retried by the carrier) when the associate records the
+    goods handed in at the store, and the customer asks for the label again. The receipt is honoured (refunded),
+    the resend refused with the reason: neither is accepted and then ignored."""
+    fake_hub.effects.flaky["void_label"] = 3  # the void takes a few seconds of retries: the window to race
+    policy = ReturnPolicy(reminder_after=timedelta(hours=1), expires_after=timedelta(seconds=2))
+    input = _input(fake_hub, policy=policy)
+    handle = await _start(fake_hub, input)
+    await _rma_when(handle, lambda v: "expired" in [e.step for e in v.timeline], "expiry begun")
+
+    refusal = await _refused(handle.execute_update(ReturnUpdate.RESEND_LABEL, ResendLabel(), result_type=ReturnView))
+    assert refusal == "the return has expired: its label is being cancelled"
+    view = await handle.execute_update(
+        ReturnUpdate.RECORD_RECEIPT, ReturnReceipt(received_via="store"), result_type=ReturnView
+    )
+
+    assert (view.status, view.refunded) == (ReturnStatus.REFUNDED, 13800)
+    assert fake_hub.effects.counts["void_label"] == 1 and fake_hub.effects.counts["refund"] == 1
+    assert view.messages_sent == [_sent(input, "return-label"), _sent(input, "return-refunded")]
+
+
+async def test_a_claim_resolved_by_replacement_ends_when_the_replacement_is_delivered(fake_hub: FakeHub) -> None:
+    """Issue 14, scenario 23: shipping the replacement does not settle the claim; its delivery does."""
+    input = _input(
+        fake_hub, kind=AfterSalesKind.CLAIM, lines=[INK], claim_reason=ClaimReason.DAMAGED, resolution="replace"
+    )
+    handle = await _start(fake_hub, input)
+
+    shipped = await _rma_when(handle, lambda v: bool(v.messages_sent), "replacement shipped and told")
+    assert shipped.status is ReturnStatus.REPLACEMENT_SHIPPED and not shipped.finished
+    assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
+    await handle.signal(ReturnWorkflow.record_event, _scan(input, EventKind.SHIPMENT_IN_TRANSIT, "replacement-label"))
+    await handle.signal(ReturnWorkflow.record_event, _scan(input, EventKind.SHIPMENT_DELIVERED, "replacement-label"))
+    view = await handle.result()
+
+    assert (view.status, view.refunded) == (ReturnStatus.EXCHANGED, 0)
+    assert view.replacement_shipment is not None
+    assert view.replacement_shipment.status is FulfillmentStatus.DELIVERED
+    assert view.messages_sent == [_sent(input, "replacement-shipped")]
+
+
+async def test_a_claim_whose_replacement_is_never_delivered_ends_requires_action(fake_hub: FakeHub) -> None:
+    """Issue 14, scenario 23: the wait for the replacement's delivery has a deadline, and then a person."""
+    policy = FAST.model_copy(update={"replacement_delivery_limit": timedelta(seconds=2)})
+    input = _input(
+        fake_hub,
+        kind=AfterSalesKind.CLAIM,
+        lines=[INK],
+        claim_reason=ClaimReason.DAMAGED,
+        resolution="replace",
+        policy=policy,
+    )
+    handle = await _start(fake_hub, input)
+
+    view = await handle.result()
+
+    assert view.status is ReturnStatus.REQUIRES_ACTION and view.refunded == 0
+    assert (await handle.describe()).typed_search_attributes.get(ACTION_REASON) == "replacement not delivered"

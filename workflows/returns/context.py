@@ -28,6 +28,10 @@ LABEL_NOT_SENT = "label could not be sent"
 REFUND_FAILED = "refund failed"
 """``ActionReason`` of an RMA whose refund the provider refused, in part or in full: refund the rest by hand."""
 
+REPLACEMENT_NOT_DELIVERED = "replacement not delivered"
+"""``ActionReason`` of a claim whose replacement was not delivered in time: trace it with the carrier, reship or
+refund (a new claim)."""
+
 
 class RmaAborted(Exception):
     """A step failed for a business reason (or the customer withdrew): undo, then end ``canceled``."""

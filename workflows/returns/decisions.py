@@ -109,6 +109,8 @@ class Decisions:
             raise _refused("this RMA has no return label")
         if not s.started or s.return_shipment is None:
             raise _refused("the return label is not ready yet")
+        if s.expiring:
+            raise _refused("the return has expired: its label is being cancelled")
         if s.receipt is not None:
             raise _refused("the items have already been received")
         if s.cancel is not None:
@@ -151,6 +153,8 @@ class Decisions:
             raise _refused("too late to cancel: the claim is being settled")
         if s.cancel is not None:
             raise _refused("cancellation already requested")
+        if s.expiring:
+            raise _refused("the return has expired: its label is being cancelled")
 
     def _refuse_if_over(self) -> None:
         s = self.ctx.state

@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import policies
     from workflows.failures import error_text
     from workflows.kit.parcels import describe_label, shipment_from_label
-    from workflows.returns.context import LABEL_NOT_SENT, ReturnContext, RmaAborted
+    from workflows.returns.context import LABEL_NOT_SENT, REPLACEMENT_NOT_DELIVERED, ReturnContext, RmaAborted
     from workflows.returns.refunds import Refunds
     from workflows.returns.replacement import Replacement
     from workflows.returns.undo import Undo
@@ -31,6 +31,9 @@ with workflow.unsafe.imports_passed_through():
 
 LABEL_NOT_SENT_PATCH = "rma-label-not-sent"
 """A label message that failed used to leave the RMA ``label_issued``: histories from then replay that way."""
+
+CLAIM_ENDS_ON_DELIVERY_PATCH = "rma-claim-ends-on-delivery"
+"""A claim resolved by replacement used to end ``exchanged`` as it shipped: histories from then replay that way."""
 
 
 @dataclass
@@ -111,6 +114,9 @@ class Flows:
                 ctx.update(ReturnStatus.DECLINED)
                 await ctx.notify(NoticeKind.CLAIM_DECLINED)
                 return
+        if s.replacement_shipped:  # a later run: the replacement is on its way
+            await self._replacement_delivered()
+            return
         ctx.stop_if_cancel_requested()
         s.no_return = "the claim is being settled"
         if ctx.request.resolution is Resolution.REPLACE:
@@ -124,11 +130,23 @@ class Flows:
                 await self.refunds.settle(NoticeKind.CLAIM_APPROVED, value, reason=abort.reason)
                 return
             self.undo.past_point_of_no_return()
-            ctx.update(ReturnStatus.EXCHANGED)
+            if not workflow.patched(CLAIM_ENDS_ON_DELIVERY_PATCH):
+                ctx.update(ReturnStatus.EXCHANGED)
+                await ctx.notify(NoticeKind.REPLACEMENT_SHIPPED)
+                return
+            ctx.update(ReturnStatus.REPLACEMENT_SHIPPED)
             await ctx.notify(NoticeKind.REPLACEMENT_SHIPPED)
+            await self._replacement_delivered()
             return
         await self.refunds.refund(value)
         await self.refunds.settle(NoticeKind.CLAIM_APPROVED, value)
+
+    async def _replacement_delivered(self) -> None:
+        """A claim is settled when the customer has the replacement, not when it leaves the warehouse."""
+        if await self.waiting.for_replacement():
+            self.ctx.update(ReturnStatus.EXCHANGED)
+        else:
+            self.ctx.requires_action(REPLACEMENT_NOT_DELIVERED)
 
     async def _settle_receipt(self) -> None:
         """Inspection per line, the ERP told, then the refund (a return) or nothing more (an exchange)."""

@@ -29,12 +29,16 @@ class ReturnState(BaseModel):
     return_shipment: ShipmentView | None = None
     replacement_shipment: ShipmentView | None = None
     replacement_shipped: bool = False
+    replacement_shipped_at: datetime | None = None
+    """When a claim began waiting for its replacement's delivery."""
     started: bool = False
     """The first steps (labels, replacement, first message) are done: a later run goes straight to waiting."""
     no_return: str | None = None
     """Why the RMA can no longer be cancelled, once it cannot."""
     waiting_since: datetime | None = None
     reminded: bool = False
+    expiring: bool = False
+    """The expiry has begun (the label is being voided): a resend or a cancellation is refused, a receipt is not."""
     seen_events: list[str] = Field(default_factory=list)
     latest_scan_at: dict[str, datetime] = Field(default_factory=dict)
     action_reason: str | None = None

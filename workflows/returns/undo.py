@@ -2,8 +2,6 @@
 each recorded before its step) is undone newest first, each compensation a no-op when its step never happened.
 Withdrawing or expiring a waiting RMA voids its unused return label. Then the customer is told once."""
 
-from typing import NoReturn
-
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
@@ -19,6 +17,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.returns.context import ReturnContext, RmaAborted, RmaEnded
     from workflows.returns.state import Compensation
     from workflows.saga import Compensations
+
+RECEIPT_BEATS_EXPIRY_PATCH = "rma-receipt-beats-expiry"
+"""A receipt recorded while the expiry voided the label used to be ignored: histories from then replay that way."""
 
 
 class Undo:
@@ -60,10 +61,18 @@ class Undo:
         self._ctx.update(ReturnStatus.CANCELED)
         await self._ctx.notify(NoticeKind.RETURN_CANCELED, reason=reason)
 
-    async def expire(self) -> NoReturn:
-        """Nothing came back in time: the unused label is voided, nothing is refunded."""
+    async def expire(self) -> None:
+        """Nothing came back in time: the unused label is voided, nothing is refunded. Decided once: from here a
+        resend or a cancellation is refused (``expiring``), but a receipt recorded meanwhile (the goods handed in at
+        a store while the label was being voided) is honoured: the caller goes on to settle it."""
+        s = self._ctx.state
+        s.expiring = True
         self._ctx.journal.record("expired", "info", "nothing was received in time")
         await self._void_quietly()
+        if s.receipt is not None and workflow.patched(RECEIPT_BEATS_EXPIRY_PATCH):
+            s.expiring = False
+            self._ctx.journal.record("receipt", "info", "recorded while the label was being voided: settled")
+            return
         self._ctx.update(ReturnStatus.EXPIRED)
         await self._ctx.notify(NoticeKind.RETURN_EXPIRED)
         raise RmaEnded

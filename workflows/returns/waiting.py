@@ -3,16 +3,21 @@ way), or an operator's decision on a claim. A cancellation that comes in while w
 
 import contextlib
 from dataclasses import dataclass
+from datetime import timedelta
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from domain.returns import ApprovalDecision
+    from domain.status import FulfillmentStatus
     from notifications.notice import NoticeKind
     from workflows.returns.at_rest import AtRest
     from workflows.returns.context import ReturnContext, RmaEnded
     from workflows.returns.scans import Scans
     from workflows.returns.undo import Undo
+
+_REPLACEMENT_ENDS = frozenset({FulfillmentStatus.DELIVERED, FulfillmentStatus.RETURNED_TO_SENDER})
+"""A replacement in one of these is no longer on its way to the customer."""
 
 
 @dataclass
@@ -44,7 +49,8 @@ class Waiting:
             moving = self.scans.return_parcel_moving()
             expires_at = s.waiting_since + policy.expires_after
             if not moving and now >= expires_at:
-                await self.undo.expire()
+                await self.undo.expire()  # ends the RMA, unless the items were received meanwhile
+                continue
             remind_at = s.waiting_since + policy.reminder_after
             remind = s.return_shipment is not None and not s.reminded and not moving and remind_at < expires_at
             if remind and now >= remind_at:
@@ -74,6 +80,32 @@ class Waiting:
             ),
             f"Waiting for a person: {reason}",
         )
+
+    async def for_replacement(self) -> bool:
+        """Wait for the carrier to deliver the replacement (its scans come in as signals); False when it was sent
+        back or not delivered within ``replacement_delivery_limit`` of shipping."""
+        ctx, s = self.ctx, self.ctx.state
+        if s.replacement_shipped_at is None:
+            s.replacement_shipped_at = workflow.now()
+        deadline = s.replacement_shipped_at + ctx.policy.replacement_delivery_limit
+
+        def arrived_or_not() -> bool:
+            parcel = s.replacement_shipment
+            return parcel is not None and parcel.status in _REPLACEMENT_ENDS
+
+        while not arrived_or_not():
+            await self.rest.continue_as_new_if_long()
+            left = deadline - workflow.now()
+            if left <= timedelta(0):
+                return False
+            with contextlib.suppress(TimeoutError):  # the deadline is due: the loop sees it
+                await self.rest.rest_until(
+                    lambda: arrived_or_not() or self.rest.history_is_long(),
+                    f"Waiting for the replacement's delivery until {deadline:%Y-%m-%d %H:%M} UTC",
+                    give_up_after=left,
+                )
+        parcel = s.replacement_shipment
+        return parcel is not None and parcel.status is FulfillmentStatus.DELIVERED
 
     async def for_decision(self) -> ApprovalDecision:
         """Wait for an operator's decision on a claim above the limit (a person in the loop, no deadline)."""
