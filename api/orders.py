@@ -11,7 +11,7 @@ from api.auth import Authenticator
 from api.problems import Problem, decided, documented
 from domain.backorder import BackorderDecision
 from domain.order import CustomerId, NewOrder, OrderId
-from domain.order_view import AddressChange, CancelRequest, OrderView, initial_view
+from domain.order_view import AddressChange, CancelRequest, OrderView, RetryRequest, initial_view
 from domain.status import OrderStatus
 from hub.client import OrderClient, OrderConflict, OrderNotFound
 from hub.runtime.api_keys import READ, WRITE
@@ -97,5 +97,12 @@ def orders_router(orders: OrderClient, auth: Authenticator) -> APIRouter:
         arrives), ``wait_for_all`` (one parcel, later) or ``cancel_missing`` (drop what is missing, pay only for
         the rest). 409 when nothing waits for stock, or the deadline passed and the default already applied."""
         return await decided("Decision refused", orders.decide_backorder(order_id, decision))
+
+    @router.post("/{order_id}/retry", dependencies=can_write, responses=documented(401, 403, 503, 404, 409, 422))
+    async def retry_actions(order_id: OrderId, request: RetryRequest | None = None) -> OrderView:
+        """An operator, once they have looked at why the order is in ``requires_action`` (``action_required``: a
+        refund the provider refused, a receipt the ERP did not take): the order tries those steps again, under the
+        same idempotency keys. 409 when nothing waits for a person."""
+        return await decided("Retry refused", orders.retry_actions(order_id, request))
 
     return router

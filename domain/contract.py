@@ -31,6 +31,8 @@ class OrderUpdate(StrEnum):
     CHANGE_SHIPPING_ADDRESS = "change_shipping_address"
     DECIDE_BACKORDER = "decide_backorder"
     OPEN_RETURN = "open_return"
+    RETRY_ACTIONS = "retry_actions"
+    """An operator: try again the steps that put the order in ``requires_action`` (``ActionReason``)."""
 
 
 class ReturnSignal(StrEnum):
@@ -57,6 +59,8 @@ class Refusal(StrEnum):
     """An order's new address: the parcels are with the carrier, or a label could not be replaced."""
     DECISION = "DecisionRefused"
     """A backorder decision: nothing waits for stock, or it was already decided."""
+    RETRY = "RetryRefused"
+    """An operator's retry: nothing in the order waits for a person."""
     RETURN = "ReturnRefused"
     """Anything about an RMA: opening it (window, quantities) and each of its Updates."""
 

@@ -19,6 +19,27 @@ from domain.timeline import MessageRecord, Outcome, TimelineEntry
 __all__ = ["Outcome", "ShipmentView", "TimelineEntry"]  # re-exported: part of the order's public contract
 
 
+class UndeliveredParcel(StrEnum):
+    """What the retailer does about a parcel that left but never reached the customer: lost (no delivery scan by
+    ``OrderPolicy.delivery_deadline``) or returned to sender by the carrier."""
+
+    REFUND = "refund"
+    """Refund the parcel's captured value to the payment that paid for it; goods that come back are reported to
+    the ERP. The conservative choice: the customer is never left paying for goods they did not get."""
+
+
+class ActionRequired(StrEnum):
+    """Why an order waits for a person (``requires_action``); the first is indexed as the ``ActionReason`` search
+    attribute (no customer data).
+    Each names the step that was refused; the operator resolves it outside the hub if needed, then asks the order
+    to try again (``POST /orders/{id}/retry``, the ``retry_actions`` Update)."""
+
+    PARCEL_REFUND_REFUSED = "parcel refund refused"
+    """The provider refused to refund a lost or returned parcel: the customer has paid for goods they do not have."""
+    RETURNED_GOODS_UNREPORTED = "returned parcel not reported"
+    """The ERP refused the receipt of a parcel the carrier brought back: its stock is not back on hand."""
+
+
 class OrderPolicy(BaseModel):
     """Timing the starter chooses per deployment; carried in the input so the workflow stays deterministic."""
 
@@ -27,7 +48,10 @@ class OrderPolicy(BaseModel):
     tracking_poll_interval: timedelta = timedelta(hours=6)
     """How often to ask the carrier for tracking when no carrier event has arrived."""
     delivery_deadline: timedelta = timedelta(days=30)
-    """After this long without a delivery scan the order needs a person."""
+    """A parcel with no delivery scan this long after the order's first parcel left is taken as lost, and handled
+    as ``undelivered_parcel`` says."""
+    undelivered_parcel: UndeliveredParcel = UndeliveredParcel.REFUND
+    """What happens to a parcel lost by the carrier or returned to sender; the customer is told either way."""
     publish_status_events: bool = False
     """Deliver every status change to the retailer's subscribers (signed webhooks), in order."""
     history_event_limit: int | None = None
@@ -88,6 +112,15 @@ class AddressChange(BaseModel):
     requested_via: Channel = "api"
 
 
+class RetryRequest(BaseModel):
+    """An operator asks an order in ``requires_action`` to try its refused steps again (``retry_actions``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
+    """What the operator did first (for the timeline): no customer data."""
+
+
 class CanceledLine(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -127,6 +160,8 @@ class OrderView(BaseModel):
     """RMA ids opened on this order (``GET /returns/{rma_id}``)."""
     delivered_at: datetime | None = None
     return_window_ends: datetime | None = None
+    action_required: list[ActionRequired] = Field(default_factory=list)
+    """Why the order waits for a person, when its status is ``requires_action`` for a step that was refused."""
     finished: bool = False
     """True once the order's workflow has ended: nothing more will happen to it (no message still on its way)."""
 

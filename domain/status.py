@@ -38,4 +38,6 @@ class FulfillmentStatus(StrEnum):
     DELIVERED = "delivered"
     EXCEPTION = "exception"
     RETURNED_TO_SENDER = "returned_to_sender"
+    LOST = "lost"
+    """No delivery scan by the delivery deadline: the parcel is taken as lost (``OrderPolicy.undelivered_parcel``)."""
     CANCELED = "canceled"

@@ -25,6 +25,9 @@ class NoticeKind(StrEnum):
     ORDER_DELAYED = "order-delayed"
     """Told before the customer has to ask: a carrier exception, or no delivery by the promised date."""
     ORDER_DELIVERED = "order-delivered"
+    PARCEL_UNDELIVERED = "parcel-undelivered"
+    """A parcel will not reach the customer (lost by the carrier, or returned to us): what we did about it, the
+    refund made, or that it is delayed and being handled."""
     # After-sales (one RMA each, ``rma_id`` set)
     RETURN_LABEL = "return-label"
     """The return label, with its URL: sent when issued and again on request (story 3)."""
@@ -52,6 +55,15 @@ class DelayCause(StrEnum):
     """The carrier reported a problem with the parcel (address, weather, damage)."""
     PAST_PROMISED_DATE = "past_promised_date"
     """The promised delivery date has passed without a delivery scan."""
+
+
+class ParcelFate(StrEnum):
+    """Why a ``parcel-undelivered`` notice is sent."""
+
+    LOST = "lost"
+    """No delivery scan by the delivery deadline."""
+    RETURNED_TO_SENDER = "returned_to_sender"
+    """The carrier brought the parcel back to us."""
 
 
 class Undone(StrEnum):
@@ -116,6 +128,9 @@ class CustomerNotice(BaseModel):
     """Why an ``order-delayed`` notice is sent."""
     promised_by: date | None = None
     """The delivery date promised at checkout, when there was one."""
+    parcel_fate: ParcelFate | None = None
+    """What became of the parcel a ``parcel-undelivered`` notice is about (``total`` is its value,
+    ``amount_returned`` what was refunded for it)."""
 
     @property
     def notification_id(self) -> str:

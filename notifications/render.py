@@ -111,6 +111,8 @@ def _values(notice: CustomerNotice, language: str, locale: Locale) -> dict[str, 
         ],
         "delay": notice.delay.value if notice.delay else None,
         "promised_by": _date(notice.promised_by, locale) if notice.promised_by else None,
+        "parcel_fate": notice.parcel_fate.value if notice.parcel_fate else None,
+        "refunded_in_full": notice.amount_returned >= notice.total > 0,
     }
 
 

@@ -12,7 +12,15 @@ from domain.backorder import Backorder, BackorderChoice, ShortLine
 from domain.order import Customer
 from domain.order_view import FailureReason
 from domain.returns import AfterSalesKind, Disposition
-from notifications.notice import CustomerNotice, DelayCause, NoticeKind, NoticeLine, TrackingLink, Undone
+from notifications.notice import (
+    CustomerNotice,
+    DelayCause,
+    NoticeKind,
+    NoticeLine,
+    ParcelFate,
+    TrackingLink,
+    Undone,
+)
 
 _ORDER_ID = "A-10042"
 _RMA_ID = "R-2071"
@@ -59,6 +67,11 @@ _FIELDS: dict[NoticeKind, dict[str, Any]] = {
         "tracking": [_PARCEL],
     },
     NoticeKind.ORDER_DELIVERED: {"tracking": [_PARCEL]},
+    NoticeKind.PARCEL_UNDELIVERED: {
+        "parcel_fate": ParcelFate.RETURNED_TO_SENDER,
+        "amount_returned": 4200,
+        "tracking": [_PARCEL],
+    },
     NoticeKind.RETURN_LABEL: {"after_sales_kind": AfterSalesKind.RETURN, "label_url": _LABEL_URL},
     NoticeKind.RETURN_REMINDER: {"after_sales_kind": AfterSalesKind.RETURN, "label_url": _LABEL_URL},
     NoticeKind.RETURN_RECEIVED: {

@@ -74,6 +74,7 @@ class FakePayments:
         return self._update(payment, state=ProviderPaymentState.VOIDED)
 
     async def refund(self, payment: Payment, amount: int, *, idempotency_key: str) -> Payment:
+        self.effects.gate("refund", "payment")
         if payment.reference in self.refuse_refunds:
             raise BusinessRejection("refund refused", upstream="payment", code="charge_disputed")
         self.effects.counts["refund"] += 1

@@ -33,7 +33,14 @@ from domain.contract import (
 from domain.customer_timeline import CustomerTimeline, CustomerTimelineItem
 from domain.events import StockEvent, UpstreamEvent
 from domain.order import NewOrder, Order
-from domain.order_view import AddressChange, CancelRequest, OrderPolicy, OrderView, OrderWorkflowInput
+from domain.order_view import (
+    AddressChange,
+    CancelRequest,
+    OrderPolicy,
+    OrderView,
+    OrderWorkflowInput,
+    RetryRequest,
+)
 from domain.returns import (
     ApprovalDecision,
     CancelReturn,
@@ -231,6 +238,11 @@ class OrderClient:
     async def decide_backorder(self, order_id: str, decision: BackorderDecision) -> OrderView:
         """The customer's answer to a shortage; refused when nothing waits or it was already decided."""
         return await self._decide(order_id, OrderUpdate.DECIDE_BACKORDER, decision)
+
+    async def retry_actions(self, order_id: str, request: RetryRequest | None = None) -> OrderView:
+        """An operator: the order tries again the steps that put it in ``requires_action``; refused when nothing
+        waits for a person."""
+        return await self._decide(order_id, OrderUpdate.RETRY_ACTIONS, request or RetryRequest())
 
     async def record_event(self, event: UpstreamEvent) -> bool:
         """Hand a verified upstream event to its order. False when the order has ended or does not exist."""

@@ -26,7 +26,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from domain.backorder import BackorderChoice
 from domain.notification import MessageChannel
 from domain.order import Address
-from domain.order_view import OrderPolicy
+from domain.order_view import OrderPolicy, UndeliveredParcel
 from domain.returns import ReturnPolicy
 
 SANDBOX = "http://127.0.0.1:8100"
@@ -224,6 +224,7 @@ class OrderSettings(BaseModel):
 
     tracking_poll_interval: timedelta = timedelta(hours=6)
     delivery_deadline: timedelta = timedelta(days=30)
+    undelivered_parcel: UndeliveredParcel = UndeliveredParcel.REFUND
     backorder_decision_timeout: timedelta = timedelta(hours=48)
     backorder_default: BackorderChoice = BackorderChoice.SHIP_AVAILABLE
     backorder_decision_url: Annotated[str, Field(pattern=r"^https://\S+$")] | None = None

@@ -110,6 +110,19 @@ async def test_cancel_is_refused_once_shipped_and_the_address_changes_until_the_
     assert (await http.post("/orders/NOPE-1/cancel")).status_code == 404
 
 
+async def test_an_operator_retry_is_refused_when_nothing_waits_for_a_person(http: httpx.AsyncClient) -> None:
+    """``POST /orders/{id}/retry`` is for an order in ``requires_action`` (issue 14: a refused refund of a parcel that
+    never arrived); on any other order it is refused with the reason, and an unknown order is 404."""
+    body = order_json()
+    await http.post("/orders", json=body)
+    await until(http, f"/orders/{body['order_id']}", lambda o: o["payment_status"] == "captured")
+
+    refused = await http.post(f"/orders/{body['order_id']}/retry", json={"note": "checked with the provider"})
+    assert refused.status_code == 409
+    assert refused.json()["detail"] == "nothing in this order is waiting for a person"
+    assert (await http.post("/orders/NOPE-1/retry")).status_code == 404
+
+
 async def test_health_and_readiness(http: httpx.AsyncClient) -> None:
     assert (await http.get("/healthz")).json() == {"status": "ok"}
     assert (await http.get("/readyz")).json() == {"status": "ready"}

@@ -75,6 +75,16 @@ def test_the_order_is_as_far_as_its_least_advanced_live_parcel() -> None:
     assert rules.order_fulfillment(delivered, more_to_ship=True) is F.OPEN  # more is still to come
 
 
+def test_an_order_with_a_parcel_that_did_not_arrive_is_never_rolled_up_as_delivered() -> None:
+    """Issue 14, scenario 3: one parcel delivered and one returned to sender (or lost) is not "delivered"."""
+    returned = [_parcel(1, F.DELIVERED), _parcel(2, F.RETURNED_TO_SENDER)]
+    assert rules.order_fulfillment(returned, more_to_ship=False) is F.RETURNED_TO_SENDER
+    assert rules.order_fulfillment(returned[::-1], more_to_ship=False) is F.RETURNED_TO_SENDER
+    assert rules.order_fulfillment([_parcel(1, F.LOST), _parcel(2, F.DELIVERED)], more_to_ship=False) is F.LOST
+    assert rules.order_fulfillment([*returned, _parcel(3, F.IN_TRANSIT)], more_to_ship=False) is F.IN_TRANSIT
+    assert rules.order_fulfillment(returned, more_to_ship=True) is F.OPEN  # more is still to come
+
+
 def test_parcels_moving_are_those_that_left_and_have_not_arrived() -> None:
     parcels = [_parcel(1, F.IN_TRANSIT), _parcel(2, F.LABEL_CREATED, captured=False), _parcel(3, F.DELIVERED)]
     assert [x.shipment_no for x in rules.parcels_moving(parcels)] == [1]

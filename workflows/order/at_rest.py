@@ -24,7 +24,13 @@ with workflow.unsafe.imports_passed_through():
     from workflows.kit.lifecycle import handlers_finished, history_is_long, safe_point
     from workflows.metrics import count_order_outcome
     from workflows.order.context import OrderContext
-    from workflows.search_attributes import BACKORDERED_SKUS, FULFILLMENT_STATUS, ORDER_STATUS, PAYMENT_STATUS
+    from workflows.search_attributes import (
+        ACTION_REASON,
+        BACKORDERED_SKUS,
+        FULFILLMENT_STATUS,
+        ORDER_STATUS,
+        PAYMENT_STATUS,
+    )
 
 
 @dataclass
@@ -53,9 +59,14 @@ class AtRest:
             (PAYMENT_STATUS, s.payment_status.value),
             (FULFILLMENT_STATUS, s.fulfillment_status.value),
             (BACKORDERED_SKUS, s.backordered_skus),
+            (ACTION_REASON, s.action_required[0].value if s.action_required else None),
         ]
-        # An attribute never set counts as empty: no upsert just to write an empty list.
-        changes = [key.value_set(value) for key, value in wanted if (indexed.get(key) or type(value)()) != value]
+        # An attribute never set counts as empty: no upsert just to write an empty list; ``None`` unsets.
+        changes = [
+            key.value_unset() if value is None else key.value_set(value)
+            for key, value in wanted
+            if (indexed.get(key) or type(value)()) != value
+        ]
         if changes:  # all in one command: one action however many attributes changed
             workflow.upsert_search_attributes(changes)
         self._release_status_events = True

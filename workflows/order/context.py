@@ -11,7 +11,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.order import OrderLine
     from domain.order_view import CanceledLine, FailureReason, OrderStatusChanged, OrderWorkflowInput
     from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
-    from notifications.notice import CustomerNotice, DelayCause, NoticeKind, TrackingLink
+    from notifications.notice import CustomerNotice, DelayCause, NoticeKind, ParcelFate, TrackingLink
     from workflows.kit.journal import Journal
     from workflows.kit.notices import next_seq, send_notice
     from workflows.kit.steps import Steps
@@ -164,8 +164,11 @@ class OrderContext:
         canceled_skus: list[str] | None = None,
         tracking_of: list[str] | None = None,
         delay: DelayCause | None = None,
+        parcel_fate: ParcelFate | None = None,
+        refunded: int | None = None,
     ) -> None:
-        """Tell the customer about the order, once per state change; never something a cancellation made untrue."""
+        """Tell the customer about the order, once per state change; never something a cancellation made untrue.
+        ``refunded``: what this message says was given back, when not everything the undo returned."""
         order, s = self.order, self.state
         notice = CustomerNotice(
             order_id=order.order_id,
@@ -182,10 +185,11 @@ class OrderContext:
             reason=s.failure_reason,
             short_skus=short_skus or [],
             undone=s.undone,
-            amount_returned=s.amount_returned,
+            amount_returned=s.amount_returned if refunded is None else refunded,
             backorder=s.backorder,
             canceled_skus=canceled_skus or [line.sku for line in s.canceled_lines],
             delay=delay,
+            parcel_fate=parcel_fate,
             promised_by=order.promised_delivery_date,
             decision_url=self._decision_url() if kind is NoticeKind.ORDER_BACKORDERED else None,
         )

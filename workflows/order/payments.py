@@ -6,16 +6,20 @@ reversed; a card authorization is captured once, so what still waits after a cap
 from dataclasses import dataclass
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.payment import AuthorizePayment, CapturePayment, PaymentActivities, ReversePayment
+    from activities.payment import AuthorizePayment, CapturePayment, PaymentActivities, RefundPayment, ReversePayment
     from domain.currency import format_amount
+    from domain.keys import idempotency_key
     from domain.order_view import FailureReason
     from domain.payment import Payment
     from domain.returns import ReturnOutcome
+    from domain.shipments import ShipmentView
     from domain.status import PaymentStatus
     from notifications.notice import Undone
     from workflows import policies
+    from workflows.failures import error_text
     from workflows.order import rules
     from workflows.order.context import OrderAborted, OrderContext
     from workflows.order.state import Authorization, RmaAllocation
@@ -140,6 +144,45 @@ class Payments:
             ctx.note_undone("payment refunded", ctx.journal.money(reversal.refunded))
         s.amount_returned += reversal.voided + reversal.refunded
 
+    async def refund_parcel(self, shipment: ShipmentView) -> int | None:
+        """Give back what a parcel that never reached the customer (lost, returned to sender) captured, to the
+        payment that captured it, under a key derived from the parcel (``{order}:parcel.refund:{n}``); the amount
+        refunded, ``None`` when the provider refused (a person takes over)."""
+        ctx, s = self.ctx, self.ctx.state
+        authorization = next((a for a in s.authorizations if a.parcel == shipment.reference), None)
+        payment = authorization.payment if authorization else None
+        if authorization is None or payment is None:
+            return 0  # nothing was captured for it
+        amount = min(shipment.value, payment.refundable)
+        if amount <= 0:
+            return 0
+        try:
+            refunded: Payment = await workflow.execute_activity_method(
+                PaymentActivities.refund,
+                RefundPayment(
+                    payment=payment,
+                    amount=amount,
+                    idempotency_key=idempotency_key(ctx.order.order_id, "parcel.refund", shipment.shipment_no),
+                ),
+                summary=f"Refunding {ctx.journal.money(amount)} for shipment {shipment.shipment_no}",
+                **policies.COMPENSATION,
+            )
+        except ActivityError as error:
+            ctx.journal.record("refund_parcel", "failed", f"shipment {shipment.shipment_no}: {error_text(error)}")
+            return None
+        authorization.payment = refunded
+        ctx.journal.record(
+            "refund_parcel", "succeeded", f"shipment {shipment.shipment_no}: {ctx.journal.money(amount)}"
+        )
+        self._refunds_changed()
+        return amount
+
+    def _refunds_changed(self) -> None:
+        s = self.ctx.state
+        refunded = sum(a.payment.refunded for a in s.authorizations if a.payment is not None)
+        captured = sum(a.payment.captured for a in s.authorizations if a.payment is not None)
+        self.ctx.update(payment=PaymentStatus.REFUNDED if refunded >= captured else PaymentStatus.PARTIALLY_REFUNDED)
+
     # -- after-sales: what an RMA may refund, and what it did -------------------------------------------------
 
     def allocate(self, rma_id: str, lines: dict[str, int]) -> list[Payment]:
@@ -160,7 +203,7 @@ class Payments:
 
     def settle(self, outcome: ReturnOutcome) -> None:
         """An RMA ended: what it refunded is taken from its budget, oldest authorization first."""
-        ctx, s = self.ctx, self.ctx.state
+        s = self.ctx.state
         rma = s.rmas[outcome.rma_id]
         left = outcome.refunded
         for authorization in s.authorizations:
@@ -170,6 +213,4 @@ class Payments:
                 authorization.payment = payment.model_copy(update={"refunded": payment.refunded + share})
                 left -= share
         if outcome.refunded:
-            refunded = sum(a.payment.refunded for a in s.authorizations if a.payment is not None)
-            captured = sum(a.payment.captured for a in s.authorizations if a.payment is not None)
-            ctx.update(payment=PaymentStatus.REFUNDED if refunded >= captured else PaymentStatus.PARTIALLY_REFUNDED)
+            self._refunds_changed()

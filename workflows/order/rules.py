@@ -16,7 +16,9 @@ from domain.status import FulfillmentStatus
 from notifications.notice import NoticeKind
 from workflows.order.state import Authorization, RmaAllocation
 
-PARCEL_ENDS = (FulfillmentStatus.DELIVERED, FulfillmentStatus.RETURNED_TO_SENDER, FulfillmentStatus.CANCELED)
+UNDELIVERED = (FulfillmentStatus.RETURNED_TO_SENDER, FulfillmentStatus.LOST)
+"""A parcel that left and will not reach the customer."""
+PARCEL_ENDS = (FulfillmentStatus.DELIVERED, *UNDELIVERED, FulfillmentStatus.CANCELED)
 """A parcel in one of these moves no more."""
 
 # How far along a parcel is. Scans arrive unordered: one that is not further along than what we know is stale.
@@ -28,6 +30,7 @@ PROGRESS = {
     FulfillmentStatus.OUT_FOR_DELIVERY: 3,
     FulfillmentStatus.DELIVERED: 4,
     FulfillmentStatus.RETURNED_TO_SENDER: 4,
+    FulfillmentStatus.LOST: 4,
     FulfillmentStatus.CANCELED: 4,
 }
 
@@ -78,14 +81,19 @@ def scan_effect(current: FulfillmentStatus, scanned: FulfillmentStatus, progress
 
 def order_fulfillment(shipments: list[ShipmentView], more_to_ship: bool) -> FulfillmentStatus:
     """The order's fulfilment is its least advanced live parcel's (all delivered → delivered); an exception on any
-    parcel shows; parcels all at their end while more is still to ship → open."""
+    parcel shows; parcels all at their end while more is still to ship → open; all at their end and one of them
+    did not arrive (returned to sender, lost) → that, never ``delivered``."""
     live = [x for x in shipments if x.status is not FulfillmentStatus.CANCELED]
     if not live:
         return FulfillmentStatus.CANCELED if shipments else FulfillmentStatus.OPEN
     if any(x.status is FulfillmentStatus.EXCEPTION for x in live):
         return FulfillmentStatus.EXCEPTION
-    if more_to_ship and all(x.status in PARCEL_ENDS for x in live):
-        return FulfillmentStatus.OPEN  # a parcel has arrived, more is still to come
+    if all(x.status in PARCEL_ENDS for x in live):
+        if more_to_ship:
+            return FulfillmentStatus.OPEN  # a parcel has arrived, more is still to come
+        undelivered = [x for x in live if x.status in UNDELIVERED]
+        if undelivered:
+            return undelivered[0].status
     return min(live, key=lambda x: PROGRESS[x.status]).status
 
 
@@ -157,8 +165,9 @@ def notice_total(
     order_total: int,
     canceled: list[CanceledLine],
 ) -> int:
-    """The amount a message speaks of: the parcels' value when they ship, what is still owed otherwise."""
-    if kind is NoticeKind.ORDER_SHIPPED and tracking_of:
+    """The amount a message speaks of: the parcels' value when they ship or do not arrive, what is still owed
+    otherwise."""
+    if kind in (NoticeKind.ORDER_SHIPPED, NoticeKind.PARCEL_UNDELIVERED) and tracking_of:
         return sum(x.value for x in shipments if x.reference in tracking_of)
     return order_total - sum(line.amount for line in canceled)
 

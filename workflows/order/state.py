@@ -15,6 +15,7 @@ from domain.backorder import Backorder
 from domain.events import UpstreamEvent
 from domain.order import Address, OrderLine
 from domain.order_view import (
+    ActionRequired,
     CanceledLine,
     CancelRequest,
     FailureReason,
@@ -26,7 +27,7 @@ from domain.payment import Payment
 from domain.returns import ReturnOutcome
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
 from domain.timeline import MessageRecord
-from notifications.notice import Undone
+from notifications.notice import ParcelFate, Undone
 
 
 class Authorization(BaseModel):
@@ -63,6 +64,16 @@ class Parcel(BaseModel):
 
     progress: int = 0
     latest_scan_at: datetime | None = None
+
+
+class UndeliveredParcel(BaseModel):
+    """A parcel that left and will not reach the customer, and how far setting it right got."""
+
+    fate: ParcelFate
+    refunded: int | None = None
+    """What was refunded for it; ``None`` while the provider has not accepted the refund."""
+    reported: bool = False
+    """Its goods are reported back to the ERP (a parcel returned to sender; a lost one has nothing to report)."""
 
 
 class RmaAllocation(BaseModel):
@@ -115,6 +126,10 @@ class OrderState(BaseModel):
     outbox: list[OrderStatusChanged] = Field(default_factory=list)
     delivery_deadline: datetime | None = None
     delivered_at: datetime | None = None
+    undelivered: dict[str, UndeliveredParcel] = Field(default_factory=dict)
+    """Shipment reference → how far the settlement of a parcel lost or returned to sender got."""
+    action_required: list[ActionRequired] = Field(default_factory=list)
+    """Steps refused that a person must look at; the first indexed as ``ActionReason``, retried by ``retry_actions``."""
     rmas: dict[str, RmaAllocation] = Field(default_factory=dict)
     runs: int = 0
     """How many runs came before this one, for the timeline and for tests."""

@@ -1,6 +1,7 @@
 """After shipping: every parcel followed until it is delivered or comes back. Carrier webhooks move the parcels
 (``Scans``); when none has arrived for a while the carrier is asked; the customer is told of a delay before they
-have to ask (story 1); after the deadline a person takes over."""
+have to ask (story 1); a parcel not delivered by the deadline is lost, and one lost or returned to sender is set
+right (``Undelivered``)."""
 
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,6 +22,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order.context import OrderContext
     from workflows.order.scans import Scans
     from workflows.order.shipping import Shipping
+    from workflows.order.undelivered import Undelivered
+
+# A parcel past the delivery deadline is lost and set right, like one returned to sender, and the order ends
+# completed unless a person must act; before, it ended ``requires_action`` with nothing done.
+UNDELIVERED_SET_RIGHT = "undelivered-parcels-set-right"
 
 
 @dataclass
@@ -29,6 +35,7 @@ class Tracking:
     scans: Scans
     shipping: Shipping
     rest: AtRest
+    undelivered: Undelivered
 
     async def follow_delivery(self) -> None:
         """Wait for the carrier's scans until every parcel is delivered or comes back; ask the carrier ourselves
@@ -41,6 +48,8 @@ class Tracking:
         deadline = s.delivery_deadline
         while True:
             await workflow.wait_condition(lambda: not self.shipping.relabeling)  # between two labels it still moves
+            if self._undelivered() and workflow.patched(UNDELIVERED_SET_RIGHT):
+                await self.undelivered.settle()  # told and refunded now, not when the last parcel arrives
             if not self._moving():
                 break
             await self.rest.continue_as_new_if_long()
@@ -49,6 +58,10 @@ class Tracking:
             ctx.journal.doing(f"Following {where} until delivered (deadline {deadline:%Y-%m-%d})")
             if remaining <= timedelta(0):
                 ctx.journal.record("follow_delivery", "failed", "no delivery scan before the deadline")
+                if workflow.patched(UNDELIVERED_SET_RIGHT):
+                    for shipment in self._moving():
+                        ctx.mark_shipment(shipment.reference, FulfillmentStatus.LOST)
+                    continue
                 ctx.update(status=OrderStatus.REQUIRES_ACTION)
                 return
             try:
@@ -60,12 +73,27 @@ class Tracking:
                 for shipment in self._moving():
                     await self._poll(shipment.reference)
             await self._tell_about_delays()
+        if self._undelivered() and workflow.patched(UNDELIVERED_SET_RIGHT):
+            await self._end_with_undelivered()
+            return
         delivered = any(x.status is FulfillmentStatus.DELIVERED for x in s.shipments if x.captured)
         if delivered:
             s.delivered_at = workflow.now()
         ctx.update(status=OrderStatus.COMPLETED if delivered else OrderStatus.REQUIRES_ACTION)
         if delivered:
             await ctx.notify(NoticeKind.ORDER_DELIVERED)
+
+    async def _end_with_undelivered(self) -> None:
+        """Every parcel has reached its end and some did not arrive (each already set right): the order is never
+        said to be delivered; it completes unless a person must act, and what did arrive may still be returned."""
+        ctx, s = self.ctx, self.ctx.state
+        await self.undelivered.settle()
+        if any(x.status is FulfillmentStatus.DELIVERED for x in s.shipments if x.captured):
+            s.delivered_at = workflow.now()
+        ctx.update(status=OrderStatus.REQUIRES_ACTION if s.action_required else OrderStatus.COMPLETED)
+
+    def _undelivered(self) -> bool:
+        return any(x.captured and x.status in rules.UNDELIVERED for x in self.ctx.state.shipments)
 
     def _moving(self) -> list[ShipmentView]:
         return rules.parcels_moving(self.ctx.state.shipments)

@@ -20,6 +20,7 @@ SHOWN = (
     "backorder",
     "canceled_lines",
     "delivered_at",
+    "action_required",
 )
 """State fields the view shows as they are."""
 

@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.backorder import BackorderDecision
     from domain.contract import ORDER_WORKFLOW, VIEW, OrderSignal, OrderUpdate
     from domain.events import StockEvent, UpstreamEvent
-    from domain.order_view import AddressChange, CancelRequest, OrderView, OrderWorkflowInput
+    from domain.order_view import AddressChange, CancelRequest, OrderView, OrderWorkflowInput, RetryRequest
     from domain.returns import ReturnOutcome, ReturnRequest, ReturnView
     from workflows.kit.lifecycle import to_the_end
     from workflows.order.after_sales import AfterSales
@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order.shipping import Shipping
     from workflows.order.stock import Stock
     from workflows.order.tracking import Tracking
+    from workflows.order.undelivered import Undelivered
     from workflows.order.undo import Undo
     from workflows.order.view import order_view
     from workflows.saga import forward_or_undo
@@ -48,7 +49,8 @@ class OrderWorkflow:
         self._scans = Scans(ctx)
         self._shipping = Shipping(ctx, self._payments, self._stock, self._scans)
         self._fulfilment = Fulfilment(ctx, self._payments, self._stock, self._shipping)
-        self._tracking = Tracking(ctx, self._scans, self._shipping, self._at_rest)
+        self._undelivered = Undelivered(ctx, self._payments, self._at_rest)
+        self._tracking = Tracking(ctx, self._scans, self._shipping, self._at_rest, self._undelivered)
         self._after_sales = AfterSales(ctx, self._payments, self._at_rest)
         self._undo = Undo(ctx, self._payments, self._stock, self._shipping)
 
@@ -58,6 +60,7 @@ class OrderWorkflow:
             await forward_or_undo(self._fulfilment.run(), stops_on=OrderAborted, undo=self._undo.abort)
             await self._tracking.follow_delivery()
             await self._after_sales.keep_window_open()
+            await self._undelivered.until_resolved()
 
         self._at_rest.start()
         await to_the_end(story(), stopped=self._undo.stopped_by_operator, end=self._at_rest.end)
@@ -108,6 +111,19 @@ class OrderWorkflow:
     def _return_allowed(self, request: ReturnRequest) -> None:
         """Refused outside the return window, or for more than was delivered and not already returned."""
         self._after_sales.check_return(request)
+
+    # -- an operator ---------------------------------------------------------------------------------------------
+
+    @workflow.update(name=OrderUpdate.RETRY_ACTIONS)
+    async def retry_actions(self, request: RetryRequest) -> OrderView:
+        """Try again the steps that were refused (``action_required``), once a person has looked at them."""
+        await self._undelivered.retry(request)
+        return self.view()
+
+    @retry_actions.validator
+    def _retry_allowed(self, request: RetryRequest) -> None:
+        """Refused when nothing in the order waits for a person."""
+        self._undelivered.check_retry(request)
 
     # -- what upstreams and RMAs tell us ---------------------------------------------------------------------
 

@@ -1,0 +1,162 @@
+"""Parcels that do not reach the customer (issue 14, scenarios 1 to 5): lost past the deadline, returned to sender, one
+of two parcels returned, parcels followed while the rest of a split order waits for stock, scans that name no
+parcel. Each is set right as the retailer's policy says, the customer told once, and the order stays open while a
+person must act."""
+
+from datetime import UTC, datetime, timedelta
+
+from temporalio.client import WorkflowHandle
+
+from domain.events import EventKind, UpstreamEvent
+from domain.keys import shipment_reference
+from domain.order_view import ActionRequired, OrderView
+from domain.returns import Disposition
+from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
+from hub.client import OrderClient
+from tests.eventually import eventually
+from tests.orders import make_order, policy, view_when
+from tests.workflow.conftest import FakeHub
+from workflows.order import OrderWorkflow
+from workflows.search_attributes import ACTION_REASON
+
+PEN, INK = 12900, 450  # unit prices of tests.orders.BASE: PEN-01 x1, INK-07 x2
+TOTAL = PEN + 2 * INK
+
+
+def _orders(hub: FakeHub, **changes: object) -> OrderClient:
+    settings = {"tracking_poll_interval": timedelta(hours=1), **changes}  # parcels move by the scans sent here
+    return OrderClient(hub.env.client, task_queue=hub.orders.task_queue, policy=policy(**settings))
+
+
+def _scan(order_id: str, name: str, kind: EventKind, parcel: int | None = 1) -> UpstreamEvent:
+    return UpstreamEvent(
+        event_id=f"carrier:{name}",
+        source="carrier",
+        kind=kind,
+        order_id=order_id,
+        occurred_at=datetime.now(UTC),
+        shipment_reference=shipment_reference(order_id, parcel) if parcel else None,
+    )
+
+
+def _kinds(view: OrderView) -> list[str]:
+    return [m.split(".", 1)[1] for m in view.messages_sent]
+
+
+async def _shipped(orders: OrderClient, order_id: str, parcels: int = 1) -> OrderView:
+    def told(view: OrderView) -> bool:
+        return (
+            sum(s.captured for s in view.shipments) == parcels and f"{order_id}.order-shipped.1" in view.messages_sent
+        )
+
+    return await view_when(orders, order_id, told, what=f"{parcels} parcel(s) shipped")
+
+
+async def test_a_parcel_not_delivered_by_the_deadline_is_refunded_and_the_customer_told(fake_hub: FakeHub) -> None:
+    """Issue 14, scenario 1: the carrier never delivers. The parcel is taken as lost at the deadline, its value
+    refunded (policy ``refund``), the customer told once, and the order completes: nothing is left for a person."""
+    fake_hub.carrier.deliver_after_polls = 10_000
+    orders = _orders(fake_hub, delivery_deadline=timedelta(seconds=2))
+    order = make_order()
+    placed = await orders.place(order)
+
+    view = await placed.handle.result()
+
+    assert (view.status, view.refunded) == (OrderStatus.COMPLETED, TOTAL)  # was requires_action, nothing refunded
+    assert [s.status.value for s in view.shipments] == ["lost"]
+    assert (view.status, view.payment_status, view.fulfillment_status) == (
+        OrderStatus.COMPLETED,
+        PaymentStatus.REFUNDED,
+        FulfillmentStatus.LOST,
+    )
+    assert view.captured == view.refunded == TOTAL and view.action_required == []
+    [payment] = fake_hub.payments.by_key.values()
+    assert payment.refunded == payment.captured == TOTAL  # the provider's ledger agrees with the view
+    assert _kinds(view) == ["order-confirmed.1", "order-shipped.1", "parcel-undelivered.1"]
+    told = fake_hub.notifier.sent[f"{order.order_id}.parcel-undelivered.1"].text  # fr-FR
+    assert "perdu" in told and "138,00\u00a0€" in told and "vous ont été remboursés" in told
+
+
+async def test_a_refused_refund_of_a_lost_parcel_waits_for_a_person_and_a_retry_completes_it(
+    fake_hub: FakeHub,
+) -> None:
+    """Issue 14, scenario 1, when the provider refuses the refund: the order is ``requires_action`` with the reason
+    in ``ActionReason`` and stays open (it used to finish); the customer is told the refund is on its way, not
+    that it was made; the operator's retry refunds, tells the customer, and the order completes."""
+    fake_hub.carrier.deliver_after_polls = 10_000
+    fake_hub.effects.reject["refund"] = "charge_disputed"
+    orders = _orders(fake_hub, delivery_deadline=timedelta(seconds=2))
+    order = make_order()
+    placed = await orders.place(order)
+
+    waiting = await view_when(
+        orders, order.order_id, lambda v: v.status is OrderStatus.REQUIRES_ACTION, what="waiting for a person"
+    )
+    assert not waiting.finished  # it used to end here, out of reach of any Update
+    assert waiting.action_required == [ActionRequired.PARCEL_REFUND_REFUSED] and waiting.refunded == 0
+    told = fake_hub.notifier.sent[f"{order.order_id}.parcel-undelivered.1"].text
+    assert "prend plus de temps que prévu" in told and "vous ont été remboursés" not in told
+    indexed = await eventually(
+        lambda: placed.handle.describe(),
+        lambda d: d.typed_search_attributes.get(ACTION_REASON) == "parcel refund refused",
+        what="ActionReason indexed",
+    )
+    assert indexed.status is not None and indexed.status.name == "RUNNING"
+
+    del fake_hub.effects.reject["refund"]
+    retried = await orders.retry_actions(order.order_id)
+
+    assert retried.action_required == [] and retried.refunded == TOTAL
+    view = await placed.handle.result()
+    assert view.status is OrderStatus.COMPLETED and view.payment_status is PaymentStatus.REFUNDED
+    assert _kinds(view)[-2:] == ["parcel-undelivered.1", "parcel-undelivered.2"]
+    assert "vous ont été remboursés" in fake_hub.notifier.sent[f"{order.order_id}.parcel-undelivered.2"].text
+
+
+async def test_a_parcel_returned_to_sender_is_reported_to_the_erp_refunded_and_told(fake_hub: FakeHub) -> None:
+    """Issue 14, scenario 2: the carrier scans ``return_to_sender``. The goods are reported back to the ERP (a
+    receipt named by the parcel), the parcel refunded, the customer told once, and the order completes."""
+    orders = _orders(fake_hub)
+    order = make_order()
+    placed = await orders.place(order)
+    await _shipped(orders, order.order_id)
+
+    await placed.handle.signal(
+        OrderWorkflow.record_event, _scan(order.order_id, "rts", EventKind.SHIPMENT_RETURNED_TO_SENDER)
+    )
+    view = await placed.handle.result()
+
+    receipt = fake_hub.inventory.receipts[f"{order.order_id}:parcel.returned:1"]
+    assert sorted((r.sku, r.quantity, r.disposition) for r in receipt.lines) == [
+        ("INK-07", 2, Disposition.RESTOCK),
+        ("PEN-01", 1, Disposition.RESTOCK),
+    ]
+    assert (view.status, view.fulfillment_status) == (OrderStatus.COMPLETED, FulfillmentStatus.RETURNED_TO_SENDER)
+    assert view.refunded == view.captured == TOTAL
+    assert _kinds(view) == ["order-confirmed.1", "order-shipped.1", "parcel-undelivered.1"]
+    assert "n'a pas pu livrer le colis" in fake_hub.notifier.sent[f"{order.order_id}.parcel-undelivered.1"].text
+
+
+async def test_one_parcel_delivered_and_one_returned_to_sender_is_not_said_to_be_delivered(fake_hub: FakeHub) -> None:
+    """Issue 14, scenario 3: two parcels, one delivered, one returned to sender. The order is not rolled up as
+    delivered and no "delivered" message goes out; the returned parcel alone is refunded and told, and what was
+    delivered may still be returned."""
+    fake_hub.inventory.locations = {"PEN-01": "LYON", "INK-07": "PARIS"}
+    orders = _orders(fake_hub)
+    order = make_order()
+    placed = await orders.place(order)
+    await _shipped(orders, order.order_id, parcels=2)
+
+    handle: WorkflowHandle[OrderWorkflow, OrderView] = placed.handle
+    await handle.signal(OrderWorkflow.record_event, _scan(order.order_id, "d1", EventKind.SHIPMENT_DELIVERED, 1))
+    await handle.signal(
+        OrderWorkflow.record_event, _scan(order.order_id, "rts2", EventKind.SHIPMENT_RETURNED_TO_SENDER, 2)
+    )
+    view = await handle.result()
+
+    assert [s.status for s in view.shipments] == [FulfillmentStatus.DELIVERED, FulfillmentStatus.RETURNED_TO_SENDER]
+    assert view.fulfillment_status is FulfillmentStatus.RETURNED_TO_SENDER
+    assert "order-delivered.1" not in _kinds(view) and "parcel-undelivered.1" in _kinds(view)
+    assert view.refunded == 2 * INK and view.payment_status is PaymentStatus.PARTIALLY_REFUNDED
+    assert view.delivered_at is not None  # the delivered parcel's return window opened
+    assert list(fake_hub.inventory.receipts) == [f"{order.order_id}:parcel.returned:2"]
