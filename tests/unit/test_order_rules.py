@@ -115,6 +115,31 @@ def test_a_refund_budget_is_taken_oldest_first_net_of_refunds_and_of_open_rmas()
     assert budgeted.refundable == 300
 
 
+def _closed(kind: AfterSalesKind, lines: dict[str, int], **outcome: object) -> RmaAllocation:
+    return RmaAllocation(
+        lines=lines,
+        budget={},
+        outcome=ReturnOutcome.model_validate({"rma_id": "R-1", "kind": kind, "status": ReturnStatus.CLOSED, **outcome}),
+    )
+
+
+def test_what_may_still_come_back_is_counted_per_unit() -> None:
+    """Issue 14, scenario 24: a partial receipt leaves the rest returnable; replacements can be claimed."""
+    delivered = Counter({"PEN-01": 1, "INK-07": 2})
+    assert rules.returnable(delivered, [RmaAllocation(lines={"INK-07": 2}, budget={})]) == Counter({"PEN-01": 1})
+    partial = _closed(
+        AfterSalesKind.RETURN, {"INK-07": 2}, returned=[{"sku": "INK-07", "quantity": 1, "disposition": "restock"}]
+    )
+    assert rules.returnable(delivered, [partial]) == Counter({"PEN-01": 1, "INK-07": 1})
+    expired = _closed(AfterSalesKind.RETURN, {"INK-07": 2}, status=ReturnStatus.EXPIRED)
+    assert rules.returnable(delivered, [expired]) == delivered
+    exchanged = _closed(AfterSalesKind.EXCHANGE, {"PEN-01": 1}, replacement_shipped=True)
+    assert rules.returnable(delivered, [exchanged]) == delivered  # the replacement may be claimed or returned
+    refunded_claim = _closed(AfterSalesKind.CLAIM, {"INK-07": 1}, refunded=650)
+    declined_claim = _closed(AfterSalesKind.CLAIM, {"PEN-01": 1}, status=ReturnStatus.DECLINED)
+    assert rules.returnable(delivered, [refunded_claim, declined_claim]) == Counter({"PEN-01": 1, "INK-07": 1})
+
+
 def test_an_address_change_touches_parcels_not_labelled_or_not_yet_scanned() -> None:
     assert rules.address_applies([_parcel(1, F.LABEL_CREATED)], Counter())
     scanned = [_parcel(1, F.IN_TRANSIT)]

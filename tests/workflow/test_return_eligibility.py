@@ -6,9 +6,19 @@ from datetime import timedelta
 
 import pytest
 
-from domain.returns import AfterSalesKind, ReturnRequest, ReturnStatus
+from domain.contract import VIEW, ReturnUpdate
+from domain.returns import (
+    AfterSalesKind,
+    ClaimReason,
+    InspectedLine,
+    ReturnReceipt,
+    ReturnRequest,
+    ReturnStatus,
+    ReturnView,
+)
 from domain.status import OrderStatus
 from hub.client import DecisionRefused, OrderClient, ReturnConflict
+from tests.eventually import eventually
 from tests.orders import make_order, policy, unique_id, view_when
 from tests.workflow.conftest import FakeHub
 
@@ -51,3 +61,80 @@ async def test_over_returns_and_returns_after_the_window_are_refused_with_the_re
     await asyncio.sleep(window.total_seconds() + 0.5)  # the first RMA still waits for its parcel: the order too
     with pytest.raises(DecisionRefused, match="the return window closed on"):
         await orders.open_return(order.order_id, _request(unique_id("RMA"), PEN_01=1))
+
+
+async def _window_open(fake_hub: FakeHub) -> OrderClient:
+    return OrderClient(
+        fake_hub.env.client,
+        task_queue=fake_hub.orders.task_queue,
+        policy=policy(tracking_poll_interval=timedelta(milliseconds=100), returns={"window": timedelta(minutes=5)}),
+    )
+
+
+async def _closed(orders: OrderClient, order_id: str, rma_id: str) -> None:
+    await orders.return_handle(rma_id).result()
+    await eventually(
+        lambda: orders.view(order_id),
+        lambda v: any(
+            e.step == "after_sales" and rma_id in (e.detail or "") and "opened" not in (e.detail or "")
+            for e in v.timeline
+        ),
+        what=f"{order_id} told {rma_id} closed",
+    )
+
+
+async def test_the_unit_never_received_by_a_partial_return_can_still_be_returned(fake_hub: FakeHub) -> None:
+    """Issue 14, scenario 24: 2 x INK-07 asked back, 1 received and refunded; the other one is still returnable."""
+    orders = await _window_open(fake_hub)
+    order = make_order()  # PEN-01 x1, INK-07 x2
+    await orders.place(order)
+    await _delivered(orders, order.order_id)
+    first = unique_id("RMA")
+    await orders.open_return(order.order_id, _request(first, INK_07=2))
+    await eventually(
+        lambda: orders.return_handle(first).query(VIEW, result_type=ReturnView),
+        lambda v: v.status is ReturnStatus.LABEL_ISSUED,
+        what="label issued",
+    )
+    receipt = ReturnReceipt(lines=[InspectedLine(sku="INK-07", quantity=1)])
+    await orders.return_handle(first).execute_update(ReturnUpdate.RECORD_RECEIPT, receipt, result_type=ReturnView)
+    await _closed(orders, order.order_id, first)
+
+    opened = await orders.open_return(order.order_id, _request(unique_id("RMA"), INK_07=1))
+
+    assert opened.view.status is ReturnStatus.REQUESTED
+    with pytest.raises(DecisionRefused, match="INK-07: 1 requested, 0 delivered and not already returned"):
+        await orders.open_return(order.order_id, _request(unique_id("RMA"), INK_07=1))
+
+
+async def test_a_replacement_sent_by_an_exchange_can_be_claimed_damaged(fake_hub: FakeHub) -> None:
+    """Issue 14, scenario 24: the pen was exchanged (wrong size back, replacement sent); the replacement arrives
+    damaged: the customer's claim on it is accepted."""
+    orders = await _window_open(fake_hub)
+    order = make_order()
+    await orders.place(order)
+    await _delivered(orders, order.order_id)
+    exchange = unique_id("RMA")
+    await orders.open_return(
+        order.order_id,
+        ReturnRequest(rma_id=exchange, kind=AfterSalesKind.EXCHANGE, lines=[{"sku": "PEN-01", "quantity": 1}]),
+    )
+    await eventually(
+        lambda: orders.return_handle(exchange).query(VIEW, result_type=ReturnView),
+        lambda v: v.status is ReturnStatus.LABEL_ISSUED,
+        what="exchange shipped",
+    )
+    await orders.return_handle(exchange).execute_update(
+        ReturnUpdate.RECORD_RECEIPT, ReturnReceipt(), result_type=ReturnView
+    )
+    await _closed(orders, order.order_id, exchange)
+
+    claim = ReturnRequest(
+        rma_id=unique_id("RMA"),
+        kind=AfterSalesKind.CLAIM,
+        claim_reason=ClaimReason.DAMAGED,
+        lines=[{"sku": "PEN-01", "quantity": 1}],
+    )
+    opened = await orders.open_return(order.order_id, claim)
+
+    assert opened.view.status is ReturnStatus.REQUESTED

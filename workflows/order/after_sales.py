@@ -14,6 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.order import OrderLine
     from domain.returns import ReturnOutcome, ReturnRequest, ReturnStatus, ReturnView, ReturnWorkflowInput
     from workflows.kit.lifecycle import changed
+    from workflows.order import rules
     from workflows.order.at_rest import AtRest
     from workflows.order.context import OrderContext
     from workflows.order.payments import Payments
@@ -94,7 +95,7 @@ class AfterSales:
         closes = s.delivered_at + ctx.policy.returns.window
         if workflow.now() >= closes:
             raise _refused(f"the return window closed on {closes.date().isoformat()}")
-        available = s.delivered() - s.in_returns()
+        available = rules.returnable(s.delivered(), s.rmas.values())
         for line in request.lines:
             if line.quantity > available[line.sku]:
                 raise _refused(

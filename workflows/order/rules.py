@@ -10,6 +10,7 @@ from enum import Enum
 from domain.order import OrderLine
 from domain.order_view import CanceledLine
 from domain.payment import Payment
+from domain.returns import AfterSalesKind
 from domain.shipments import ShipmentView
 from domain.shipping import TrackingStatus
 from domain.status import FulfillmentStatus
@@ -114,6 +115,27 @@ def value_of(units: Counter[str], lines: list[OrderLine]) -> int:
 def priced(units: Counter[str], lines: list[OrderLine]) -> list[OrderLine]:
     """``units`` as order lines at the order's prices, by SKU."""
     return [OrderLine(sku=sku, quantity=n, unit_price=unit_price(lines, sku)) for sku, n in sorted(units.items())]
+
+
+def returnable(delivered: Counter[str], rmas: Iterable[RmaAllocation]) -> Counter[str]:
+    """Units that may still be asked back, counted per unit: what was delivered, plus the replacements exchanges and
+    claims shipped (the customer's goods now, which can be damaged too), less what each RMA holds. An open RMA holds
+    the units it asked for; a closed return only what actually came back (a partial receipt leaves the rest
+    returnable); a closed exchange or claim the units it traded or settled."""
+    available = Counter(delivered)
+    for rma in rmas:
+        outcome = rma.outcome
+        if outcome is None:
+            available.subtract(rma.lines)
+            continue
+        if outcome.replacement_shipped:
+            continue  # traded unit for unit: the replacements stand where the originals were
+        if outcome.kind is AfterSalesKind.CLAIM:
+            if outcome.refunded:
+                available.subtract(rma.lines)
+        else:
+            available.subtract({line.sku: line.quantity for line in outcome.returned})
+    return +available
 
 
 def refund_budget(value: int, authorizations: list[Authorization], rmas: Iterable[RmaAllocation]) -> dict[int, int]:

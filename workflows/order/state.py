@@ -185,14 +185,6 @@ class OrderState(BaseModel):
                 counts.update({line.sku: line.quantity for line in shipment.lines})
         return counts
 
-    def in_returns(self) -> Counter[str]:
-        """Units claimed by RMAs: open ones, and closed ones that did take items back (or refunded them)."""
-        counts: Counter[str] = Counter()
-        for rma in self.rmas.values():
-            if rma.outcome is None or rma.outcome.refunded or rma.outcome.returned or rma.outcome.replacement_shipped:
-                counts.update(rma.lines)
-        return counts
-
     @property
     def shipped_any(self) -> bool:
         """A parcel with paid goods has left: from then on only what has not shipped can be dropped."""
