@@ -4,6 +4,7 @@
 from typing import Any
 
 from fastapi import APIRouter, Depends, Response
+from fastapi.exceptions import RequestValidationError
 
 from api.auth import Authenticator
 from api.problems import Problem, decided, documented
@@ -67,7 +68,11 @@ def returns_router(orders: OrderClient, auth: Authenticator) -> APIRouter:
     )
     async def record_receipt(rma_id: RmaId, receipt: ReturnReceipt | None = None) -> ReturnView:
         """The items are back (a store associate, the warehouse), with the inspection per line (``restock`` or
-        ``damaged``; without ``lines`` everything came back resaleable). Answers once the RMA is settled."""
+        ``damaged``; without ``lines`` everything came back resaleable). Answers once the RMA is settled; 422
+        naming the line when the lines, added up per SKU, name a SKU the RMA does not or more than it requested."""
+        if receipt is not None and receipt.lines:
+            rma = await decided("Receipt refused", orders.return_view(rma_id))
+            _check_received_lines(rma, receipt)
         return await decided("Receipt refused", orders.record_receipt(rma_id, receipt or ReturnReceipt()))
 
     @router.post(
@@ -91,3 +96,25 @@ def returns_router(orders: OrderClient, auth: Authenticator) -> APIRouter:
         return await decided("Cancellation refused", orders.cancel_return(rma_id, request))
 
     return router
+
+
+def _check_received_lines(rma: ReturnView, receipt: ReturnReceipt) -> None:
+    """Refuse (422, the field named) a receipt whose lines, added up per SKU, exceed what the RMA requested: a SKU
+    listed twice must not count twice (issue 14, scenario 25). The workflow checks again (409)."""
+    requested = {line.sku: line.quantity for line in rma.lines}
+    counted: dict[str, int] = {}
+    errors: list[dict[str, Any]] = []
+    for i, line in enumerate(receipt.lines or []):
+        if line.sku not in requested:
+            errors.append(_field_error(("lines", i, "sku"), f"{line.sku} is not part of this RMA"))
+            continue
+        counted[line.sku] = counted.get(line.sku, 0) + line.quantity
+        if counted[line.sku] > requested[line.sku]:
+            reason = f"{counted[line.sku]} x {line.sku} received in all, {requested[line.sku]} requested"
+            errors.append(_field_error(("lines", i, "quantity"), reason))
+    if errors:
+        raise RequestValidationError(errors)
+
+
+def _field_error(location: tuple[str | int, ...], reason: str) -> dict[str, Any]:
+    return {"loc": ("body", *location), "msg": reason, "type": "value_error"}

@@ -66,7 +66,8 @@ class ReturnStatus(StrEnum):
     REQUIRES_ACTION = "requires_action"
     """A person must act, for the reason in the ``ActionReason`` search attribute: the label could not be sent
     (action: ``POST /returns/{rma}/label/resend`` once the contact details are right; the RMA waits for it), or a
-    refund was refused (action: refund the rest by hand; the RMA has ended with what was refunded)."""
+    refund was refused (action: refund the rest by hand; the RMA has ended with what was refunded), or no operator
+    decided a claim by its deadline (action: ``POST /returns/{rma}/approval``; the RMA waits for it)."""
 
     @property
     def is_terminal(self) -> bool:
@@ -102,7 +103,8 @@ class ReturnRequest(BaseModel):
     resolution: Resolution = Resolution.REFUND
     """For a claim: refund or replace. A return is always refunded, an exchange always replaced."""
     received_in_store: bool = False
-    """A store associate has the items in hand (story 5): no return label, inspection follows at once."""
+    """A store associate has the items in hand (story 5): no return label, inspection follows at once. A return
+    opened with ``channel`` ``store`` buys no label either: the customer brings the items to a store."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -156,6 +158,18 @@ class ApprovalDecision(BaseModel):
     note: Note = ""
 
 
+class ApprovalTimeout(StrEnum):
+    """What becomes of a claim above the approval limit that no operator decided by ``approval_deadline``."""
+
+    REQUIRES_ACTION = "requires_action"
+    """The claim is ``requires_action`` (its ``ReturnStatus`` search attribute too) and keeps waiting for an
+    operator (``POST /returns/{rma}/approval``); its order no longer waits for it to end."""
+    APPROVE = "approve"
+    """Approved as if an operator had: refunded or replaced."""
+    DECLINE = "decline"
+    """Declined as if an operator had; the customer is told."""
+
+
 class ReturnPolicy(BaseModel):
     """Per-retailer after-sales rules; carried in the input so the workflow stays deterministic."""
 
@@ -174,6 +188,10 @@ class ReturnPolicy(BaseModel):
     replacement_delivery_limit: timedelta = timedelta(days=14)
     """A claim ends when its replacement is delivered; with no delivery scan this long after it shipped (or a scan
     back to sender), the claim ends ``requires_action`` ("replacement not delivered") for a person to trace it."""
+    approval_deadline: timedelta = timedelta(days=3)
+    """How long a claim waits for an operator's approval before ``approval_timeout_decision`` applies."""
+    approval_timeout_decision: ApprovalTimeout = ApprovalTimeout.REQUIRES_ACTION
+    """What an overdue claim becomes: a person asked for (the default), or approved, or declined, by policy."""
     history_event_limit: int | None = None
     """Continue as new past this many history events; ``None``: when Temporal suggests it."""
 
@@ -226,6 +244,9 @@ class ReturnOutcome(BaseModel):
     refunded: int = 0
     """Minor units refunded to the original payment."""
     replacement_shipped: bool = False
+    awaiting_a_person: bool = False
+    """Not the RMA's end: it requires action from a person who may take long (a claim no operator decided in time),
+    so the order stops waiting for it; its end is told later, if the order is still there to hear it."""
 
 
 class ReturnView(BaseModel):

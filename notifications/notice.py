@@ -31,6 +31,8 @@ class NoticeKind(StrEnum):
     # After-sales (one RMA each, ``rma_id`` set)
     RETURN_LABEL = "return-label"
     """The return label, with its URL: sent when issued and again on request (story 3)."""
+    RETURN_IN_STORE = "return-in-store"
+    """A return handed in at a store (channel ``store``): bring the items to a store, no label, no postage."""
     RETURN_REMINDER = "return-reminder"
     """Nothing has come back yet: the label again, and when the RMA expires."""
     RETURN_RECEIVED = "return-received"
@@ -120,6 +122,8 @@ class CustomerNotice(BaseModel):
     """``return``, ``exchange`` or ``claim``: one RMA tells one consistent story."""
     label_url: str | None = None
     """The return label to print, when the notice carries it."""
+    bring_to_store: bool = False
+    """The items go back over a store's counter (a ``store`` RMA), not by post: nothing to print or send."""
     decision_url: str | None = None
     """Where the customer tells the retailer what to do with a short order (``OrderPolicy.backorder_decision_url``)."""
     lines: list[NoticeLine] = []

@@ -102,6 +102,7 @@ def _values(notice: CustomerNotice, language: str, locale: Locale) -> dict[str, 
         "tracking": [{"carrier": t.carrier, "code": t.tracking_code, "url": t.url} for t in notice.tracking],
         "backorder": _backorder(notice.backorder, locale),
         "label_url": notice.label_url,
+        "bring_to_store": notice.bring_to_store,
         "decision_url": notice.decision_url,
         "items": _items(notice.lines),
         "lines": [

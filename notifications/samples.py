@@ -73,6 +73,7 @@ _FIELDS: dict[NoticeKind, dict[str, Any]] = {
         "tracking": [_PARCEL],
     },
     NoticeKind.RETURN_LABEL: {"after_sales_kind": AfterSalesKind.RETURN, "label_url": _LABEL_URL},
+    NoticeKind.RETURN_IN_STORE: {"after_sales_kind": AfterSalesKind.RETURN, "bring_to_store": True},
     NoticeKind.RETURN_REMINDER: {"after_sales_kind": AfterSalesKind.RETURN, "label_url": _LABEL_URL},
     NoticeKind.RETURN_RECEIVED: {
         "after_sales_kind": AfterSalesKind.RETURN,

@@ -125,6 +125,13 @@ async def test_a_delivered_order_takes_a_return_end_to_end(
         assert resent.status_code == 200, resent.text
         assert [m.split(".")[1] for m in resent.json()["messages_sent"]] == ["return-label", "return-label"]
 
+        # Issue 14, scenario 25: the pen listed twice is refused at the edge, naming the line that goes over.
+        twice = await http.post(
+            f"{rma_path}/received",
+            json={"lines": [{"sku": "PEN-01", "quantity": 1}, {"sku": "PEN-01", "quantity": 1}]},
+        )
+        assert (twice.status_code, twice.headers["content-type"]) == (422, PROBLEM), twice.text
+        assert [e["field"] for e in twice.json()["errors"]] == ["lines.1.quantity"]
         received = await http.post(
             f"{rma_path}/received",
             json={

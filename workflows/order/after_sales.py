@@ -37,14 +37,19 @@ class AfterSales:
         closes = s.delivered_at + ctx.policy.returns.window
         while True:
             await self.rest.continue_as_new_if_long()
-            opened = sum(rma.outcome is None for rma in s.rmas.values())
+            opened = sum(rma.outcome is None and not rma.awaits_a_person for rma in s.rmas.values())
             remaining = closes - workflow.now()
             ctx.journal.doing(f"Delivered; returns accepted until {closes:%Y-%m-%d %H:%M} UTC; {opened} RMA(s) open")
             if remaining <= timedelta(0) and not opened:
                 return
             with contextlib.suppress(TimeoutError):
                 await self.rest.rest_until(
-                    changed(lambda: (len(s.rmas), sum(rma.outcome is not None for rma in s.rmas.values()))),
+                    changed(
+                        lambda: (
+                            len(s.rmas),
+                            sum(rma.outcome is None and not rma.awaits_a_person for rma in s.rmas.values()),
+                        )
+                    ),
                     give_up_after=remaining if remaining > timedelta(0) else None,
                 )
 
@@ -106,6 +111,11 @@ class AfterSales:
         """An RMA of this order ended: what came back and what was refunded now count for later requests."""
         rma = self.ctx.state.rmas.get(outcome.rma_id)
         if rma is None or rma.outcome is not None:
+            return
+        if outcome.awaiting_a_person:  # a person is asked for on the RMA: not its end
+            rma.awaits_a_person = True
+            what = f"{outcome.kind.value} {outcome.rma_id} requires action; the order does not wait for it"
+            self.ctx.journal.record("after_sales", "info", what)
             return
         rma.outcome = outcome
         self.payments.settle(outcome)

@@ -82,6 +82,8 @@ class RmaAllocation(BaseModel):
     lines: dict[str, int]
     budget: dict[int, int]
     outcome: ReturnOutcome | None = None
+    awaits_a_person: bool = False
+    """The RMA requires action (a claim no operator decided in time): the order does not wait for it to end."""
 
 
 class OrderState(BaseModel):

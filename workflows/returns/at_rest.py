@@ -50,10 +50,11 @@ class AtRest:
         """The RMA has ended, on every path: Updates waiting for the outcome answer, then the order is told."""
         self.settled = True
         await handlers_finished()
-        await self._tell_order()
+        await self.tell_order()
 
-    async def _tell_order(self) -> None:
-        """The order counts what came back and what was refunded; a gone order (ended, or deleted) is noted."""
+    async def tell_order(self, awaiting_a_person: bool = False) -> None:
+        """The order counts what came back and what was refunded (or, while the RMA requires action, stops waiting
+        for it); a gone order (ended, or deleted) is noted."""
         ctx, s = self.ctx, self.ctx.state
         outcome = ReturnOutcome(
             rma_id=ctx.request.rma_id,
@@ -62,6 +63,7 @@ class AtRest:
             returned=s.returned,
             refunded=s.refunded,
             replacement_shipped=s.replacement_shipped,
+            awaiting_a_person=awaiting_a_person,
         )
         order = workflow.get_external_workflow_handle(ctx.input.order_workflow_id)
         try:

@@ -27,6 +27,9 @@ LABEL_NOT_SENT = "label could not be sent"
 """``ActionReason`` of an RMA whose label message could not be delivered: resend it once the contact is right."""
 REFUND_FAILED = "refund failed"
 """``ActionReason`` of an RMA whose refund the provider refused, in part or in full: refund the rest by hand."""
+APPROVAL_OVERDUE = "claim approval overdue"
+"""``ActionReason`` of a claim no operator decided by ``ReturnPolicy.approval_deadline``: decide it
+(``POST /returns/{rma}/approval``)."""
 
 REPLACEMENT_NOT_DELIVERED = "replacement not delivered"
 """``ActionReason`` of a claim whose replacement was not delivered in time: trace it with the carrier, reship or
@@ -65,6 +68,11 @@ class ReturnContext:
     def stop_if_cancel_requested(self) -> None:
         if self.state.cancel is not None:
             raise RmaAborted(FailureReason.CANCELED_BY_CUSTOMER)
+
+    def to_bring_to_store(self) -> bool:
+        """The customer is to bring the items to a store (a store drop-off not yet in a store's hands)."""
+        s = self.state
+        return s.store_drop_off and not self.request.received_in_store and s.receipt is None
 
     def update(self, status: ReturnStatus) -> None:
         """The one way the status changes: keeps the search attribute and the timeline in step.
@@ -119,6 +127,7 @@ class ReturnContext:
             rma_id=rma_id,
             after_sales_kind=self.request.kind,
             label_url=label.label_url if label is not None and label.status is not FulfillmentStatus.CANCELED else None,
+            bring_to_store=self.to_bring_to_store(),
             lines=[NoticeLine(sku=r.sku, quantity=r.quantity, disposition=r.disposition) for r in s.returned]
             or [NoticeLine(sku=line.sku, quantity=line.quantity) for line in input.lines],
         )

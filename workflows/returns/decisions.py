@@ -19,9 +19,14 @@ with workflow.unsafe.imports_passed_through():
         WarehouseReceipt,
     )
     from notifications.notice import NoticeKind
+    from workflows.returns import rules
     from workflows.returns.at_rest import AtRest
-    from workflows.returns.context import LABEL_NOT_SENT, ReturnContext
+    from workflows.returns.context import APPROVAL_OVERDUE, LABEL_NOT_SENT, ReturnContext
     from workflows.returns.view import return_view
+
+# A warehouse receipt counts each SKU once, up to what was requested (issue 14, scenario 25); receipts recorded
+# before counted every line that was not over on its own, and their RMAs go on that way.
+RECEIPTS_CAPPED = "warehouse-receipts-capped-per-sku"
 
 
 @dataclass
@@ -81,7 +86,13 @@ class Decisions:
             return
         requested = {line.sku: line.quantity for line in ctx.input.lines}
         lines = [line for line in receipt.lines if line.quantity <= requested.get(line.sku, 0)]
-        if len(lines) != len(receipt.lines):
+        kept, left_out = rules.capped_receipt(requested, receipt.lines)
+        if kept != lines and workflow.patched(RECEIPTS_CAPPED):
+            lines = kept
+            for line in left_out:
+                what = f"{line.quantity} x {line.sku} ({line.disposition.value})"
+                ctx.journal.record("warehouse_receipt", "failed", f"{what} more than requested, left out")
+        elif len(lines) != len(receipt.lines):
             ctx.journal.record("warehouse_receipt", "failed", "lines not part of this RMA were left out")
         if not lines:
             return
@@ -105,7 +116,7 @@ class Decisions:
     def check_resend(self, request: ResendLabel) -> None:
         ctx, s = self.ctx, self.ctx.state
         self._refuse_if_over()
-        if not ctx.request.needs_return_shipment or ctx.request.received_in_store:
+        if not ctx.request.needs_return_shipment or ctx.request.received_in_store or s.store_drop_off:
             raise _refused("this RMA has no return label")
         if not s.started or s.return_shipment is None:
             raise _refused("the return label is not ready yet")
@@ -130,7 +141,7 @@ class Decisions:
         self._refuse_if_over()
         if s.decision is not None:
             raise _refused("a decision has already been given")
-        if s.status is not ReturnStatus.AWAITING_APPROVAL:
+        if s.status is not ReturnStatus.AWAITING_APPROVAL and s.action_reason != APPROVAL_OVERDUE:
             raise _refused(f"nothing awaits approval (the {ctx.request.kind.value} is {s.status.value})")
         if s.cancel is not None:
             raise _refused("the claim is being cancelled")

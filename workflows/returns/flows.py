@@ -19,11 +19,19 @@ with workflow.unsafe.imports_passed_through():
     from domain.inventory import ReturnedStock
     from domain.returns import AfterSalesKind, Disposition, InspectedLine, Resolution, ReturnedLine, ReturnStatus
     from domain.shipping import Label
+    from domain.status import FulfillmentStatus
     from notifications.notice import NoticeKind
     from workflows import policies
     from workflows.failures import error_text
     from workflows.kit.parcels import describe_label, shipment_from_label
-    from workflows.returns.context import LABEL_NOT_SENT, REPLACEMENT_NOT_DELIVERED, ReturnContext, RmaAborted
+    from workflows.returns import rules
+    from workflows.returns.context import (
+        APPROVAL_OVERDUE,
+        LABEL_NOT_SENT,
+        REPLACEMENT_NOT_DELIVERED,
+        ReturnContext,
+        RmaAborted,
+    )
     from workflows.returns.refunds import Refunds
     from workflows.returns.replacement import Replacement
     from workflows.returns.undo import Undo
@@ -31,6 +39,14 @@ with workflow.unsafe.imports_passed_through():
 
 LABEL_NOT_SENT_PATCH = "rma-label-not-sent"
 """A label message that failed used to leave the RMA ``label_issued``: histories from then replay that way."""
+# A return opened in a store (channel ``store``) buys no carrier label: the customer brings the items back to a
+# store (issue 14, scenario 30). RMAs opened before were labelled, and go on that way.
+STORE_RETURNS_UNLABELLED = "store-returns-unlabelled"
+# A claim waits for an operator until ``ReturnPolicy.approval_deadline`` (issue 14, scenario 27); claims opened
+# before waited with no timer, and go on that way.
+CLAIM_APPROVAL_DEADLINE = "claim-approval-deadline"
+# The unused return label of an RMA whose items were handed in at a store is voided (issue 14, scenario 30).
+STORE_RECEIPT_VOIDS_LABEL = "store-receipt-voids-unused-label"
 
 CLAIM_ENDS_ON_DELIVERY_PATCH = "rma-claim-ends-on-delivery"
 """A claim resolved by replacement used to end ``exchanged`` as it shipped: histories from then replay that way."""
@@ -54,7 +70,10 @@ class Flows:
         """A return or an exchange: everything that comes back is awaited, inspected and reported."""
         ctx, s, request = self.ctx, self.ctx.state, self.ctx.request
         if not s.started:
-            if not request.received_in_store:
+            s.store_drop_off = request.received_in_store or (
+                request.channel == "store" and workflow.patched(STORE_RETURNS_UNLABELLED)
+            )
+            if not s.store_drop_off:
                 self.undo.before("return_label")
                 await self._buy_return_label()
                 ctx.stop_if_cancel_requested()
@@ -68,6 +87,8 @@ class Flows:
                 told = await ctx.notify(NoticeKind.EXCHANGE_CONFIRMED)
             elif s.return_shipment is not None:
                 told = await ctx.notify(NoticeKind.RETURN_LABEL)
+            elif ctx.to_bring_to_store():
+                await ctx.notify(NoticeKind.RETURN_IN_STORE)
             if s.return_shipment is not None:
                 if not told and workflow.patched(LABEL_NOT_SENT_PATCH):
                     # The customer cannot send anything back without it: a person fixes the contact and resends.
@@ -107,8 +128,10 @@ class Flows:
                     "approval", "info", f"{ctx.journal.money(value)} is above the {ctx.journal.money(limit)} limit"
                 )
                 ctx.update(ReturnStatus.AWAITING_APPROVAL)
+                if workflow.patched(CLAIM_APPROVAL_DEADLINE):
+                    s.approval_due = workflow.now() + ctx.policy.approval_deadline
                 await ctx.notify(NoticeKind.CLAIM_RECEIVED)
-        if s.status is ReturnStatus.AWAITING_APPROVAL:
+        if s.status is ReturnStatus.AWAITING_APPROVAL or s.action_reason == APPROVAL_OVERDUE:
             decision = await self.waiting.for_decision()
             if not decision.approved:
                 ctx.update(ReturnStatus.DECLINED)
@@ -164,6 +187,10 @@ class Flows:
         ctx.journal.record(
             "inspection", "succeeded", ", ".join(f"{r.quantity} x {r.sku} {r.disposition.value}" for r in s.returned)
         )
+        label = s.return_shipment
+        unused = label is not None and label.status in (FulfillmentStatus.OPEN, FulfillmentStatus.LABEL_CREATED)
+        if unused and rules.received_in_store(ctx.request, receipt) and workflow.patched(STORE_RECEIPT_VOIDS_LABEL):
+            await self.undo.void_unused_label()  # the retailer pays for a label only if it carries a parcel
         await self._report_receipt()
         if ctx.request.kind is AfterSalesKind.EXCHANGE:
             ctx.update(ReturnStatus.EXCHANGED)

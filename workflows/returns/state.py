@@ -31,11 +31,16 @@ class ReturnState(BaseModel):
     replacement_shipped: bool = False
     replacement_shipped_at: datetime | None = None
     """When a claim began waiting for its replacement's delivery."""
+    store_drop_off: bool = False
+    """The items come back over a store's counter, not by post: no return label (a ``store`` channel RMA)."""
     started: bool = False
     """The first steps (labels, replacement, first message) are done: a later run goes straight to waiting."""
     no_return: str | None = None
     """Why the RMA can no longer be cancelled, once it cannot."""
     waiting_since: datetime | None = None
+    approval_due: datetime | None = None
+    """When a claim waiting for an operator is overdue (``ReturnPolicy.approval_deadline``); ``None``: no deadline
+    (claims opened before there was one)."""
     reminded: bool = False
     expiring: bool = False
     """The expiry has begun (the label is being voided): a resend or a cancellation is refused, a receipt is not."""

@@ -91,6 +91,12 @@ class Undo:
             ctx.journal.record("after_sales", "failed", f"stopped by an operator; {s.no_return}")
             ctx.update(ReturnStatus.CLOSED)
 
+    async def void_unused_label(self) -> None:
+        """The items came back without the return label (handed in at a store): void it, a refusal on the
+        timeline for a person (the refund does not wait on the carrier)."""
+        self._ctx.journal.record("return_label", "info", "received in store: the unused label is voided")
+        await self._void_quietly()
+
     async def _void_quietly(self) -> None:
         if self._ctx.state.return_shipment is None:
             return

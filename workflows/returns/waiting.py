@@ -8,16 +8,18 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from domain.returns import ApprovalDecision
+    from domain.returns import ApprovalDecision, ApprovalTimeout, ReturnStatus
     from domain.status import FulfillmentStatus
     from notifications.notice import NoticeKind
     from workflows.returns.at_rest import AtRest
-    from workflows.returns.context import ReturnContext, RmaEnded
+    from workflows.returns.context import APPROVAL_OVERDUE, ReturnContext, RmaEnded
     from workflows.returns.scans import Scans
     from workflows.returns.undo import Undo
 
 _REPLACEMENT_ENDS = frozenset({FulfillmentStatus.DELIVERED, FulfillmentStatus.RETURNED_TO_SENDER})
 """A replacement in one of these is no longer on its way to the customer."""
+_APPROVAL_ACTION = "POST /returns/{}/approval"
+"""What resolves a claim that requires action."""
 
 
 @dataclass
@@ -108,15 +110,47 @@ class Waiting:
         return parcel is not None and parcel.status is FulfillmentStatus.DELIVERED
 
     async def for_decision(self) -> ApprovalDecision:
-        """Wait for an operator's decision on a claim above the limit (a person in the loop, no deadline)."""
+        """Wait for an operator's decision on a claim above the limit until its deadline; then the policy's
+        default decision, or a person asked for (``requires_action``), who is then waited for."""
         ctx, s = self.ctx, self.ctx.state
         while s.decision is None:
             if s.cancel is not None:
                 await self.undo.withdraw()
                 raise RmaEnded
             await self.rest.continue_as_new_if_long()
-            await self.rest.rest_until(
-                lambda: s.decision is not None or s.cancel is not None or self.rest.history_is_long(),
-                f"Waiting for an operator's approval of {ctx.journal.money(ctx.input.value)}",
+            due = s.approval_due if s.status is ReturnStatus.AWAITING_APPROVAL else None
+            now = workflow.now()
+            if due is not None and now >= due:
+                await self._approval_overdue()
+                continue
+            amount = ctx.journal.money(ctx.input.value)
+            doing = (
+                f"Requires action: an operator's approval of {amount} ({_APPROVAL_ACTION.format(ctx.request.rma_id)})"
+                if s.status is ReturnStatus.REQUIRES_ACTION
+                else f"Waiting for an operator's approval of {amount}"
+                + (f" until {due:%Y-%m-%d %H:%M} UTC" if due else "")
             )
+            with contextlib.suppress(TimeoutError):  # overdue: the loop applies the policy
+                await self.rest.rest_until(
+                    lambda: s.decision is not None or s.cancel is not None or self.rest.history_is_long(),
+                    doing,
+                    give_up_after=None if due is None else due - now,
+                )
+        if s.action_reason == APPROVAL_OVERDUE:
+            ctx.action_resolved(s.status)  # an operator has decided: the flow settles the claim from here
         return s.decision
+
+    async def _approval_overdue(self) -> None:
+        """No operator decided in time: the retailer's default decision, or a person asked for, visibly; either
+        way the order stops waiting for this claim."""
+        ctx, s, policy = self.ctx, self.ctx.state, self.ctx.policy
+        waited = f"no operator decided within {policy.approval_deadline}"
+        if policy.approval_timeout_decision is ApprovalTimeout.REQUIRES_ACTION:
+            action = _APPROVAL_ACTION.format(ctx.request.rma_id)
+            ctx.journal.record("approval", "failed", f"{waited}: approve or decline it with {action}")
+            ctx.requires_action(APPROVAL_OVERDUE)
+            await self.rest.tell_order(awaiting_a_person=True)
+            return
+        approved = policy.approval_timeout_decision is ApprovalTimeout.APPROVE
+        s.decision = ApprovalDecision(approved=approved, operator="policy", note=waited)
+        ctx.journal.record("approval", "info", f"{'approved' if approved else 'declined'} by policy: {waited}")
