@@ -85,6 +85,22 @@ def test_an_order_with_a_parcel_that_did_not_arrive_is_never_rolled_up_as_delive
     assert rules.order_fulfillment(returned, more_to_ship=True) is F.OPEN  # more is still to come
 
 
+def test_a_scan_naming_no_shipment_is_matched_by_tracking_code_or_to_the_only_live_label() -> None:
+    """Issue 14, scenario 5: never the newest label by default."""
+    one, two = _parcel(1, F.IN_TRANSIT), _parcel(2, F.LABEL_CREATED)
+    one, two = (x.model_copy(update={"tracking_code": f"TRK{x.shipment_no}"}) for x in (one, two))
+    attempts = [one.reference, two.reference]
+    assert rules.parcel_of_scan([one, two], attempts, "TRK1") == one.reference
+    assert rules.parcel_of_scan([one, two], attempts, None) is None  # two parcels: a guess
+    assert rules.parcel_of_scan([one, two], attempts, "TRK9") is None
+    voided = one.model_copy(update={"status": F.CANCELED})
+    assert rules.parcel_of_scan([voided, two], attempts, None) == two.reference  # the only live label
+    assert rules.parcel_of_scan([voided, two], attempts, "TRK1") == voided.reference  # skipped later: voided
+    assert rules.parcel_of_scan([two], [two.reference], "TRK9") is None  # not its tracking code
+    assert rules.parcel_of_scan([], ["A-1:shipment:1"], "TRK9") == "A-1:shipment:1"  # its label is being bought
+    assert rules.parcel_of_scan([], [], None) is None
+
+
 def test_parcels_moving_are_those_that_left_and_have_not_arrived() -> None:
     parcels = [_parcel(1, F.IN_TRANSIT), _parcel(2, F.LABEL_CREATED, captured=False), _parcel(3, F.DELIVERED)]
     assert [x.shipment_no for x in rules.parcels_moving(parcels)] == [1]

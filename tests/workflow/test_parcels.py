@@ -160,3 +160,37 @@ async def test_one_parcel_delivered_and_one_returned_to_sender_is_not_said_to_be
     assert view.refunded == 2 * INK and view.payment_status is PaymentStatus.PARTIALLY_REFUNDED
     assert view.delivered_at is not None  # the delivered parcel's return window opened
     assert list(fake_hub.inventory.receipts) == [f"{order.order_id}:parcel.returned:2"]
+
+
+async def test_a_scan_without_a_shipment_reference_moves_the_parcel_it_is_about_or_none(fake_hub: FakeHub) -> None:
+    """Issue 14, scenario 5: a carrier scan that names no shipment used to move the newest label, possibly the wrong
+    parcel. It now moves the parcel with its tracking code; one that names no parcel of a two-parcel order moves
+    none (it is skipped, said so on the timeline) rather than a guess."""
+    fake_hub.inventory.locations = {"PEN-01": "LYON", "INK-07": "PARIS"}
+    orders = _orders(fake_hub)
+    order = make_order()
+    placed = await orders.place(order)
+    shipped = await _shipped(orders, order.order_id, parcels=2)
+    first, second = shipped.shipments
+
+    anonymous = _scan(order.order_id, "anon", EventKind.SHIPMENT_DELIVERED, parcel=None)
+    await placed.handle.signal(OrderWorkflow.record_event, anonymous)
+    await placed.handle.signal(
+        OrderWorkflow.record_event,
+        _scan(order.order_id, "by-code", EventKind.SHIPMENT_DELIVERED, parcel=None).model_copy(
+            update={"tracking_code": first.tracking_code}
+        ),
+    )
+
+    moved = await view_when(
+        orders,
+        order.order_id,
+        lambda v: v.shipments[0].status is FulfillmentStatus.DELIVERED,
+        what="the first parcel delivered by its tracking code",
+    )
+    assert moved.shipments[1].status is FulfillmentStatus.LABEL_CREATED  # the newest label was not touched
+    assert any(e.step == "tracking" and e.outcome == "skipped" for e in moved.timeline)
+    await placed.handle.signal(OrderWorkflow.record_event, _scan(order.order_id, "d2", EventKind.SHIPMENT_DELIVERED, 2))
+    view = await placed.handle.result()
+    assert [s.status for s in view.shipments] == [FulfillmentStatus.DELIVERED] * 2 and second.tracking_code
+    assert view.status is OrderStatus.COMPLETED

@@ -98,6 +98,23 @@ def order_fulfillment(shipments: list[ShipmentView], more_to_ship: bool) -> Fulf
     return min(live, key=lambda x: PROGRESS[x.status]).status
 
 
+def parcel_of_scan(shipments: list[ShipmentView], label_attempts: list[str], tracking_code: str | None) -> str | None:
+    """The parcel a carrier scan that names no shipment reference is about: the one with its tracking code, or else
+    the order's only live label (bought or being bought); ``None`` when that would be a guess between parcels."""
+    if tracking_code:
+        match = next((x.reference for x in shipments if x.tracking_code == tracking_code), None)
+        if match is not None:
+            return match
+    voided = {x.reference for x in shipments if x.status is FulfillmentStatus.CANCELED}
+    live = [reference for reference in label_attempts if reference not in voided]
+    if len(live) != 1:
+        return None
+    bought = next((x for x in shipments if x.reference == live[0]), None)
+    if tracking_code and bought is not None and bought.tracking_code:
+        return None  # the only parcel has another tracking code: this scan is not about it
+    return live[0]
+
+
 def parcels_moving(shipments: list[ShipmentView]) -> list[ShipmentView]:
     """Parcels that left (captured) and have not reached their end."""
     return [x for x in shipments if x.captured and x.status not in PARCEL_ENDS]

@@ -17,6 +17,10 @@ with workflow.unsafe.imports_passed_through():
 
 _LABELLED = rules.PROGRESS[FulfillmentStatus.LABEL_CREATED]
 
+# A scan with no shipment reference goes to the parcel with its tracking code or to the order's only live label,
+# and is skipped (on the timeline) when it could be about several; before, it went to the newest label.
+SCAN_MATCHED_TO_ITS_PARCEL = "scan-without-reference-matched"
+
 
 @dataclass
 class Scans:
@@ -56,7 +60,9 @@ class Scans:
 
     def _apply(self, event: UpstreamEvent, status: FulfillmentStatus) -> None:
         ctx, s = self.ctx, self.ctx.state
-        reference = event.shipment_reference or (s.label_attempts[-1] if s.label_attempts else "")
+        reference = event.shipment_reference or self._parcel_of(event, status)
+        if reference is None:
+            return
         shipment = next((x for x in s.shipments if x.reference == reference), None)
         if shipment is None and reference in s.label_attempts:
             # The label is being bought: its parcel exists once the answer is in.
@@ -72,6 +78,17 @@ class Scans:
         parcel = s.parcels.setdefault(reference, Parcel(progress=_LABELLED))
         parcel.latest_scan_at = event.occurred_at
         self.advance(reference, status, f"{event.source}: {event.raw_status or event.kind.value}")
+
+    def _parcel_of(self, event: UpstreamEvent, status: FulfillmentStatus) -> str | None:
+        """Which parcel a scan naming none is about, never a guess between parcels (``None``: skipped, said so)."""
+        s = self.ctx.state
+        newest = s.label_attempts[-1] if s.label_attempts else None
+        matched = rules.parcel_of_scan(s.shipments, s.label_attempts, event.tracking_code)
+        if matched != newest and newest is not None and not workflow.patched(SCAN_MATCHED_TO_ITS_PARCEL):
+            return newest
+        if matched is None:
+            self.ctx.journal.record("tracking", "skipped", f"{status.value} names none of this order's parcels")
+        return matched
 
     def advance(self, reference: str, status: FulfillmentStatus, detail: str) -> None:
         """Move the parcel ``reference`` to ``status`` unless that is not further along than what we know."""
