@@ -19,6 +19,13 @@ def hold_id(order_id: str, n: int = 1) -> str:
     return idempotency_key(order_id, "inventory.hold", n)
 
 
+def hold_back_receipt_id(hold: str) -> str:
+    """The ERP return receipt that books back on hand what the hold ``hold`` committed for parcels that never left
+    (``A-1:inventory.hold:2`` → ``A-1:inventory.hold-back:2``): reporting it again is a no-op by contract."""
+    order_id, _, n = hold.rsplit(":", 2)
+    return idempotency_key(order_id, "inventory.hold-back", int(n))
+
+
 def shipment_reference(order_id: str, n: int = 1) -> str:
     """Our reference on the carrier's shipment; EasyPost accepts it in place of its own id."""
     return idempotency_key(order_id, "shipment", n)

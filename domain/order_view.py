@@ -38,6 +38,19 @@ class ActionRequired(StrEnum):
     """The provider refused to refund a lost or returned parcel: the customer has paid for goods they do not have."""
     RETURNED_GOODS_UNREPORTED = "returned parcel not reported"
     """The ERP refused the receipt of a parcel the carrier brought back: its stock is not back on hand."""
+    # A refused undo step (``workflows/order/undo.py``, renewals, restocks) is resolved outside the hub: sticky,
+    # the order stays ``requires_action`` once it has ended (README, "When an undo step is refused").
+    LABEL_VOID_REFUSED = "label void refused"
+    """The carrier refused to void a label whose parcel never left: void it (or claim its refund) in the carrier's
+    dashboard, so the retailer does not pay for it."""
+    PAYMENT_REVERSAL_REFUSED = "payment not voided"
+    """The provider refused to void an authorization (or refund a capture) for goods that did not leave, or to void
+    an ageing authorization before its renewal: void or refund it in the provider's dashboard."""
+    STOCK_RELEASE_REFUSED = "stock release refused"
+    """The ERP refused to release a hold for goods that will not ship: release it in the ERP."""
+    STOCK_RETURN_REFUSED = "committed stock not booked back"
+    """The ERP refused the receipt booking back on hand a hold committed for parcels that never left: book those
+    units back in the ERP."""
 
 
 class OrderPolicy(BaseModel):

@@ -68,6 +68,7 @@ class FakePayments:
         return self._update(payment, state=ProviderPaymentState.CAPTURED, captured=amount)
 
     async def void(self, payment: Payment, *, idempotency_key: str) -> Payment:
+        self.effects.gate("void", "payment")
         current = self.by_key[payment.reference]
         if current.state is not ProviderPaymentState.VOIDED:
             self.effects.counts["void"] += 1
@@ -96,6 +97,8 @@ class FakeInventory:
         """SKU → the warehouse that holds it (none: the one default warehouse)."""
         """SKU → the restock date the ERP announces for what it cannot hold."""
         self.holds: dict[str, Hold] = {}
+        self.refused_commits: set[str] = set()
+        """Hold ids whose commit the ERP refuses (``409 hold_released``), where ``Effects.reject`` would refuse all."""
         self.receipts: dict[str, ReturnReceiptRecord] = {}
 
     async def reserve(self, *, hold_id: str, order_id: str, lines: list[StockRequest]) -> Hold:
@@ -120,6 +123,7 @@ class FakeInventory:
         return self.holds.get(hold_id)
 
     async def release(self, hold_id: str) -> Hold | None:
+        self.effects.gate("release", "erp")
         hold = self.holds.get(hold_id)
         if hold is None:
             return None
@@ -130,6 +134,8 @@ class FakeInventory:
 
     async def commit(self, hold_id: str) -> Hold:
         self.effects.gate("commit", "erp")
+        if hold_id in self.refused_commits:
+            raise BusinessRejection(f"commit of {hold_id} refused", upstream="erp", code="hold_released")
         hold = self.holds[hold_id]
         if hold.status is HoldStatus.HELD:
             self.effects.counts["commit"] += 1

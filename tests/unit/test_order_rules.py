@@ -7,11 +7,12 @@ from datetime import UTC, date, datetime
 import pytest
 
 from domain.order import OrderLine
-from domain.order_view import CanceledLine, FailureReason
+from domain.order_view import ActionRequired, CanceledLine, FailureReason
 from domain.payment import Payment, ProviderPaymentState
 from domain.returns import AfterSalesKind, ReturnOutcome, ReturnStatus
 from domain.shipments import ShipmentView
 from domain.status import FulfillmentStatus as F
+from domain.status import OrderStatus
 from notifications.notice import NoticeKind
 from workflows.order import rules
 from workflows.order.rules import Scan
@@ -99,6 +100,14 @@ def test_a_scan_naming_no_shipment_is_matched_by_tracking_code_or_to_the_only_li
     assert rules.parcel_of_scan([two], [two.reference], "TRK9") is None  # not its tracking code
     assert rules.parcel_of_scan([], ["A-1:shipment:1"], "TRK9") == "A-1:shipment:1"  # its label is being bought
     assert rules.parcel_of_scan([], [], None) is None
+
+
+@pytest.mark.parametrize("wanted", list(OrderStatus))
+def test_requires_action_is_sticky_while_a_person_has_something_to_do(wanted: OrderStatus) -> None:
+    """Issue 14, scenario 16: a delivery (or a cancellation, or a settled choice) never hides an undo step left to a
+    person; without one, the status wanted applies."""
+    assert rules.order_status(wanted, [ActionRequired.LABEL_VOID_REFUSED]) is OrderStatus.REQUIRES_ACTION
+    assert rules.order_status(wanted, []) is wanted
 
 
 def test_parcels_moving_are_those_that_left_and_have_not_arrived() -> None:

@@ -9,7 +9,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from domain.order import OrderLine
-    from domain.order_view import CanceledLine, FailureReason, OrderStatusChanged, OrderWorkflowInput
+    from domain.order_view import ActionRequired, CanceledLine, FailureReason, OrderStatusChanged, OrderWorkflowInput
     from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
     from notifications.notice import CustomerNotice, DelayCause, NoticeKind, ParcelFate, TrackingLink
     from workflows.kit.journal import Journal
@@ -45,6 +45,8 @@ class Checkpoint:
         self._state = state
         self.abort_pending: OrderAborted | None = None
         """Set by an Update that found the saga cannot go on; the saga raises it at its next step."""
+        self.unwound = False
+        """The undo has run to its end and the customer was told: Updates waiting for the saga answer now."""
 
     def abort_at_next_step(self, abort: OrderAborted) -> None:
         self.abort_pending = abort
@@ -118,6 +120,8 @@ class OrderContext:
         """The one way statuses change: keeps shipments and status events in step; the search attributes follow
         when the order next comes to rest (``AtRest``)."""
         s = self.state
+        if status is not None:
+            status = rules.order_status(status, s.action_required)
         if status is not None and status is not s.status:
             s.status = status
             self.journal.record("order_status", "info", status.value)
@@ -125,6 +129,14 @@ class OrderContext:
             s.payment_status = payment
         s.fulfillment_status = fulfillment or rules.order_fulfillment(s.shipments, bool(self.unshipped()))
         self.status_changed()
+
+    def needs_person(self, reason: ActionRequired, detail: str) -> None:
+        """Something the hub cannot finish on its own (a refused void, release or refund): the order goes to
+        ``requires_action`` with ``reason`` (indexed when it next comes to rest) and stays there, whatever follows."""
+        if reason not in self.state.action_required:
+            self.state.action_required.append(reason)
+        self.journal.record("action_required", "failed", f"{reason.value}: {detail}")
+        self.update(status=OrderStatus.REQUIRES_ACTION)
 
     def status_changed(self, *, force: bool = False) -> None:
         """Queue a status event when a status moved (``force``: the first one); ``AtRest`` publishes them."""

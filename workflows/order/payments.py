@@ -12,7 +12,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.payment import AuthorizePayment, CapturePayment, PaymentActivities, RefundPayment, ReversePayment
     from domain.currency import format_amount
     from domain.keys import idempotency_key
-    from domain.order_view import FailureReason
+    from domain.order_view import ActionRequired, FailureReason
     from domain.payment import Payment
     from domain.returns import ReturnOutcome
     from domain.shipments import ShipmentView
@@ -27,6 +27,9 @@ with workflow.unsafe.imports_passed_through():
 # A reversal asked again reports what it did (``PaymentActivities.reverse``), so an authorization voided when it
 # was renewed is no longer reversed at abort (it would be counted twice). Histories from before keep doing it.
 RENEWED_NOT_REVERSED = "renewed-authorizations-not-reversed"
+# A void refused before a renewal leaves the old authorization to a person and renews; before, it failed the
+# workflow.
+UNVOIDED_RENEWAL_GOES_ON = "unvoided-renewal-goes-on"
 
 
 @dataclass
@@ -100,16 +103,27 @@ class Payments:
         if current is None:
             return
         amount = ctx.unshipped_value()
-        reversal = await workflow.execute_activity_method(
-            PaymentActivities.reverse,
-            ReversePayment(order_id=ctx.order.order_id, n=current.n, refund_captured=False),
-            summary=f"Voiding authorization {current.n} before it lapses",
-            **policies.COMPENSATION,
-        )
+        try:
+            reversal = await workflow.execute_activity_method(
+                PaymentActivities.reverse,
+                ReversePayment(order_id=ctx.order.order_id, n=current.n, refund_captured=False),
+                summary=f"Voiding authorization {current.n} before it lapses",
+                **policies.COMPENSATION,
+            )
+        except ActivityError as error:
+            if not workflow.patched(UNVOIDED_RENEWAL_GOES_ON):
+                raise
+            # The order goes on with a fresh authorization (the old one lapses by itself within days); a person
+            # voids the old one meanwhile, so the customer's card is not held twice.
+            ctx.journal.record("renew_authorization", "failed", error_text(error))
+            ctx.needs_person(ActionRequired.PAYMENT_REVERSAL_REFUSED, f"authorization {current.n} not voided")
+        else:
+            ctx.journal.record(
+                "renew_authorization",
+                "info",
+                f"voided authorization {current.n} ({ctx.journal.money(reversal.voided)})",
+            )
         current.ended = current.renewed = True
-        ctx.journal.record(
-            "renew_authorization", "info", f"voided authorization {current.n} ({ctx.journal.money(reversal.voided)})"
-        )
         try:
             await self.authorize(amount)
         except OrderAborted:
@@ -139,6 +153,10 @@ class Payments:
             s.undone.append(Undone.PAYMENT_VOIDED)
             ctx.note_undone("payment voided", ctx.journal.money(reversal.voided))
         if reversal.refunded:
+            if authorization.payment is not None:  # the view's refunded is what the provider refunded
+                payment = authorization.payment
+                refunded = min(payment.captured, payment.refunded + reversal.refunded)
+                authorization.payment = payment.model_copy(update={"refunded": refunded})
             ctx.update(payment=PaymentStatus.REFUNDED)
             s.undone.append(Undone.PAYMENT_REFUNDED)
             ctx.note_undone("payment refunded", ctx.journal.money(reversal.refunded))

@@ -8,12 +8,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 
 from domain.order import OrderLine
-from domain.order_view import CanceledLine
+from domain.order_view import ActionRequired, CanceledLine
 from domain.payment import Payment
 from domain.returns import AfterSalesKind
 from domain.shipments import ShipmentView
 from domain.shipping import TrackingStatus
-from domain.status import FulfillmentStatus
+from domain.status import FulfillmentStatus, OrderStatus
 from notifications.notice import NoticeKind
 from workflows.order.state import Authorization, RmaAllocation
 
@@ -78,6 +78,12 @@ def scan_effect(current: FulfillmentStatus, scanned: FulfillmentStatus, progress
         if PROGRESS[scanned] < known or (PROGRESS[scanned] == known and current is not FulfillmentStatus.EXCEPTION):
             return Scan.STALE
     return Scan.APPLIES
+
+
+def order_status(wanted: OrderStatus, action_required: list[ActionRequired]) -> OrderStatus:
+    """The order's status once ``wanted`` applies: ``requires_action`` is sticky while a person still has something
+    to do (a label to void by hand …); a delivery, a cancellation or a settled choice never hides it."""
+    return OrderStatus.REQUIRES_ACTION if action_required else wanted
 
 
 def order_fulfillment(shipments: list[ShipmentView], more_to_ship: bool) -> FulfillmentStatus:

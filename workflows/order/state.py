@@ -56,7 +56,11 @@ class HeldStock(BaseModel):
     """SKU → when the ERP expects what it could not hold."""
     locations: dict[str, str] = Field(default_factory=dict)
     """SKU → the warehouse holding it, when the ERP says."""
-    status: Literal["requested", "held", "committed", "released"] = "requested"
+    status: Literal["requested", "held", "committed", "released", "returned"] = "requested"
+    """``returned``: committed, then booked back on hand (a return receipt) because its parcels never left."""
+    stranded: bool = False
+    """Committed for a wave of parcels that then could not leave (a later hold's commit was refused): its units
+    must be booked back on hand by the undo."""
 
 
 class Parcel(BaseModel):

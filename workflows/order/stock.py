@@ -4,28 +4,32 @@ missing items. With no answer by the deadline the retailer's default applies. Th
 items, woken by the ERP's stock events or a periodic recheck, renewing the authorization before it lapses."""
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.inventory import HoldRef, InventoryActivities, ReserveStock
+    from activities.inventory import HoldRef, InventoryActivities, ReceiveReturn, ReserveStock
     from domain.backorder import Backorder, BackorderChoice, BackorderDecision, ShortLine
     from domain.contract import Refusal
     from domain.events import StockEvent
-    from domain.inventory import Hold, StockRequest
-    from domain.keys import hold_id
+    from domain.inventory import Hold, ReturnedStock, StockRequest
+    from domain.keys import hold_back_receipt_id, hold_id
     from domain.order import OrderLine
     from domain.order_view import FailureReason
     from domain.status import OrderStatus
     from notifications.notice import NoticeKind, Undone
     from workflows import policies
+    from workflows.failures import error_text
     from workflows.order.at_rest import AtRest
     from workflows.order.context import OrderAborted, OrderContext
     from workflows.order.payments import Payments
     from workflows.order.state import HeldStock
+
+# A partial restock's hold the ERP refuses to release is kept and used; before, the refusal failed the workflow.
+UNRELEASED_PARTIAL_HOLD_KEPT = "unreleased-partial-hold-kept"
 
 
 @dataclass
@@ -33,6 +37,8 @@ class Stock:
     ctx: OrderContext
     payments: Payments
     rest: AtRest
+    _choice_applied: bool = field(default=False, init=False)
+    """The order acted on the backorder choice (or the deadline's default): the customer's Update answers."""
 
     async def reserve(self, lines: list[OrderLine]) -> Hold:
         """Hold ``lines`` in the ERP as the order's next hold (recorded before the call, like authorizations)."""
@@ -95,6 +101,7 @@ class Stock:
             if not ctx.unshipped():
                 raise OrderAborted(FailureReason.OUT_OF_STOCK, sorted(missing))
         ctx.update(status=OrderStatus.CONFIRMED)
+        self._choice_applied = True
         await ctx.notify(NoticeKind.BACKORDER_DECIDED)
 
     def answered(self) -> bool:
@@ -109,13 +116,14 @@ class Stock:
         return bool(self.ctx.missing()) and self.choice() is BackorderChoice.WAIT_FOR_ALL
 
     async def decide(self, decision: BackorderDecision) -> None:
-        """The customer's answer to a shortage; returns once the order acts on it."""
+        """The customer's answer to a shortage; returns once the order acts on it, or once the undo it led to
+        (nothing left to ship) has run, whatever the order's status then (a refused void leaves it to a person)."""
         ctx, s = self.ctx, self.ctx.state
         backorder = s.backorder
         assert backorder is not None  # the validator guarantees it
         s.backorder = backorder.model_copy(update={"choice": decision.choice, "decided_by": "customer"})
         ctx.journal.record("backorder", "info", f"{decision.choice.value} chosen via {decision.requested_via}")
-        await workflow.wait_condition(lambda: s.status is not OrderStatus.REQUIRES_ACTION)
+        await workflow.wait_condition(lambda: self._choice_applied or ctx.checkpoint.unwound)
 
     def check_decision(self, decision: BackorderDecision) -> None:
         s = self.ctx.state
@@ -162,16 +170,26 @@ class Stock:
         await self._reserve_missing()
 
     async def _reserve_missing(self) -> None:
-        """Try to hold everything still missing; a partial hold is given back (the order waits on, whole)."""
+        """Try to hold everything still missing; a partial hold is given back (the order waits on, whole). If the
+        ERP refuses to take it back, the order keeps it: its units are held for this order, so they ship with the
+        rest (or are released by the undo), and only what it lacks is still awaited."""
         ctx = self.ctx
         hold = await self.reserve(ctx.priced(ctx.missing()))
         if hold.short_lines:
-            await workflow.execute_activity_method(
-                InventoryActivities.release,
-                HoldRef(hold_id=hold.hold_id),
-                summary=f"Releasing {hold.hold_id}: the restock is not enough yet",
-                **policies.COMPENSATION,
-            )
+            try:
+                await workflow.execute_activity_method(
+                    InventoryActivities.release,
+                    HoldRef(hold_id=hold.hold_id),
+                    summary=f"Releasing {hold.hold_id}: the restock is not enough yet",
+                    **policies.COMPENSATION,
+                )
+            except ActivityError as error:
+                if not workflow.patched(UNRELEASED_PARTIAL_HOLD_KEPT):
+                    raise
+                ctx.journal.record("release_stock", "failed", error_text(error))
+                ctx.journal.record("backorder", "info", f"{hold.hold_id} kept: its units ship with the rest")
+                ctx.set_backordered_skus()
+                return
             self._held_stock(hold.hold_id).status = "released"
             ctx.journal.record("backorder", "info", "restock not enough yet; still waiting")
             return
@@ -191,17 +209,24 @@ class Stock:
     # -- the stock leaves, or goes back ----------------------------------------------------------------------
 
     async def commit_held(self) -> None:
-        """The goods leave the warehouse: every hold still held is committed."""
+        """The goods leave the warehouse: every hold still held is committed. When the ERP refuses one, the wave
+        cannot leave: the holds it already committed are marked stranded, for the undo to book back on hand."""
         ctx = self.ctx
-        for hold in ctx.state.holds:
-            if hold.status == "held":
+        committed: list[HeldStock] = []
+        for hold in [hold for hold in ctx.state.holds if hold.status == "held"]:
+            try:
                 await ctx.step(
                     "commit_stock",
                     InventoryActivities.commit,
                     HoldRef(hold_id=hold.hold_id),
                     summary=f"Committing {hold.hold_id}: the goods leave the warehouse",
                 )
-                hold.status = "committed"
+            except OrderAborted:
+                for done in committed:
+                    done.stranded = True
+                raise
+            hold.status = "committed"
+            committed.append(hold)
 
     async def release(self, hold_id: str) -> None:
         """Undo: give a hold back (a no-op for a hold the ERP never made)."""
@@ -217,6 +242,29 @@ class Stock:
             if Undone.STOCK_RELEASED not in s.undone:
                 s.undone.append(Undone.STOCK_RELEASED)
             ctx.note_undone("stock released", f"{hold.units_held} units")
+
+    async def book_back(self, hold_id: str) -> None:
+        """Undo of a commit whose parcels never left: the ERP cannot release a committed hold (``409
+        hold_committed``), so its units are reported back on hand as a return receipt named after the hold."""
+        ctx, s = self.ctx, self.ctx.state
+        hold = self._held_stock(hold_id)
+        await workflow.execute_activity_method(
+            InventoryActivities.receive_return,
+            ReceiveReturn(
+                order_id=ctx.order.order_id,
+                receipt_id=hold_back_receipt_id(hold_id),
+                lines=[
+                    ReturnedStock(sku=sku, quantity=units, disposition="restock")
+                    for sku, units in sorted(hold.lines.items())
+                ],
+            ),
+            summary=f"Undo: booking {hold_id} back on hand, its parcels never left",
+            **policies.COMPENSATION,
+        )
+        hold.status = "returned"
+        if Undone.STOCK_RELEASED not in s.undone:
+            s.undone.append(Undone.STOCK_RELEASED)
+        ctx.note_undone("stock booked back", f"{sum(hold.lines.values())} units")
 
     def _held_stock(self, hold_id: str) -> HeldStock:
         return next(hold for hold in self.ctx.state.holds if hold.hold_id == hold_id)

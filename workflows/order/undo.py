@@ -3,7 +3,7 @@ telling the customer once. Nothing shipped: the order is cancelled. A parcel lef
 compensation is a no-op when its step never happened, so an answer lost in transit is undone too; one that cannot
 finish (a label the carrier will not void) leaves the order to a person, never silently half-undone."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 
 from temporalio import workflow
@@ -11,7 +11,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain.contract import Refusal
-    from domain.order_view import CancelRequest, FailureReason
+    from domain.order_view import ActionRequired, CancelRequest, FailureReason
     from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
     from notifications.notice import NoticeKind
     from workflows.order.context import OrderAborted, OrderContext
@@ -20,6 +20,18 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order.stock import Stock
     from workflows.saga import Compensations
 
+# A hold committed for a wave whose parcels then could not leave is booked back on hand by the undo; before, it
+# stayed committed for goods that never left.
+STRANDED_COMMITS_BOOKED_BACK = "stranded-commits-booked-back"
+
+# What a person must do when a compensation is refused, by the compensation's name in the saga.
+_REFUSED = {
+    "payment": ActionRequired.PAYMENT_REVERSAL_REFUSED,
+    "stock": ActionRequired.STOCK_RELEASE_REFUSED,
+    "stock committed": ActionRequired.STOCK_RETURN_REFUSED,
+    "label": ActionRequired.LABEL_VOID_REFUSED,
+}
+
 
 @dataclass
 class Undo:
@@ -27,8 +39,6 @@ class Undo:
     payments: Payments
     stock: Stock
     shipping: Shipping
-    _finished: bool = field(default=False, init=False)
-    """The undo has run to its end and the customer was told: a cancellation answers now."""
 
     async def abort(self, abort: OrderAborted) -> None:
         """Undo everything that has not shipped, newest first (labels, holds, the money that covered it), then tell
@@ -48,31 +58,28 @@ class Undo:
         for hold in s.holds:
             if hold.status in ("requested", "held"):
                 saga.add("stock", partial(self.stock.release, hold.hold_id))
+            elif hold.status == "committed" and hold.stranded and workflow.patched(STRANDED_COMMITS_BOOKED_BACK):
+                saga.add("stock committed", partial(self.stock.book_back, hold.hold_id))
         for reference in s.label_attempts:
             if not s.parcel_left(reference):
                 saga.add("label", partial(self.shipping.void, reference))
-        failed: list[str] = []
 
         def on_failure(name: str, error: BaseException) -> None:
-            failed.append(name)
+            # A compensation that could not finish (a label the carrier refuses to void) needs a person; the
+            # order's status rolls up to requires_action and stays there (``rules.order_status``).
             ctx.journal.record(f"undo_{name}", "failed", str(error))
+            ctx.needs_person(_REFUSED[name], f"undo {name} refused")
 
         await saga.unwind(on_failure)
         ctx.set_backordered_skus(clear=True)
-        # A compensation that could not finish (a label the carrier refuses to void) needs a person.
         if partial_order:
             ctx.cancel_lines(unshipped, abort.reason)
-            ctx.update(
-                status=OrderStatus.REQUIRES_ACTION if failed else OrderStatus.CONFIRMED, payment=PaymentStatus.CAPTURED
-            )
+            ctx.update(status=OrderStatus.CONFIRMED, payment=PaymentStatus.CAPTURED)
             await ctx.notify(NoticeKind.ITEMS_CANCELED, canceled_skus=sorted(unshipped))
         else:
-            ctx.update(
-                status=OrderStatus.REQUIRES_ACTION if failed else OrderStatus.CANCELED,
-                fulfillment=FulfillmentStatus.CANCELED,
-            )
+            ctx.update(status=OrderStatus.CANCELED, fulfillment=FulfillmentStatus.CANCELED)
             await ctx.notify(NoticeKind.ORDER_CANCELED, short_skus=abort.short_skus)
-        self._finished = True
+        ctx.checkpoint.unwound = True
 
     async def stopped_by_operator(self) -> None:
         """An operator cancelled the workflow itself (UI, CLI). Before shipping: undo and tell the customer. After:
@@ -91,7 +98,7 @@ class Undo:
         s = self.ctx.state
         s.cancel = request
         self.ctx.journal.record("cancel_requested", "info", f"via {request.requested_via}: {request.reason}")
-        await workflow.wait_condition(lambda: s.status.is_terminal or self._finished)
+        await workflow.wait_condition(lambda: s.status.is_terminal or self.ctx.checkpoint.unwound)
 
     def check_cancel(self, request: CancelRequest) -> None:
         # Rejected here, the request never enters the history.

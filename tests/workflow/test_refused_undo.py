@@ -1,0 +1,257 @@
+"""Undo steps the upstreams refuse (issue 14, scenarios 13 to 17): a refused void, release, commit or refund never
+fails the workflow nor leaves an Update unanswered; the order goes to ``requires_action`` with the reason in the
+``ActionReason`` search attribute and stays there; what was committed for goods that did not leave is given
+back; the view's ``refunded`` is what the provider refunded."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from temporalio.client import WorkflowHandle
+
+from domain.backorder import BackorderChoice, BackorderDecision
+from domain.events import EventKind, StockEvent, UpstreamEvent
+from domain.inventory import HoldStatus
+from domain.keys import hold_id
+from domain.order_view import ActionRequired, FailureReason, OrderView
+from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
+from hub.client import OrderClient, Placement
+from tests.orders import make_order, policy, view_when
+from tests.workflow.conftest import FakeHub
+from workflows.order import OrderWorkflow
+from workflows.search_attributes import ACTION_REASON
+
+PEN, INK = 12900, 450  # unit prices of tests.orders.BASE: PEN-01 x1, INK-07 x2
+ANSWER_BOUND_S = 20  # an Update that has not answered by then never will: a bound, not a timing assertion
+
+
+def _orders(hub: FakeHub, **changes: object) -> OrderClient:
+    settings = {
+        "tracking_poll_interval": timedelta(hours=1),  # parcels move by the scans the tests send
+        "backorder_decision_timeout": timedelta(hours=1),
+        "backorder_recheck_interval": timedelta(hours=1),
+        **changes,
+    }
+    return OrderClient(hub.env.client, task_queue=hub.orders.task_queue, policy=policy(**settings))
+
+
+async def _backordered(orders: OrderClient, order_id: str) -> OrderView:
+    return await view_when(orders, order_id, lambda v: v.backorder is not None, what="backorder")
+
+
+async def _restock(placed: Placement, sku: str, event_id: str) -> None:
+    event = StockEvent(
+        event_id=f"erp:{event_id}", kind=EventKind.STOCK_CHANGED, sku=sku, available=50, occurred_at=datetime.now(UTC)
+    )
+    await placed.handle.signal(OrderWorkflow.stock_changed, event)
+
+
+async def _deliver(handle: WorkflowHandle[OrderWorkflow, OrderView], reference: str) -> None:
+    scan = UpstreamEvent(
+        event_id=f"carrier:delivered-{reference}",
+        source="carrier",
+        kind=EventKind.SHIPMENT_DELIVERED,
+        order_id=reference.split(":", 1)[0],
+        occurred_at=datetime.now(UTC),
+        shipment_reference=reference,
+    )
+    await handle.signal(OrderWorkflow.record_event, scan)
+
+
+def _parcels(view: OrderView) -> list[str]:
+    return [s.reference for s in view.shipments if s.captured]
+
+
+async def _indexed_reason(placed: Placement) -> str | None:
+    return (await placed.handle.describe()).typed_search_attributes.get(ACTION_REASON)
+
+
+async def test_a_refused_void_after_dropping_everything_missing_answers_the_choice_and_ends_for_a_person(
+    fake_hub: FakeHub,
+) -> None:
+    """Issue 14, scenario 13: nothing in stock, the customer chooses ``cancel_missing``, the provider refuses to
+    void the authorization. The choice is answered, the order ends ``requires_action`` (reason indexed), and the
+    workflow finishes instead of staying open."""
+    fake_hub.inventory.short = {"PEN-01": 1, "INK-07": 2}
+    fake_hub.effects.reject["void"] = "payment_intent_unexpected_state"
+    orders = _orders(fake_hub)
+    order = make_order()
+    placed = await orders.place(order)
+    await _backordered(orders, order.order_id)
+
+    decision = BackorderDecision(choice=BackorderChoice.CANCEL_MISSING)
+    answered = await asyncio.wait_for(orders.decide_backorder(order.order_id, decision), ANSWER_BOUND_S)
+    view = await asyncio.wait_for(placed.handle.result(), ANSWER_BOUND_S)
+
+    assert answered.status is OrderStatus.REQUIRES_ACTION
+    assert view.status is OrderStatus.REQUIRES_ACTION and view.failure_reason is FailureReason.OUT_OF_STOCK
+    assert view.action_required == [ActionRequired.PAYMENT_REVERSAL_REFUSED]
+    assert await _indexed_reason(placed) == "payment not voided"
+    assert [hold.status for hold in fake_hub.inventory.holds.values()] == [HoldStatus.RELEASED]
+    assert f"{order.order_id}.order-canceled.1" in view.messages_sent
+
+
+async def test_a_label_left_unvoided_by_the_undo_of_a_second_parcel_keeps_the_order_requiring_action(
+    fake_hub: FakeHub,
+) -> None:
+    """Issue 14, scenario 16: the second parcel's capture is refused and the carrier refuses to void its label;
+    the first parcel's delivery must not turn the order ``completed``: it stays ``requires_action``."""
+    fake_hub.inventory.short = {"INK-07": 2}
+    orders = _orders(fake_hub)
+    order = make_order()
+    placed = await orders.place(order)
+    await _backordered(orders, order.order_id)
+    await orders.decide_backorder(order.order_id, BackorderDecision(choice=BackorderChoice.SHIP_AVAILABLE))
+    first = await view_when(
+        orders,
+        order.order_id,
+        lambda v: len(_parcels(v)) == 1 and sum(e.step == "authorize_payment" for e in v.timeline) == 2,
+        what="first parcel shipped, the rest authorized",
+    )
+
+    fake_hub.effects.reject["capture"] = "charge_expired_for_capture"
+    fake_hub.effects.reject["void_label"] = "SHIPMENT.REFUND.REJECTED"
+    fake_hub.inventory.short.clear()
+    await _restock(placed, "INK-07", "restock-16")
+    await view_when(
+        orders,
+        order.order_id,
+        lambda v: v.status is OrderStatus.REQUIRES_ACTION and bool(v.canceled_lines),
+        what="second parcel undone, its label left to a person",
+    )
+    await _deliver(placed.handle, _parcels(first)[0])
+    view = await asyncio.wait_for(placed.handle.result(), ANSWER_BOUND_S)
+
+    assert view.status is OrderStatus.REQUIRES_ACTION
+    assert view.action_required == [ActionRequired.LABEL_VOID_REFUSED]
+    assert await _indexed_reason(placed) == "label void refused"
+    assert view.captured == PEN and [(x.sku, x.quantity) for x in view.canceled_lines] == [("INK-07", 2)]
+    assert f"{order.order_id}.order-delivered.1" in view.messages_sent  # the first parcel did arrive
+
+
+async def test_a_capture_refunded_by_the_undo_shows_as_refunded_in_the_view(fake_hub: FakeHub) -> None:
+    """Issue 14, scenario 17: the stock commit is refused after the capture; the undo refunds the capture, and
+    the view says so (captured 138, refunded 138), as the provider's books do."""
+    fake_hub.effects.reject["commit"] = "hold_released"
+    order = make_order()
+    placed = await fake_hub.orders.place(order)
+    view = await asyncio.wait_for(placed.handle.result(), ANSWER_BOUND_S)
+
+    assert view.status is OrderStatus.CANCELED
+    assert view.payment_status is PaymentStatus.REFUNDED
+    provider = list(fake_hub.payments.by_key.values())
+    assert [(p.captured, p.refunded) for p in provider] == [(order.total, order.total)]
+    assert (view.captured, view.refunded) == (order.total, order.total)
+    assert view.fulfillment_status is FulfillmentStatus.CANCELED
+
+
+async def test_a_refused_second_commit_books_the_first_committed_hold_back_on_hand(fake_hub: FakeHub) -> None:
+    """Issue 14, scenario 14: waiting for everything, the restocked hold's commit is refused after the first hold
+    was committed. The parcel cannot leave: the order is cancelled and refunded, and the first hold, which the ERP
+    cannot release any more, is booked back on hand (a return receipt named after it) instead of staying
+    committed for goods that never left."""
+    fake_hub.inventory.short = {"INK-07": 1}
+    orders = _orders(fake_hub)
+    order = make_order()
+    placed = await orders.place(order)
+    await _backordered(orders, order.order_id)
+    await orders.decide_backorder(order.order_id, BackorderDecision(choice=BackorderChoice.WAIT_FOR_ALL))
+    first, second = hold_id(order.order_id, 1), hold_id(order.order_id, 2)
+    fake_hub.inventory.refused_commits = {second}
+    fake_hub.inventory.short.clear()
+    await _restock(placed, "INK-07", "restock-14")
+    view = await asyncio.wait_for(placed.handle.result(), ANSWER_BOUND_S)
+
+    holds = fake_hub.inventory.holds
+    assert (holds[first].status, holds[second].status) == (HoldStatus.COMMITTED, HoldStatus.RELEASED)
+    receipt = fake_hub.inventory.receipts.get(f"{order.order_id}:inventory.hold-back:1")
+    assert receipt is not None, "the committed hold was not booked back on hand"
+    assert sorted((x.sku, x.quantity, x.disposition) for x in receipt.lines) == [
+        ("INK-07", 1, "restock"),
+        ("PEN-01", 1, "restock"),
+    ]
+    assert view.status is OrderStatus.CANCELED and view.action_required == []
+    assert (view.captured, view.refunded) == (order.total, order.total)
+    assert view.compensations == ["label voided", "stock released", "stock booked back", "payment refunded"]
+
+
+async def test_a_refused_book_back_of_a_committed_hold_leaves_the_order_to_a_person(fake_hub: FakeHub) -> None:
+    """Issue 14, scenario 14: when the ERP also refuses the receipt that books the committed hold back on hand,
+    the workflow still ends, ``requires_action`` with the reason indexed, the rest undone."""
+    fake_hub.inventory.short = {"INK-07": 1}
+    fake_hub.effects.reject["return.receive"] = "receipt_mismatch"
+    orders = _orders(fake_hub)
+    order = make_order()
+    placed = await orders.place(order)
+    await _backordered(orders, order.order_id)
+    await orders.decide_backorder(order.order_id, BackorderDecision(choice=BackorderChoice.WAIT_FOR_ALL))
+    fake_hub.inventory.refused_commits = {hold_id(order.order_id, 2)}
+    fake_hub.inventory.short.clear()
+    await _restock(placed, "INK-07", "restock-14b")
+    view = await asyncio.wait_for(placed.handle.result(), ANSWER_BOUND_S)
+
+    assert view.status is OrderStatus.REQUIRES_ACTION
+    assert view.action_required == [ActionRequired.STOCK_RETURN_REFUSED]
+    assert await _indexed_reason(placed) == "committed stock not booked back"
+    assert (view.captured, view.refunded) == (order.total, order.total)
+
+
+async def test_a_partial_restock_the_erp_will_not_take_back_is_kept_and_ships_with_the_rest(
+    fake_hub: FakeHub,
+) -> None:
+    """Issue 14, scenario 15: a restock too small for what is missing, whose hold the ERP refuses to release,
+    no longer fails the workflow (leaving every hold held and the authorization open): the order keeps that
+    hold, waits for the rest only, then ships everything and is paid once."""
+    fake_hub.inventory.short = {"INK-07": 2}
+    orders = _orders(fake_hub)
+    order = make_order()
+    placed = await orders.place(order)
+    await _backordered(orders, order.order_id)
+    await orders.decide_backorder(order.order_id, BackorderDecision(choice=BackorderChoice.WAIT_FOR_ALL))
+    fake_hub.inventory.short = {"INK-07": 1}
+    fake_hub.effects.reject["release"] = "hold_committed"
+    await _restock(placed, "INK-07", "restock-15-partial")
+    kept = await view_when(
+        orders, order.order_id, lambda v: any(e.step == "release_stock" for e in v.timeline), what="release refused"
+    )
+    assert kept.status is OrderStatus.CONFIRMED
+
+    fake_hub.inventory.short.clear()
+    await _restock(placed, "INK-07", "restock-15-rest")
+    shipped = await view_when(orders, order.order_id, lambda v: len(_parcels(v)) == 1, what="the one parcel")
+    await _deliver(placed.handle, _parcels(shipped)[0])
+    view = await asyncio.wait_for(placed.handle.result(), ANSWER_BOUND_S)
+
+    assert view.status is OrderStatus.COMPLETED and view.captured == order.total
+    assert [{x.sku: x.quantity for x in s.lines} for s in view.shipments] == [{"INK-07": 2, "PEN-01": 1}]
+    assert [hold.status for hold in fake_hub.inventory.holds.values()] == [HoldStatus.COMMITTED] * 3
+    assert [p.state.value for p in fake_hub.payments.by_key.values()] == ["captured"]
+
+
+async def test_a_void_refused_before_an_authorization_renewal_renews_and_leaves_the_old_one_to_a_person(
+    fake_hub: FakeHub,
+) -> None:
+    """Issue 14, scenario 15 (the renewal): the provider refuses to void the ageing authorization. The workflow
+    no longer fails: it authorizes afresh, ships and is paid from the new authorization, and stays
+    ``requires_action`` for the old one to be voided by hand."""
+    fake_hub.inventory.short = {"INK-07": 1}
+    orders = _orders(fake_hub, authorization_validity=timedelta(seconds=1))
+    order = make_order()
+    placed = await orders.place(order)
+    await _backordered(orders, order.order_id)
+    fake_hub.effects.reject["void"] = "payment_intent_unexpected_state"
+    await orders.decide_backorder(order.order_id, BackorderDecision(choice=BackorderChoice.WAIT_FOR_ALL))
+    await view_when(orders, order.order_id, lambda v: bool(v.action_required), what="void refused at renewal")
+    fake_hub.effects.reject.pop("void")
+
+    fake_hub.inventory.short.clear()
+    await _restock(placed, "INK-07", "restock-15-renewal")
+    shipped = await view_when(orders, order.order_id, lambda v: len(_parcels(v)) == 1, what="the one parcel")
+    await _deliver(placed.handle, _parcels(shipped)[0])
+    view = await asyncio.wait_for(placed.handle.result(), ANSWER_BOUND_S)
+
+    assert view.status is OrderStatus.REQUIRES_ACTION
+    assert view.action_required == [ActionRequired.PAYMENT_REVERSAL_REFUSED]
+    assert await _indexed_reason(placed) == "payment not voided"
+    assert view.captured == order.total and fake_hub.effects.counts["capture"] == 1
+    first = fake_hub.payments.by_key[f"{order.order_id}:payment.authorize:1"]
+    assert first.state.value == "authorized"  # the one a person voids by hand
