@@ -51,6 +51,9 @@ class ActionRequired(StrEnum):
     STOCK_RETURN_REFUSED = "committed stock not booked back"
     """The ERP refused the receipt booking back on hand a hold committed for parcels that never left: book those
     units back in the ERP."""
+    STOPPED_BY_OPERATOR = "stopped by an operator"
+    """An operator cancelled the workflow after parcels had left: nothing follows them any more; see them delivered
+    (or returned) and settle the order by hand."""
 
 
 class OrderPolicy(BaseModel):

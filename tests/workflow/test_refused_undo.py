@@ -6,7 +6,8 @@ back; the view's ``refunded`` is what the provider refunded."""
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from temporalio.client import WorkflowHandle
+import pytest
+from temporalio.client import WorkflowFailureError, WorkflowHandle
 
 from domain.backorder import BackorderChoice, BackorderDecision
 from domain.events import EventKind, StockEvent, UpstreamEvent
@@ -18,7 +19,7 @@ from hub.client import OrderClient, Placement
 from tests.orders import make_order, policy, view_when
 from tests.workflow.conftest import FakeHub
 from workflows.order import OrderWorkflow
-from workflows.search_attributes import ACTION_REASON
+from workflows.search_attributes import ACTION_REASON, ORDER_STATUS
 
 PEN, INK = 12900, 450  # unit prices of tests.orders.BASE: PEN-01 x1, INK-07 x2
 ANSWER_BOUND_S = 20  # an Update that has not answered by then never will: a bound, not a timing assertion
@@ -255,3 +256,20 @@ async def test_a_void_refused_before_an_authorization_renewal_renews_and_leaves_
     assert view.captured == order.total and fake_hub.effects.counts["capture"] == 1
     first = fake_hub.payments.by_key[f"{order.order_id}:payment.authorize:1"]
     assert first.state.value == "authorized"  # the one a person voids by hand
+
+
+async def test_an_order_stopped_by_an_operator_after_shipping_says_why_it_needs_a_person(fake_hub: FakeHub) -> None:
+    """Issue 14, the liveness invariant: ``requires_action`` always comes with its reason in ``ActionReason``. An
+    operator cancelling the workflow after a parcel left used to leave the order ``requires_action`` with none."""
+    orders = _orders(fake_hub)
+    order = make_order()
+    placed = await orders.place(order)
+    await view_when(orders, order.order_id, lambda v: len(_parcels(v)) == 1, what="shipped")
+
+    await placed.handle.cancel()
+    with pytest.raises(WorkflowFailureError):
+        await asyncio.wait_for(placed.handle.result(), ANSWER_BOUND_S)
+
+    attributes = (await placed.handle.describe()).typed_search_attributes
+    assert attributes.get(ORDER_STATUS) == "requires_action"
+    assert attributes.get(ACTION_REASON) == "stopped by an operator"

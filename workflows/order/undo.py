@@ -86,8 +86,7 @@ class Undo:
         parcels are gone, so only stop following them and leave the order to a person."""
         ctx = self.ctx
         if ctx.state.shipped_any:
-            ctx.journal.record("follow_delivery", "failed", "stopped by an operator")
-            ctx.update(status=OrderStatus.REQUIRES_ACTION)
+            ctx.needs_person(ActionRequired.STOPPED_BY_OPERATOR, "parcels no longer followed")
         else:
             await self.abort(OrderAborted(FailureReason.CANCELED_BY_MERCHANT))
 
