@@ -64,8 +64,8 @@ class OrderPolicy(BaseModel):
     tracking_poll_interval: timedelta = timedelta(hours=6)
     """How often to ask the carrier for tracking when no carrier event has arrived."""
     delivery_deadline: timedelta = timedelta(days=30)
-    """A parcel with no delivery scan this long after the order's first parcel left is taken as lost, and handled
-    as ``undelivered_parcel`` says."""
+    """A parcel with no delivery scan this long after it left is taken as lost, and handled as
+    ``undelivered_parcel`` says."""
     undelivered_parcel: UndeliveredParcel = UndeliveredParcel.REFUND
     """What happens to a parcel lost by the carrier or returned to sender; the customer is told either way."""
     publish_status_events: bool = False

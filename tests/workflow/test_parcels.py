@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 from temporalio.client import WorkflowHandle
 
+from domain.backorder import BackorderChoice, BackorderDecision
 from domain.events import EventKind, UpstreamEvent
 from domain.keys import shipment_reference
 from domain.order_view import ActionRequired, OrderView
-from domain.returns import Disposition
+from domain.returns import Disposition, ReturnRequest
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
 from hub.client import OrderClient
 from tests.eventually import eventually
@@ -194,3 +195,40 @@ async def test_a_scan_without_a_shipment_reference_moves_the_parcel_it_is_about_
     view = await placed.handle.result()
     assert [s.status for s in view.shipments] == [FulfillmentStatus.DELIVERED] * 2 and second.tracking_code
     assert view.status is OrderStatus.COMPLETED
+
+
+async def test_a_split_order_waiting_for_stock_keeps_following_the_parcel_that_left(fake_hub: FakeHub) -> None:
+    """Issue 14, scenario 4: the available items ship, the rest waits for stock. The parcel that left is still
+    followed: the customer hears of its delay and of its delivery when they happen, and what it carried may be
+    returned at once (it used to be refused until the last item shipped)."""
+    fake_hub.inventory.short = {"INK-07": 2}
+    orders = _orders(
+        fake_hub,
+        backorder_decision_timeout=timedelta(hours=1),
+        backorder_recheck_interval=timedelta(hours=1),
+        returns={"window": timedelta(days=30)},
+    )
+    order = make_order()
+    placed = await orders.place(order)
+    await view_when(orders, order.order_id, lambda v: v.status is OrderStatus.REQUIRES_ACTION, what="backordered")
+    await orders.decide_backorder(order.order_id, BackorderDecision(choice=BackorderChoice.SHIP_AVAILABLE))
+    await _shipped(orders, order.order_id)
+
+    async def told(view_ready: str) -> OrderView:
+        return await view_when(
+            orders, order.order_id, lambda v: view_ready in _kinds(v), what=f"{view_ready} while waiting for stock"
+        )
+
+    await placed.handle.signal(OrderWorkflow.record_event, _scan(order.order_id, "x1", EventKind.SHIPMENT_EXCEPTION))
+    await told("order-delayed.1")
+    await placed.handle.signal(OrderWorkflow.record_event, _scan(order.order_id, "d1", EventKind.SHIPMENT_DELIVERED))
+    delivered = await told("order-delivered.1")
+
+    assert delivered.backorder is not None and delivered.fulfillment_status is FulfillmentStatus.OPEN  # more to come
+    message = fake_hub.notifier.sent[f"{order.order_id}.order-delivered.1"]
+    assert "Un colis de votre commande" in message.text and (delivered.shipments[0].tracking_code or "") in message.text
+    opened = await orders.open_return(
+        order.order_id, ReturnRequest(rma_id=f"R-{order.order_id}", lines=[{"sku": "PEN-01", "quantity": 1}])
+    )
+    assert opened.created and [(x.sku, x.quantity) for x in opened.view.lines] == [("PEN-01", 1)]
+    assert (await orders.view(order.order_id)).returns == [f"R-{order.order_id}"]

@@ -1,5 +1,6 @@
 """The order's way to the customer: authorize, hold the stock, settle any shortage with the customer, then ship
-parcels until nothing is owed. A business failure raises ``OrderAborted`` for ``Undo``."""
+parcels until nothing is owed, following those that already left while the rest waits for stock. A business
+failure raises ``OrderAborted`` for ``Undo``."""
 
 from dataclasses import dataclass
 
@@ -12,6 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order.payments import Payments
     from workflows.order.shipping import Shipping
     from workflows.order.stock import Stock
+    from workflows.order.tracking import Tracking
 
 
 @dataclass
@@ -22,6 +24,7 @@ class Fulfilment:
     payments: Payments
     stock: Stock
     shipping: Shipping
+    tracking: Tracking
 
     async def run(self) -> None:
         ctx, s = self.ctx, self.ctx.state
@@ -45,4 +48,4 @@ class Fulfilment:
                 continue
             if not ctx.unshipped():
                 return
-            await self.stock.wait_for_stock()
+            await self.tracking.alongside(self.stock.wait_for_stock)  # what already left is still followed

@@ -68,6 +68,9 @@ class Parcel(BaseModel):
 
     progress: int = 0
     latest_scan_at: datetime | None = None
+    deadline: datetime | None = None
+    """When it is taken as lost, set when it is first followed while the rest of the order waits for stock;
+    otherwise the order's ``delivery_deadline``."""
 
 
 class UndeliveredParcel(BaseModel):
@@ -78,6 +81,8 @@ class UndeliveredParcel(BaseModel):
     """What was refunded for it; ``None`` while the provider has not accepted the refund."""
     reported: bool = False
     """Its goods are reported back to the ERP (a parcel returned to sender; a lost one has nothing to report)."""
+    settled: bool = False
+    """Every step was tried once and the customer told; what was refused now waits for the operator's retry."""
 
 
 class RmaAllocation(BaseModel):
@@ -132,6 +137,9 @@ class OrderState(BaseModel):
     outbox: list[OrderStatusChanged] = Field(default_factory=list)
     delivery_deadline: datetime | None = None
     delivered_at: datetime | None = None
+    """When the last parcel so far was delivered: the return window runs from here."""
+    delivered_told: list[str] = Field(default_factory=list)
+    """Parcels delivered while more of the order was still to ship, each told on its own."""
     undelivered: dict[str, UndeliveredParcel] = Field(default_factory=dict)
     """Shipment reference → how far the settlement of a parcel lost or returned to sender got."""
     action_required: list[ActionRequired] = Field(default_factory=list)

@@ -44,15 +44,18 @@ class Undelivered:
         ctx, s = self.ctx, self.ctx.state
         for shipment in list(s.shipments):
             fate = _FATE.get(shipment.status)
-            if fate is None or not shipment.captured or shipment.reference in s.undelivered:
+            known = s.undelivered.get(shipment.reference)
+            if fate is None or not shipment.captured or (known is not None and known.settled):
                 continue
-            s.undelivered[shipment.reference] = UndeliveredParcel(fate=fate)
-            ctx.journal.record(
-                "undelivered_parcel",
-                "failed",
-                f"shipment {shipment.shipment_no} {fate.value}: {ctx.policy.undelivered_parcel.value}",
-            )
+            if known is None:
+                s.undelivered[shipment.reference] = UndeliveredParcel(fate=fate)
+                ctx.journal.record(
+                    "undelivered_parcel",
+                    "failed",
+                    f"shipment {shipment.shipment_no} {fate.value}: {ctx.policy.undelivered_parcel.value}",
+                )
             await self._set_right(shipment, first=True)
+            s.undelivered[shipment.reference].settled = True
         self._index()
 
     async def until_resolved(self) -> None:
@@ -78,8 +81,12 @@ class Undelivered:
             ctx.update(status=OrderStatus.COMPLETED)
 
     def check_retry(self, request: RetryRequest) -> None:
-        if not self._open():
-            raise ApplicationError("nothing in this order is waiting for a person", type=Refusal.RETRY)
+        if self._open():
+            return
+        others = ", ".join(action.value for action in self.ctx.state.action_required)
+        if others:  # an undo step refused: resolved by hand (README, "When an undo step is refused")
+            raise ApplicationError(f"nothing the order can retry: {others} is resolved by hand", type=Refusal.RETRY)
+        raise ApplicationError("nothing in this order is waiting for a person", type=Refusal.RETRY)
 
     def _open(self) -> bool:
         return any(action in _MINE for action in self.ctx.state.action_required)

@@ -48,9 +48,9 @@ class OrderWorkflow:
         self._stock = Stock(ctx, self._payments, self._at_rest)
         self._scans = Scans(ctx)
         self._shipping = Shipping(ctx, self._payments, self._stock, self._scans)
-        self._fulfilment = Fulfilment(ctx, self._payments, self._stock, self._shipping)
         self._undelivered = Undelivered(ctx, self._payments, self._at_rest)
         self._tracking = Tracking(ctx, self._scans, self._shipping, self._at_rest, self._undelivered)
+        self._fulfilment = Fulfilment(ctx, self._payments, self._stock, self._shipping, self._tracking)
         self._after_sales = AfterSales(ctx, self._payments, self._at_rest)
         self._undo = Undo(ctx, self._payments, self._stock, self._shipping)
 
