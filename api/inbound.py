@@ -362,6 +362,7 @@ async def parse_payment(body: bytes, order_of_payment: Resolver) -> UpstreamEven
             occurred_at=occurred_at,
             amount=amount,
             reason=dispute_reason,
+            payment_id=_optional_string(obj, "payment_intent", f"{path}.payment_intent"),
         )
 
     status = _string(obj, "status", f"{path}.status")
@@ -390,4 +391,7 @@ async def parse_payment(body: bytes, order_of_payment: Resolver) -> UpstreamEven
         occurred_at=occurred_at,
         amount=amount,
         reason=reason,
+        payment_id=_optional_string(obj, "payment_intent", f"{path}.payment_intent"),
+        refund_id=_optional_string(obj, "id", f"{path}.id"),
+        hub_reference=_optional_string(metadata or {}, "hub_reference", f"{path}.metadata.hub_reference"),
     )

@@ -62,6 +62,13 @@ class UpstreamEvent(BaseModel):
     """Minor units, for refund and dispute events."""
     reason: str | None = None
     """A sender's code (dispute reason, failure code): never free text."""
+    payment_id: str | None = None
+    """The provider's payment (a Stripe PaymentIntent) a refund or dispute is about."""
+    refund_id: str | None = None
+    """The provider's refund: one refund is reported several times (created, updated), and counted once."""
+    hub_reference: str | None = None
+    """Our idempotency key on a refund the hub made (kept in its metadata); ``None`` for a refund made elsewhere,
+    such as the provider's dashboard."""
 
 
 class StockEvent(BaseModel):

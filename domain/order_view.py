@@ -54,6 +54,11 @@ class ActionRequired(StrEnum):
     STOPPED_BY_OPERATOR = "stopped by an operator"
     """An operator cancelled the workflow after parcels had left: nothing follows them any more; see them delivered
     (or returned) and settle the order by hand."""
+    REFUND_FAILED = "refund failed at the provider"
+    """The payment provider reported a refund failed after it went out (``refund.failed``): the customer was told
+    it is delayed; refund them by hand (the order's view no longer counts it)."""
+    PAYMENT_DISPUTED = "payment disputed"
+    """The cardholder disputed the charge (the reason is on the timeline): answer the dispute at the provider."""
 
 
 class OrderPolicy(BaseModel):

@@ -398,6 +398,10 @@ async def test_payment_refund_succeeded_takes_the_order_from_metadata(kind: str)
         order_id="A-1",
         occurred_at=NOW,
         amount=4200,
+        # Issue 14, scenario 26: which payment and which refund, and whether the hub made it, so it counts once.
+        payment_id="pi_1",
+        refund_id="re_1",
+        hub_reference="A-1:payment.refund:1",
     )
     assert resolver.calls == []
 
@@ -486,6 +490,7 @@ async def test_payment_dispute_opened_resolves_the_payment_intent() -> None:
         occurred_at=NOW,
         amount=12900,
         reason="fraudulent",
+        payment_id="pi_1",
     )
     assert resolver.calls == ["pi_1"]
 

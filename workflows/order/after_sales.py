@@ -44,10 +44,13 @@ class AfterSales:
                 return
             with contextlib.suppress(TimeoutError):
                 await self.rest.rest_until(
+                    # A status the payment provider's news moved meanwhile is indexed at the next rest.
                     changed(
                         lambda: (
                             len(s.rmas),
                             sum(rma.outcome is None and not rma.awaits_a_person for rma in s.rmas.values()),
+                            s.status,
+                            s.payment_status,
                         )
                     ),
                     give_up_after=remaining if remaining > timedelta(0) else None,

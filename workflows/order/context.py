@@ -178,6 +178,7 @@ class OrderContext:
         delay: DelayCause | None = None,
         parcel_fate: ParcelFate | None = None,
         refunded: int | None = None,
+        delayed: int = 0,
     ) -> None:
         """Tell the customer about the order, once per state change; never something a cancellation made untrue.
         ``refunded``: what this message says was given back, when not everything the undo returned."""
@@ -198,6 +199,7 @@ class OrderContext:
             short_skus=short_skus or [],
             undone=s.undone,
             amount_returned=s.amount_returned if refunded is None else refunded,
+            amount_delayed=delayed,
             backorder=s.backorder,
             canceled_skus=canceled_skus or [line.sku for line in s.canceled_lines],
             delay=delay,

@@ -13,6 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.kit.parcels import FULFILLMENT_BY_EVENT, scan_not_applicable
     from workflows.order import rules
     from workflows.order.context import OrderContext
+    from workflows.order.provider_reports import ProviderReports
     from workflows.order.state import Parcel
 
 _LABELLED = rules.PROGRESS[FulfillmentStatus.LABEL_CREATED]
@@ -22,9 +23,13 @@ _LABELLED = rules.PROGRESS[FulfillmentStatus.LABEL_CREATED]
 SCAN_MATCHED_TO_ITS_PARCEL = "scan-without-reference-matched"
 
 
+_PAYMENT_NEWS = frozenset({EventKind.REFUND_SUCCEEDED, EventKind.REFUND_FAILED, EventKind.DISPUTE_OPENED})
+
+
 @dataclass
 class Scans:
     ctx: OrderContext
+    provider: ProviderReports
 
     def receive(self, event: UpstreamEvent) -> None:
         """A verified webhook from the ERP, the carrier or the payment provider: a scan moves its parcel, the rest
@@ -38,16 +43,8 @@ class Scans:
             self._apply(event, status)
         elif event.kind is EventKind.SHIPMENT_CONFIRMED:
             ctx.journal.record("warehouse", "info", f"shipment confirmed {event.tracking_code or ''}".strip())
-        elif event.kind is EventKind.REFUND_SUCCEEDED:
-            ctx.journal.record("refund", "succeeded", ctx.journal.money(event.amount or 0))
-        elif event.kind is EventKind.REFUND_FAILED:
-            ctx.journal.record("refund", "failed", event.reason)
-        elif event.kind is EventKind.DISPUTE_OPENED:
-            ctx.journal.record(
-                "dispute",
-                "failed",
-                f"opened: {event.reason or 'no reason given'}, {ctx.journal.money(event.amount or 0)}",
-            )
+        elif event.kind in _PAYMENT_NEWS:
+            self.provider.receive(event)
 
     def labelled(self, reference: str) -> None:
         """A label was bought: its parcel is followed from here, and scans that arrived before it are applied."""

@@ -145,6 +145,10 @@ class OrderState(BaseModel):
     action_required: list[ActionRequired] = Field(default_factory=list)
     """Steps refused that a person must look at; the first indexed as ``ActionReason``, retried by ``retry_actions``."""
     rmas: dict[str, RmaAllocation] = Field(default_factory=dict)
+    refunds_elsewhere: dict[str, int] = Field(default_factory=dict)
+    """Refunds the provider reported that the hub did not make (its dashboard): refund id → minor units counted."""
+    failed_refunds: list[str] = Field(default_factory=list)
+    """Refunds the provider reported failed, by refund id: each reversed and told once."""
     runs: int = 0
     """How many runs came before this one, for the timeline and for tests."""
 

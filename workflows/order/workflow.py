@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order.context import OrderAborted, OrderContext
     from workflows.order.fulfilment import Fulfilment
     from workflows.order.payments import Payments
+    from workflows.order.provider_reports import ProviderReports
     from workflows.order.scans import Scans
     from workflows.order.shipping import Shipping
     from workflows.order.stock import Stock
@@ -46,7 +47,7 @@ class OrderWorkflow:
         self._at_rest = AtRest(ctx)
         self._payments = Payments(ctx)
         self._stock = Stock(ctx, self._payments, self._at_rest)
-        self._scans = Scans(ctx)
+        self._scans = Scans(ctx, ProviderReports(ctx))
         self._shipping = Shipping(ctx, self._payments, self._stock, self._scans)
         self._undelivered = Undelivered(ctx, self._payments, self._at_rest)
         self._tracking = Tracking(ctx, self._scans, self._shipping, self._at_rest, self._undelivered)
