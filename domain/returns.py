@@ -185,6 +185,10 @@ class ReturnPolicy(BaseModel):
     """Share of a line's price refunded when inspection finds it damaged by the customer."""
     claim_approval_limit: Annotated[int, Field(ge=0)] = 10_000
     """Claims worth more than this (minor units) wait for an operator's approval."""
+    return_transit_limit: timedelta = timedelta(days=21)
+    """A return parcel the carrier has scanned is waited for this long after its latest scan; then it is taken as
+    lost: ``requires_action`` ("return parcel lost") and the customer told once. One scanned back to sender (to the
+    customer) is ``requires_action`` at once ("return parcel sent back"). Either way the receipt settles it."""
     replacement_delivery_limit: timedelta = timedelta(days=14)
     """A claim ends when its replacement is delivered; with no delivery scan this long after it shipped (or a scan
     back to sender), the claim ends ``requires_action`` ("replacement not delivered") for a person to trace it."""

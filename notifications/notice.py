@@ -47,6 +47,9 @@ class NoticeKind(StrEnum):
     CLAIM_RECEIVED = "claim-received"
     CLAIM_APPROVED = "claim-approved"
     CLAIM_DECLINED = "claim-declined"
+    RETURN_NOT_ARRIVED = "return-not-arrived"
+    """The return parcel will not reach us as it stands (lost in transit, or sent back to the customer): we are on
+    it, keep the proof of postage."""
     REFUND_DELAYED = "refund-delayed"
     """A refund the payment provider refused: what was refunded (if any), what is delayed, that a person is on it.
     Never "refunded" for money that did not go back."""

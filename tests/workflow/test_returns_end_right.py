@@ -142,3 +142,43 @@ async def test_a_claim_whose_replacement_is_never_delivered_ends_requires_action
 
     assert view.status is ReturnStatus.REQUIRES_ACTION and view.refunded == 0
     assert (await handle.describe()).typed_search_attributes.get(ACTION_REASON) == "replacement not delivered"
+
+
+async def test_a_return_parcel_in_transit_that_never_arrives_is_taken_as_lost_and_told_once(fake_hub: FakeHub) -> None:
+    """Issue 14, scenario 21: scanned in transit, then nothing: the wait has a deadline, then a person; the
+    customer is told once; the receipt (the documented action, once the parcel turns up) settles it."""
+    policy = FAST.model_copy(update={"return_transit_limit": timedelta(seconds=2)})
+    input = _input(fake_hub, policy=policy, locale="en")
+    handle = await _start(fake_hub, input)
+    await _rma_when(handle, lambda v: v.status is ReturnStatus.LABEL_ISSUED, "label issued")
+    await handle.signal(ReturnWorkflow.record_event, _scan(input, EventKind.SHIPMENT_IN_TRANSIT))
+
+    lost = await _rma_when(
+        handle, lambda v: v.status is ReturnStatus.REQUIRES_ACTION and len(v.messages_sent) == 2, "lost, told"
+    )
+
+    assert lost.messages_sent == [_sent(input, "return-label"), _sent(input, "return-not-arrived")]
+    assert "has not reached us" in fake_hub.notifier.sent[_sent(input, "return-not-arrived")].text
+    assert (await handle.describe()).typed_search_attributes.get(ACTION_REASON) == "return parcel lost"
+    view = await handle.execute_update(ReturnUpdate.RECORD_RECEIPT, ReturnReceipt(), result_type=ReturnView)
+    assert (view.status, view.refunded) == (ReturnStatus.REFUNDED, 13800)
+    assert view.messages_sent[-1] == _sent(input, "return-refunded") and len(view.messages_sent) == 3
+    assert (await handle.describe()).typed_search_attributes.get(ACTION_REASON) is None
+
+
+async def test_a_return_parcel_scanned_back_to_sender_needs_a_person_at_once(fake_hub: FakeHub) -> None:
+    """Issue 14, scenario 21: in transit, then returned to sender (to the customer): no waiting for ever."""
+    input = _input(fake_hub)  # the transit deadline (21 days) is not what ends this wait
+    handle = await _start(fake_hub, input)
+    await _rma_when(handle, lambda v: v.status is ReturnStatus.LABEL_ISSUED, "label issued")
+    await handle.signal(ReturnWorkflow.record_event, _scan(input, EventKind.SHIPMENT_IN_TRANSIT))
+    await handle.signal(ReturnWorkflow.record_event, _scan(input, EventKind.SHIPMENT_RETURNED_TO_SENDER))
+
+    back = await _rma_when(
+        handle, lambda v: v.status is ReturnStatus.REQUIRES_ACTION and len(v.messages_sent) == 2, "sent back, told"
+    )
+
+    assert back.messages_sent == [_sent(input, "return-label"), _sent(input, "return-not-arrived")]
+    assert "vous le rapporte" in fake_hub.notifier.sent[_sent(input, "return-not-arrived")].text
+    assert (await handle.describe()).typed_search_attributes.get(ACTION_REASON) == "return parcel sent back"
+    assert fake_hub.effects.counts["void_label"] == 0  # the label was used: nothing to void

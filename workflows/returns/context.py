@@ -8,7 +8,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.order_view import FailureReason
     from domain.returns import ReturnStatus, ReturnWorkflowInput
     from domain.status import FulfillmentStatus
-    from notifications.notice import CustomerNotice, NoticeKind, NoticeLine, TrackingLink
+    from notifications.notice import CustomerNotice, NoticeKind, NoticeLine, ParcelFate, TrackingLink
     from workflows.kit.journal import Journal
     from workflows.kit.notices import next_seq, send_notice
     from workflows.kit.steps import Steps
@@ -34,6 +34,17 @@ APPROVAL_OVERDUE = "claim approval overdue"
 REPLACEMENT_NOT_DELIVERED = "replacement not delivered"
 """``ActionReason`` of a claim whose replacement was not delivered in time: trace it with the carrier, reship or
 refund (a new claim)."""
+
+RETURN_PARCEL_LOST = "return parcel lost"
+"""``ActionReason``: a scanned return parcel not received within ``return_transit_limit``. Trace it with the carrier;
+record the receipt when it arrives (or to refund on the carrier's proof of loss)."""
+RETURN_PARCEL_SENT_BACK = "return parcel sent back"
+"""``ActionReason``: the carrier took the return parcel back to the customer. Contact them; record the receipt when
+the items reach us."""
+
+RETURNED_NOT_INSPECTED = "returned items not inspected"
+"""``ActionReason``: the carrier delivered the return parcel to the warehouse ``return_transit_limit`` ago and no
+receipt was recorded. Have it inspected and recorded (``POST /returns/{rma}/received``)."""
 
 
 class RmaAborted(Exception):
@@ -99,7 +110,9 @@ class ReturnContext:
         workflow.upsert_search_attributes([ACTION_REASON.value_unset()])
         self.update(status)
 
-    async def notify(self, kind: NoticeKind, reason: FailureReason | None = None, delayed: int = 0) -> bool:
+    async def notify(
+        self, kind: NoticeKind, reason: FailureReason | None = None, delayed: int = 0, fate: ParcelFate | None = None
+    ) -> bool:
         """Tell the customer; True once delivered (and listed in ``messages_sent``)."""
         input, s = self.input, self.state
         order_id, rma_id = input.order_id, self.request.rma_id
@@ -124,6 +137,7 @@ class ReturnContext:
             undone=s.undone,
             amount_returned=s.refunded,
             amount_delayed=delayed,
+            parcel_fate=fate,
             rma_id=rma_id,
             after_sales_kind=self.request.kind,
             label_url=label.label_url if label is not None and label.status is not FulfillmentStatus.CANCELED else None,

@@ -183,7 +183,10 @@ class Flows:
         s.returned = [
             ReturnedLine(sku=line.sku, quantity=line.quantity, disposition=line.disposition) for line in inspected
         ]
-        ctx.update(ReturnStatus.RECEIVED)
+        if s.action_reason is not None:
+            ctx.action_resolved(ReturnStatus.RECEIVED)  # what a person was asked to see to has come in
+        else:
+            ctx.update(ReturnStatus.RECEIVED)
         ctx.journal.record(
             "inspection", "succeeded", ", ".join(f"{r.quantity} x {r.sku} {r.disposition.value}" for r in s.returned)
         )

@@ -16,6 +16,8 @@ with workflow.unsafe.imports_passed_through():
 
 MOVING = frozenset({FulfillmentStatus.IN_TRANSIT, FulfillmentStatus.OUT_FOR_DELIVERY, FulfillmentStatus.DELIVERED})
 """A return parcel in one of these is on its way to us (or arrived)."""
+WITH_THE_CARRIER = frozenset({FulfillmentStatus.EXCEPTION, FulfillmentStatus.RETURNED_TO_SENDER})
+"""A return parcel in one of these was scanned, and is not (or no longer) on its way to us."""
 
 
 @dataclass
@@ -25,6 +27,11 @@ class Scans:
     def return_parcel_moving(self) -> bool:
         shipment = self.ctx.state.return_shipment
         return shipment is not None and shipment.status in MOVING
+
+    def return_parcel_scanned(self) -> bool:
+        """The carrier has the return parcel: moving, held up, or sent back to the customer."""
+        shipment = self.ctx.state.return_shipment
+        return shipment is not None and shipment.status in MOVING | WITH_THE_CARRIER
 
     def receive(self, event: UpstreamEvent) -> None:
         ctx, s = self.ctx, self.ctx.state
@@ -53,6 +60,7 @@ class Scans:
             s.replacement_shipment = shipment
             return
         s.return_shipment = shipment
+        s.return_scanned_at = workflow.now()
         if status in MOVING and s.status is ReturnStatus.LABEL_ISSUED:
             s.no_return = s.no_return or "the return parcel is already with the carrier"
             ctx.update(ReturnStatus.IN_TRANSIT)

@@ -46,6 +46,8 @@ class ReturnState(BaseModel):
     """The expiry has begun (the label is being voided): a resend or a cancellation is refused, a receipt is not."""
     seen_events: list[str] = Field(default_factory=list)
     latest_scan_at: dict[str, datetime] = Field(default_factory=dict)
+    return_scanned_at: datetime | None = None
+    """When (workflow time) the return parcel's latest scan was applied: its transit deadline counts from it."""
     action_reason: str | None = None
     """Why the RMA is ``requires_action`` (indexed as ``ActionReason``), while it is."""
     runs: int = 0

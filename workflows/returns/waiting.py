@@ -2,17 +2,25 @@
 way), or an operator's decision on a claim. A cancellation that comes in while waiting withdraws the RMA."""
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from domain.returns import ApprovalDecision, ApprovalTimeout, ReturnStatus
     from domain.status import FulfillmentStatus
-    from notifications.notice import NoticeKind
+    from notifications.notice import NoticeKind, ParcelFate
     from workflows.returns.at_rest import AtRest
-    from workflows.returns.context import APPROVAL_OVERDUE, ReturnContext, RmaEnded
+    from workflows.returns.context import (
+        APPROVAL_OVERDUE,
+        RETURN_PARCEL_LOST,
+        RETURN_PARCEL_SENT_BACK,
+        RETURNED_NOT_INSPECTED,
+        ReturnContext,
+        RmaEnded,
+    )
     from workflows.returns.scans import Scans
     from workflows.returns.undo import Undo
 
@@ -20,6 +28,9 @@ _REPLACEMENT_ENDS = frozenset({FulfillmentStatus.DELIVERED, FulfillmentStatus.RE
 """A replacement in one of these is no longer on its way to the customer."""
 _APPROVAL_ACTION = "POST /returns/{}/approval"
 """What resolves a claim that requires action."""
+
+RETURN_PARCEL_DEADLINE_PATCH = "rma-return-parcel-deadline"
+"""A scanned return parcel used to be waited for with no deadline: histories from then replay that way."""
 
 
 @dataclass
@@ -46,6 +57,10 @@ class Waiting:
             if s.action_reason is not None:
                 await self._for_a_person()
                 continue
+            follows_the_parcel = workflow.patched(RETURN_PARCEL_DEADLINE_PATCH)
+            if follows_the_parcel and self.scans.return_parcel_scanned():
+                await self._for_the_parcel()
+                continue
             now = workflow.now()
             assert s.waiting_since is not None
             moving = self.scans.return_parcel_moving()
@@ -63,10 +78,55 @@ class Waiting:
             until = f"until {wake:%Y-%m-%d %H:%M} UTC" if wake else "(it is on its way)"
             with contextlib.suppress(TimeoutError):  # a reminder or the expiry is due: the loop sees which
                 await self.rest.rest_until(
-                    lambda: s.receipt is not None or s.cancel is not None or self.rest.history_is_long(),
+                    self._something_to_do(follows_the_parcel, s.return_scanned_at),
                     f"Waiting for the returned items {until}",
                     give_up_after=None if wake is None else wake - now,
                 )
+
+    def _something_to_do(self, follows_the_parcel: bool, scanned: datetime | None) -> Callable[[], bool]:
+        """A receipt, a cancellation, a long history, or a scan of the return parcel since ``scanned`` when the
+        parcel is followed (its own deadline runs from then; runs from before it had one never wake for it)."""
+        s = self.ctx.state
+        return lambda: (
+            s.receipt is not None
+            or s.cancel is not None
+            or self.rest.history_is_long()
+            or (follows_the_parcel and s.return_scanned_at != scanned)
+        )
+
+    async def _for_the_parcel(self) -> None:
+        """The carrier has the return parcel: wait for the receipt until ``return_transit_limit`` after its latest
+        scan. Sent back to the customer, or still not received then: a person must act, the customer is told once."""
+        ctx, s = self.ctx, self.ctx.state
+        parcel = s.return_shipment
+        assert parcel is not None and s.waiting_since is not None
+        if parcel.status is FulfillmentStatus.RETURNED_TO_SENDER:
+            await self._not_arriving(RETURN_PARCEL_SENT_BACK, ParcelFate.RETURNED_TO_SENDER)
+            return
+        seen = s.return_scanned_at
+        deadline = (seen or s.waiting_since) + ctx.policy.return_transit_limit
+        now = workflow.now()
+        if now >= deadline and parcel.status is FulfillmentStatus.DELIVERED:
+            self.ctx.requires_action(RETURNED_NOT_INSPECTED)  # ours to chase, not the customer's
+            return
+        if now >= deadline:
+            await self._not_arriving(RETURN_PARCEL_LOST, ParcelFate.LOST)
+            return
+        with contextlib.suppress(TimeoutError):  # the deadline is due: the loop sees it
+            await self.rest.rest_until(
+                lambda: (
+                    s.receipt is not None
+                    or s.cancel is not None
+                    or s.return_scanned_at != seen
+                    or self.rest.history_is_long()
+                ),
+                f"Waiting for the return parcel ({parcel.status.value}) until {deadline:%Y-%m-%d %H:%M} UTC",
+                give_up_after=deadline - now,
+            )
+
+    async def _not_arriving(self, reason: str, fate: ParcelFate) -> None:
+        self.ctx.requires_action(reason)
+        await self.ctx.notify(NoticeKind.RETURN_NOT_ARRIVED, fate=fate)
 
     async def _for_a_person(self) -> None:
         """``requires_action``: no reminder and no expiry run while a person must act (the label never reached the
