@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from domain.order import OrderLine
+from domain.order import Address, OrderLine
 from domain.order_view import ActionRequired, CanceledLine, FailureReason
 from domain.payment import Payment, ProviderPaymentState
 from domain.returns import AfterSalesKind, ReturnOutcome, ReturnStatus
@@ -16,7 +16,7 @@ from domain.status import OrderStatus
 from notifications.notice import NoticeKind
 from workflows.order import rules
 from workflows.order.rules import Scan
-from workflows.order.state import Authorization, RmaAllocation
+from workflows.order.state import Authorization, OrderState, RmaAllocation
 
 AT = datetime(2026, 12, 1, tzinfo=UTC)
 LINES = [OrderLine(sku="PEN-01", quantity=1, unit_price=4200), OrderLine(sku="INK-07", quantity=3, unit_price=650)]
@@ -108,6 +108,21 @@ def test_requires_action_is_sticky_while_a_person_has_something_to_do(wanted: Or
     person; without one, the status wanted applies."""
     assert rules.order_status(wanted, [ActionRequired.LABEL_VOID_REFUSED]) is OrderStatus.REQUIRES_ACTION
     assert rules.order_status(wanted, []) is wanted
+
+
+def test_once_nothing_waits_for_a_person_the_order_takes_the_status_its_story_gave_it() -> None:
+    """Issue 14, scenarios 13 and 16, after the operator's retry: cancelled when nothing left, on its way while a
+    parcel moves or more is owed, completed otherwise."""
+    address = Address(line1="1 rue A", city="Paris", postal_code="75001", country="FR")
+    canceled = OrderState(address=address, failure_reason=FailureReason.OUT_OF_STOCK)
+    assert rules.settled_status(canceled, more_to_ship=False) is OrderStatus.CANCELED
+    moving = OrderState(address=address, shipments=[_parcel(1, F.IN_TRANSIT)])
+    assert rules.settled_status(moving, more_to_ship=False) is OrderStatus.CONFIRMED
+    arrived = OrderState(
+        address=address, shipments=[_parcel(1, F.DELIVERED)], failure_reason=FailureReason.CAPTURE_FAILED
+    )
+    assert rules.settled_status(arrived, more_to_ship=True) is OrderStatus.CONFIRMED
+    assert rules.settled_status(arrived, more_to_ship=False) is OrderStatus.COMPLETED  # the rest was dropped
 
 
 def test_parcels_moving_are_those_that_left_and_have_not_arrived() -> None:

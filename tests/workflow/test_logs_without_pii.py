@@ -13,7 +13,7 @@ from temporalio import activity, workflow
 
 from domain.status import OrderStatus
 from hub.runtime.logging import configure_logging
-from tests.orders import make_order
+from tests.orders import make_order, view_when
 from tests.workflow.conftest import FakeHub
 
 CUSTOMER = {"id": "C-PII", "email": "zoe.quill@example.com", "name": "Zoé Quillard", "phone": "+33612345678"}
@@ -53,7 +53,10 @@ async def test_worker_logs_are_json_with_order_context_and_no_pii(fake_hub: Fake
     fake_hub.effects.reject["capture"] = "charge_expired_for_capture"
     fake_hub.effects.reject["void_label"] = "SHIPMENT.REFUND.REJECTED"
     unhappy = make_order(customer=CUSTOMER, shipping_address=ADDRESS)
-    assert (await (await fake_hub.orders.place(unhappy)).handle.result()).status is OrderStatus.REQUIRES_ACTION
+    await fake_hub.orders.place(unhappy)
+    told = f"{unhappy.order_id}.order-canceled.1"
+    stuck = await view_when(fake_hub.orders, unhappy.order_id, lambda v: told in v.messages_sent, what="undone")
+    assert stuck.status is OrderStatus.REQUIRES_ACTION
     # A call that passes customer data by mistake is redacted.
     structlog.get_logger("test").warning("careless", email=CUSTOMER["email"], shipping_address=ADDRESS)
 

@@ -4,7 +4,7 @@ import pytest
 
 from domain.order_view import FailureReason
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
-from tests.orders import make_order
+from tests.orders import make_order, view_when
 from tests.workflow.conftest import FakeHub
 from workflows.order import OrderWorkflow
 
@@ -98,9 +98,18 @@ async def test_transient_failures_are_retried_not_compensated(fake_hub: FakeHub)
 async def test_compensation_that_cannot_finish_leaves_the_order_requiring_action(fake_hub: FakeHub) -> None:
     fake_hub.effects.reject["capture"] = "charge_expired_for_capture"
     fake_hub.effects.reject["void_label"] = "SHIPMENT.REFUND.REJECTED"
-    view = await (await fake_hub.orders.place(make_order())).handle.result()
+    order = make_order()
+    placed = await fake_hub.orders.place(order)
+    told = f"{order.order_id}.order-canceled.1"
+    view = await view_when(fake_hub.orders, order.order_id, lambda v: told in v.messages_sent, what="undone, told")
 
     assert view.status is OrderStatus.REQUIRES_ACTION
     assert any(e.step == "undo_label" and e.outcome == "failed" for e in view.timeline)
     # The unwind went on past the failed compensation.
     assert view.compensations == ["stock released", "payment voided"]
+    # A person voids it (here: the carrier takes it now) and asks the order to retry: it ends cancelled.
+    fake_hub.effects.reject.pop("void_label")
+    await fake_hub.orders.retry_actions(order.order_id)
+    view = await placed.handle.result()
+    assert view.status is OrderStatus.CANCELED
+    assert view.compensations == ["stock released", "payment voided", "label voided"]

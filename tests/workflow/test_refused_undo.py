@@ -7,7 +7,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from temporalio.client import WorkflowFailureError, WorkflowHandle
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 
 from domain.backorder import BackorderChoice, BackorderDecision
 from domain.events import EventKind, StockEvent, UpstreamEvent
@@ -16,6 +16,7 @@ from domain.keys import hold_id
 from domain.order_view import ActionRequired, FailureReason, OrderView
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
 from hub.client import OrderClient, Placement
+from tests.eventually import eventually
 from tests.orders import make_order, policy, view_when
 from tests.workflow.conftest import FakeHub
 from workflows.order import OrderWorkflow
@@ -66,12 +67,18 @@ async def _indexed_reason(placed: Placement) -> str | None:
     return (await placed.handle.describe()).typed_search_attributes.get(ACTION_REASON)
 
 
-async def test_a_refused_void_after_dropping_everything_missing_answers_the_choice_and_ends_for_a_person(
+async def _waiting_for_a_person(placed: Placement, reason: str) -> None:
+    """The order rests, open, with ``reason`` indexed: an operator can find it and retry."""
+    await eventually(lambda: _indexed_reason(placed), lambda indexed: indexed == reason, what=f"{reason} indexed")
+    assert (await placed.handle.describe()).status is WorkflowExecutionStatus.RUNNING
+
+
+async def test_a_refused_void_after_dropping_everything_missing_answers_the_choice_and_waits_for_a_person(
     fake_hub: FakeHub,
 ) -> None:
     """Issue 14, scenario 13: nothing in stock, the customer chooses ``cancel_missing``, the provider refuses to
-    void the authorization. The choice is answered, the order ends ``requires_action`` (reason indexed), and the
-    workflow finishes instead of staying open."""
+    void the authorization. The choice is answered (it never was), the order rests ``requires_action`` with the
+    reason indexed, and the operator's retry voids the authorization and ends it cancelled."""
     fake_hub.inventory.short = {"PEN-01": 1, "INK-07": 2}
     fake_hub.effects.reject["void"] = "payment_intent_unexpected_state"
     orders = _orders(fake_hub)
@@ -81,21 +88,32 @@ async def test_a_refused_void_after_dropping_everything_missing_answers_the_choi
 
     decision = BackorderDecision(choice=BackorderChoice.CANCEL_MISSING)
     answered = await asyncio.wait_for(orders.decide_backorder(order.order_id, decision), ANSWER_BOUND_S)
-    view = await asyncio.wait_for(placed.handle.result(), ANSWER_BOUND_S)
 
     assert answered.status is OrderStatus.REQUIRES_ACTION
-    assert view.status is OrderStatus.REQUIRES_ACTION and view.failure_reason is FailureReason.OUT_OF_STOCK
-    assert view.action_required == [ActionRequired.PAYMENT_REVERSAL_REFUSED]
-    assert await _indexed_reason(placed) == "payment not voided"
+    assert answered.action_required == [ActionRequired.PAYMENT_REVERSAL_REFUSED]
+    await _waiting_for_a_person(placed, "payment not voided")
     assert [hold.status for hold in fake_hub.inventory.holds.values()] == [HoldStatus.RELEASED]
-    assert f"{order.order_id}.order-canceled.1" in view.messages_sent
+    still = await orders.retry_actions(order.order_id)  # refused again: the order says so and waits on
+    assert still.status is OrderStatus.REQUIRES_ACTION and still.action_required
+
+    fake_hub.effects.reject.pop("void")
+    retried = await orders.retry_actions(order.order_id)
+    view = await asyncio.wait_for(placed.handle.result(), ANSWER_BOUND_S)
+
+    assert retried.status is OrderStatus.CANCELED and retried.action_required == []
+    assert view.status is OrderStatus.CANCELED and view.failure_reason is FailureReason.OUT_OF_STOCK
+    assert view.compensations == ["payment voided"]
+    assert [p.state.value for p in fake_hub.payments.by_key.values()] == ["voided"]
+    assert view.messages_sent == [f"{order.order_id}.order-backordered.1", f"{order.order_id}.order-canceled.1"]
+    assert await _indexed_reason(placed) is None
 
 
 async def test_a_label_left_unvoided_by_the_undo_of_a_second_parcel_keeps_the_order_requiring_action(
     fake_hub: FakeHub,
 ) -> None:
     """Issue 14, scenario 16: the second parcel's capture is refused and the carrier refuses to void its label;
-    the first parcel's delivery must not turn the order ``completed``: it stays ``requires_action``."""
+    the first parcel's delivery must not turn the order ``completed``: it stays ``requires_action`` until the
+    operator's retry voids the label."""
     fake_hub.inventory.short = {"INK-07": 2}
     orders = _orders(fake_hub)
     order = make_order()
@@ -120,13 +138,24 @@ async def test_a_label_left_unvoided_by_the_undo_of_a_second_parcel_keeps_the_or
         what="second parcel undone, its label left to a person",
     )
     await _deliver(placed.handle, _parcels(first)[0])
+    delivered = await view_when(
+        orders,
+        order.order_id,
+        lambda v: f"{order.order_id}.order-delivered.1" in v.messages_sent,  # the first parcel did arrive
+        what="delivered",
+    )
+
+    assert delivered.status is OrderStatus.REQUIRES_ACTION
+    assert delivered.action_required == [ActionRequired.LABEL_VOID_REFUSED]
+    await _waiting_for_a_person(placed, "label void refused")
+    fake_hub.effects.reject.pop("void_label")
+    await orders.retry_actions(order.order_id)
     view = await asyncio.wait_for(placed.handle.result(), ANSWER_BOUND_S)
 
-    assert view.status is OrderStatus.REQUIRES_ACTION
-    assert view.action_required == [ActionRequired.LABEL_VOID_REFUSED]
-    assert await _indexed_reason(placed) == "label void refused"
+    assert view.status is OrderStatus.COMPLETED and view.action_required == []
     assert view.captured == PEN and [(x.sku, x.quantity) for x in view.canceled_lines] == [("INK-07", 2)]
-    assert f"{order.order_id}.order-delivered.1" in view.messages_sent  # the first parcel did arrive
+    assert view.payment_status is PaymentStatus.CAPTURED  # the first parcel stays paid
+    assert len(fake_hub.carrier.voided) == 1
 
 
 async def test_a_capture_refunded_by_the_undo_shows_as_refunded_in_the_view(fake_hub: FakeHub) -> None:
@@ -177,7 +206,8 @@ async def test_a_refused_second_commit_books_the_first_committed_hold_back_on_ha
 
 async def test_a_refused_book_back_of_a_committed_hold_leaves_the_order_to_a_person(fake_hub: FakeHub) -> None:
     """Issue 14, scenario 14: when the ERP also refuses the receipt that books the committed hold back on hand,
-    the workflow still ends, ``requires_action`` with the reason indexed, the rest undone."""
+    the workflow does not fail: ``requires_action`` with the reason indexed, the rest undone, and the operator's
+    retry books the stock back."""
     fake_hub.inventory.short = {"INK-07": 1}
     fake_hub.effects.reject["return.receive"] = "receipt_mismatch"
     orders = _orders(fake_hub)
@@ -188,12 +218,17 @@ async def test_a_refused_book_back_of_a_committed_hold_leaves_the_order_to_a_per
     fake_hub.inventory.refused_commits = {hold_id(order.order_id, 2)}
     fake_hub.inventory.short.clear()
     await _restock(placed, "INK-07", "restock-14b")
+    stuck = await view_when(orders, order.order_id, lambda v: bool(v.action_required), what="refused book-back")
+
+    assert stuck.status is OrderStatus.REQUIRES_ACTION
+    assert stuck.action_required == [ActionRequired.STOCK_RETURN_REFUSED]
+    await _waiting_for_a_person(placed, "committed stock not booked back")
+    fake_hub.effects.reject.pop("return.receive")
+    await orders.retry_actions(order.order_id)
     view = await asyncio.wait_for(placed.handle.result(), ANSWER_BOUND_S)
 
-    assert view.status is OrderStatus.REQUIRES_ACTION
-    assert view.action_required == [ActionRequired.STOCK_RETURN_REFUSED]
-    assert await _indexed_reason(placed) == "committed stock not booked back"
-    assert (view.captured, view.refunded) == (order.total, order.total)
+    assert view.status is OrderStatus.CANCELED and (view.captured, view.refunded) == (order.total, order.total)
+    assert f"{order.order_id}:inventory.hold-back:1" in fake_hub.inventory.receipts
 
 
 async def test_a_partial_restock_the_erp_will_not_take_back_is_kept_and_ships_with_the_rest(
@@ -233,7 +268,7 @@ async def test_a_void_refused_before_an_authorization_renewal_renews_and_leaves_
 ) -> None:
     """Issue 14, scenario 15 (the renewal): the provider refuses to void the ageing authorization. The workflow
     no longer fails: it authorizes afresh, ships and is paid from the new authorization, and stays
-    ``requires_action`` for the old one to be voided by hand."""
+    ``requires_action`` until the operator's retry voids the old one."""
     fake_hub.inventory.short = {"INK-07": 1}
     orders = _orders(fake_hub, authorization_validity=timedelta(seconds=1))
     order = make_order()
@@ -248,14 +283,22 @@ async def test_a_void_refused_before_an_authorization_renewal_renews_and_leaves_
     await _restock(placed, "INK-07", "restock-15-renewal")
     shipped = await view_when(orders, order.order_id, lambda v: len(_parcels(v)) == 1, what="the one parcel")
     await _deliver(placed.handle, _parcels(shipped)[0])
+    delivered = await view_when(
+        orders, order.order_id, lambda v: v.fulfillment_status is FulfillmentStatus.DELIVERED, what="delivered"
+    )
+
+    assert delivered.status is OrderStatus.REQUIRES_ACTION
+    assert delivered.action_required == [ActionRequired.PAYMENT_REVERSAL_REFUSED]
+    await _waiting_for_a_person(placed, "payment not voided")
+    first = f"{order.order_id}:payment.authorize:1"
+    assert fake_hub.payments.by_key[first].state.value == "authorized"  # the one the retry voids
+    await orders.retry_actions(order.order_id)
     view = await asyncio.wait_for(placed.handle.result(), ANSWER_BOUND_S)
 
-    assert view.status is OrderStatus.REQUIRES_ACTION
-    assert view.action_required == [ActionRequired.PAYMENT_REVERSAL_REFUSED]
-    assert await _indexed_reason(placed) == "payment not voided"
+    assert view.status is OrderStatus.COMPLETED and view.action_required == []
     assert view.captured == order.total and fake_hub.effects.counts["capture"] == 1
-    first = fake_hub.payments.by_key[f"{order.order_id}:payment.authorize:1"]
-    assert first.state.value == "authorized"  # the one a person voids by hand
+    assert view.payment_status is PaymentStatus.CAPTURED
+    assert fake_hub.payments.by_key[first].state.value == "voided"
 
 
 async def test_an_order_stopped_by_an_operator_after_shipping_says_why_it_needs_a_person(fake_hub: FakeHub) -> None:

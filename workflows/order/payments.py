@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.failures import error_text
     from workflows.order import rules
     from workflows.order.context import OrderAborted, OrderContext
-    from workflows.order.state import Authorization, RmaAllocation
+    from workflows.order.state import Authorization, RefusedUndo, RmaAllocation
 
 # A reversal asked again reports what it did (``PaymentActivities.reverse``), so an authorization voided when it
 # was renewed is no longer reversed at abort (it would be counted twice). Histories from before keep doing it.
@@ -116,6 +116,7 @@ class Payments:
             # The order goes on with a fresh authorization (the old one lapses by itself within days); a person
             # voids the old one meanwhile, so the customer's card is not held twice.
             ctx.journal.record("renew_authorization", "failed", error_text(error))
+            s.refused_undo.append(RefusedUndo(step="renewal", target=str(current.n)))
             ctx.needs_person(ActionRequired.PAYMENT_REVERSAL_REFUSED, f"authorization {current.n} not voided")
         else:
             ctx.journal.record(
@@ -137,6 +138,21 @@ class Payments:
         if authorization.renewed and workflow.patched(RENEWED_NOT_REVERSED):
             return False  # voided before it lapsed, and authorized again: nothing of it left to undo
         return authorization.parcel is None or not self.ctx.state.parcel_left(authorization.parcel)
+
+    async def void_renewed(self, authorization: Authorization) -> None:
+        """An operator's retry of the void refused before a renewal: only what it still holds is voided; the order's
+        payment status is the newer authorization's business."""
+        reversal = await workflow.execute_activity_method(
+            PaymentActivities.reverse,
+            ReversePayment(order_id=self.ctx.order.order_id, n=authorization.n, refund_captured=False),
+            summary=f"Voiding authorization {authorization.n}, renewed already",
+            **policies.COMPENSATION,
+        )
+        self.ctx.journal.record(
+            "renew_authorization",
+            "info",
+            f"voided authorization {authorization.n} ({self.ctx.journal.money(reversal.voided)})",
+        )
 
     async def reverse(self, authorization: Authorization) -> None:
         """Void what the authorization still holds, refund what it captured for a parcel that never left."""

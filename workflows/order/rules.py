@@ -15,7 +15,7 @@ from domain.shipments import ShipmentView
 from domain.shipping import TrackingStatus
 from domain.status import FulfillmentStatus, OrderStatus
 from notifications.notice import NoticeKind
-from workflows.order.state import Authorization, RmaAllocation
+from workflows.order.state import Authorization, OrderState, RmaAllocation
 
 UNDELIVERED = (FulfillmentStatus.RETURNED_TO_SENDER, FulfillmentStatus.LOST)
 """A parcel that left and will not reach the customer."""
@@ -84,6 +84,16 @@ def order_status(wanted: OrderStatus, action_required: list[ActionRequired]) -> 
     """The order's status once ``wanted`` applies: ``requires_action`` is sticky while a person still has something
     to do (a label to void by hand …); a delivery, a cancellation or a settled choice never hides it."""
     return OrderStatus.REQUIRES_ACTION if action_required else wanted
+
+
+def settled_status(state: OrderState, more_to_ship: bool) -> OrderStatus:
+    """What an order's status is once nothing is left for a person: cancelled when nothing left, completed when
+    every parcel that left has reached its end and nothing more is owed, confirmed while it is on its way."""
+    if state.failure_reason is not None and not state.shipped_any:
+        return OrderStatus.CANCELED
+    if more_to_ship or parcels_moving(state.shipments):
+        return OrderStatus.CONFIRMED
+    return OrderStatus.COMPLETED
 
 
 def order_fulfillment(shipments: list[ShipmentView], more_to_ship: bool) -> FulfillmentStatus:

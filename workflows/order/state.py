@@ -85,6 +85,15 @@ class UndeliveredParcel(BaseModel):
     """Every step was tried once and the customer told; what was refused now waits for the operator's retry."""
 
 
+class RefusedUndo(BaseModel):
+    """An undo step an upstream refused, kept with what it acts on until an operator's retry gets it through."""
+
+    step: Literal["payment", "stock", "stock committed", "label", "renewal"]
+    target: str
+    """The authorization's number (``payment``, ``renewal``: the void before a renewal), the hold id or the label's
+    reference."""
+
+
 class RmaAllocation(BaseModel):
     """What an open RMA may refund from each captured authorization (n → minor units), fixed when it opened."""
 
@@ -144,6 +153,8 @@ class OrderState(BaseModel):
     """Shipment reference → how far the settlement of a parcel lost or returned to sender got."""
     action_required: list[ActionRequired] = Field(default_factory=list)
     """Steps refused that a person must look at; the first indexed as ``ActionReason``, retried by ``retry_actions``."""
+    refused_undo: list[RefusedUndo] = Field(default_factory=list)
+    """Undo steps refused (their reasons in ``action_required``): the order waits for an operator's retry."""
     rmas: dict[str, RmaAllocation] = Field(default_factory=dict)
     refunds_elsewhere: dict[str, int] = Field(default_factory=dict)
     """Refunds the provider reported that the hub did not make (its dashboard): refund id → minor units counted."""

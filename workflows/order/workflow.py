@@ -53,7 +53,7 @@ class OrderWorkflow:
         self._tracking = Tracking(ctx, self._scans, self._shipping, self._at_rest, self._undelivered)
         self._fulfilment = Fulfilment(ctx, self._payments, self._stock, self._shipping, self._tracking)
         self._after_sales = AfterSales(ctx, self._payments, self._at_rest)
-        self._undo = Undo(ctx, self._payments, self._stock, self._shipping)
+        self._undo = Undo(ctx, self._payments, self._stock, self._shipping, self._at_rest)
 
     @workflow.run
     async def run(self, input: OrderWorkflowInput) -> OrderView:
@@ -62,6 +62,7 @@ class OrderWorkflow:
             await self._tracking.follow_delivery()
             await self._after_sales.keep_window_open()
             await self._undelivered.until_resolved()
+            await self._undo.until_resolved()
 
         self._at_rest.start()
         await to_the_end(story(), stopped=self._undo.stopped_by_operator, end=self._at_rest.end)
@@ -118,13 +119,15 @@ class OrderWorkflow:
     @workflow.update(name=OrderUpdate.RETRY_ACTIONS)
     async def retry_actions(self, request: RetryRequest) -> OrderView:
         """Try again the steps that were refused (``action_required``), once a person has looked at them."""
+        await self._undo.retry(request)
         await self._undelivered.retry(request)
         return self.view()
 
     @retry_actions.validator
     def _retry_allowed(self, request: RetryRequest) -> None:
         """Refused when nothing in the order waits for a person."""
-        self._undelivered.check_retry(request)
+        if not self._undo.has_refused_steps():  # an undo step refused is retried too
+            self._undelivered.check_retry(request)
 
     # -- what upstreams and RMAs tell us ---------------------------------------------------------------------
 
