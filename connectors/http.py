@@ -5,6 +5,8 @@ Vendor adapters decide only what is vendor-specific (which 4xx codes are busines
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, NoReturn, TypeVar
 
 import httpx
@@ -24,14 +26,19 @@ MAX_READ_PAUSE_S = 2.0
 
 T = TypeVar("T")
 
+NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+"""Transport errors raised before a byte of the request left: no connection was made (refused, timed out) or
+none was free in the pool. Repeating such a request cannot apply it twice."""
+
 VendorRule = Callable[[httpx.Response], ConnectorError | None]
 """An adapter's reading of its upstream's own error codes: the taxonomy error, or ``None`` for the generic rules."""
 
 
 def raise_for_transport(exc: httpx.TransportError, *, upstream: str, mutation: bool) -> NoReturn:
     """A request that got no answer. A mutation may have been applied before the connection broke."""
-    if mutation and not isinstance(exc, httpx.ConnectError):
-        # ConnectError means the request never left; anything later (read timeout, reset) is a maybe.
+    if mutation and not isinstance(exc, NEVER_SENT):
+        # The request may have reached the upstream only once a connection was made: a read timeout or a
+        # reset after that is a maybe, a refused, timed-out or unavailable connection is a plain no.
         raise IndeterminateError(f"{upstream}: no answer ({type(exc).__name__})", upstream=upstream) from exc
     raise TransientError(f"{upstream}: unreachable ({type(exc).__name__})", upstream=upstream) from exc
 
@@ -135,10 +142,31 @@ def json_body(response: httpx.Response) -> dict[str, Any]:
 
 
 def _retry_after(response: httpx.Response) -> float:
-    try:
-        return max(0.0, float(response.headers.get("Retry-After", DEFAULT_RETRY_AFTER_S)))
-    except ValueError:
+    """``Retry-After`` in seconds, given either as a number of seconds or as an HTTP date (RFC 9110 10.2.3).
+
+    A date is measured from the answer's own ``Date`` header when it has one, so that a skew between the
+    upstream's clock and ours does not stretch or cancel the pause; from our clock otherwise.
+    """
+    value = response.headers.get("Retry-After")
+    if value is None:
         return DEFAULT_RETRY_AFTER_S
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    retry_at = _http_date(value)
+    if retry_at is None:
+        return DEFAULT_RETRY_AFTER_S
+    answered_at = _http_date(response.headers.get("Date", "")) or datetime.now(UTC)
+    return max(0.0, (retry_at - answered_at).total_seconds())
+
+
+def _http_date(value: str) -> datetime | None:
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def _error_code(response: httpx.Response) -> str | None:

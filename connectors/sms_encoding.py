@@ -10,8 +10,6 @@ lookalikes (as Twilio's "smart encoding" does), so that a French amount does not
 Letters are never changed: a word with ``ç`` stays correct and costs UCS-2.
 """
 
-import math
-
 _GSM_BASIC = (
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
@@ -47,12 +45,23 @@ def is_gsm(text: str) -> bool:
 
 
 def segments(text: str) -> int:
-    """How many SMS segments ``text`` is sent as."""
+    """How many SMS segments ``text`` is sent as.
+
+    A character is never split between two segments: an extension character's escape and its code, or a
+    surrogate pair's two halves (an emoji), travel together, so a segment they would straddle ends one unit short.
+    """
     if is_gsm(text):
-        length, single, per_part = len(text) + sum(char in _GSM_EXTENSION for char in text), 160, 153
+        units, single, per_part = [2 if char in _GSM_EXTENSION else 1 for char in text], 160, 153
     else:
-        length, single, per_part = len(text.encode("utf-16-le")) // 2, 70, 67
-    return 1 if length <= single else math.ceil(length / per_part)
+        units, single, per_part = [len(char.encode("utf-16-le")) // 2 for char in text], 70, 67
+    if sum(units) <= single:
+        return 1
+    count, filled = 1, 0
+    for size in units:
+        if filled + size > per_part:
+            count, filled = count + 1, 0
+        filled += size
+    return count
 
 
 def cut_to(text: str, max_segments: int, *, keep: str = "") -> str:

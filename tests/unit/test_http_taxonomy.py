@@ -13,7 +13,7 @@ from connectors.errors import (
     RateLimitedError,
     TransientError,
 )
-from connectors.http import raise_for_status, raise_for_transport, reconcile, send
+from connectors.http import DEFAULT_RETRY_AFTER_S, raise_for_status, raise_for_transport, reconcile, send
 
 
 def _response(status: int, headers: dict[str, str] | None = None) -> httpx.Response:
@@ -62,6 +62,36 @@ def test_a_lost_answer_to_a_mutation_is_indeterminate_but_a_refused_connection_i
         raise_for_transport(httpx.ConnectError("refused", request=request), upstream="carrier", mutation=True)
     with pytest.raises(TransientError):
         raise_for_transport(httpx.ReadTimeout("slow", request=request), upstream="carrier", mutation=False)
+
+
+@pytest.mark.parametrize(
+    "never_sent",
+    [httpx.ConnectError("refused"), httpx.ConnectTimeout("no connection"), httpx.PoolTimeout("no free connection")],
+)
+def test_a_mutation_that_never_left_is_transient_and_safe_to_repeat(never_sent: httpx.TransportError) -> None:
+    """Also list of issue 14: a connect or pool timeout means no byte was sent, so nothing can have been applied."""
+    never_sent.request = httpx.Request("POST", "http://upstream/x")
+    with pytest.raises(TransientError) as raised:
+        raise_for_transport(never_sent, upstream="payment", mutation=True)
+    assert type(raised.value) is TransientError
+
+
+def test_retry_after_as_an_http_date_is_measured_from_the_answer_date() -> None:
+    """Also list of issue 14: ``Retry-After`` given as an HTTP date was ignored (the default pause was used)."""
+    headers = {"Date": "Wed, 02 Dec 2026 16:00:00 GMT", "Retry-After": "Wed, 02 Dec 2026 16:00:42 GMT"}
+    with pytest.raises(RateLimitedError) as raised:
+        raise_for_status(_response(429, headers), upstream="carrier", mutation=True)
+    assert raised.value.retry_after == 42.0
+
+
+def test_retry_after_as_a_past_date_means_now_and_garbage_means_the_default() -> None:
+    past = {"Retry-After": "Mon, 01 Jan 2001 00:00:00 GMT"}
+    with pytest.raises(RateLimitedError) as raised:
+        raise_for_status(_response(429, past), upstream="carrier", mutation=True)
+    assert raised.value.retry_after == 0.0
+    with pytest.raises(RateLimitedError) as raised:
+        raise_for_status(_response(429, {"Retry-After": "soon"}), upstream="carrier", mutation=True)
+    assert raised.value.retry_after == DEFAULT_RETRY_AFTER_S
 
 
 async def test_reconcile_returns_what_the_lookup_finds_after_an_unknown_outcome() -> None:

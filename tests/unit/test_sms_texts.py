@@ -106,6 +106,17 @@ def test_segments_follow_the_encoding() -> None:
     assert gsm_friendly("42,00\u00a0€ « reçu » 10\u202fh \u2013 fin\u2026") == '42,00 € " reçu " 10 h - fin...'
 
 
+def test_a_character_that_would_straddle_a_segment_boundary_starts_the_next_segment() -> None:
+    """Also list of issue 14: the count was one short when an escape or a surrogate pair straddled a boundary."""
+    # 152 septets, then "€" (escape + code) cannot take the 153rd septet alone: it opens segment 2 (2 + 151),
+    # and the last "a" needs a third segment, although 306 septets would fit in two if split anywhere.
+    assert segments("a" * 152 + "€" + "a" * 152) == 3
+    assert segments("a" * 151 + "€" + "a" * 153) == 2  # the escape fits at the end of segment 1: no straddle
+    # The same for an emoji's two UTF-16 halves in a UCS-2 message (67 units per segment).
+    assert segments("ç" * 66 + "\U0001f600" + "ç" * 66) == 3
+    assert segments("ç" * 65 + "\U0001f600" + "ç" * 67) == 2
+
+
 def test_a_cut_keeps_the_reference_and_fits() -> None:
     cut = cut_to("word " * 200, 2, keep="\nRef 0123456789")
     assert cut.endswith("...\nRef 0123456789") and segments(cut) == 2
