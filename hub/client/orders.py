@@ -1,7 +1,7 @@
 """The Python client backends use to place and steer orders, without knowing workflow internals."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from temporalio.client import (
@@ -41,6 +41,7 @@ from domain.order_view import (
     OrderWorkflowInput,
     RetryRequest,
 )
+from domain.return_eligibility import why_no_return
 from domain.returns import (
     ApprovalDecision,
     CancelReturn,
@@ -285,10 +286,18 @@ class OrderClient:
             return ReturnOpening(view=existing, created=False)
         view = await _execute_update(self.handle(order_id), OrderUpdate.OPEN_RETURN, request, ReturnView)
         if view is None:
-            # As for decisions: "not found" is also the answer of an order whose workflow has ended, and an order
-            # workflow ends once its return window has closed.
+            # As for decisions: "not found" is also the answer of an order whose workflow has ended: its final view
+            # says why it takes no return (its window closed, or nothing was ever delivered).
             await self._ended_order(order_id)
-            raise DecisionRefused("return window closed")
+            ended = await self.view(order_id)
+            reason = why_no_return(
+                delivered_at=ended.delivered_at,
+                window_ends=ended.return_window_ends,
+                now=datetime.now(UTC),
+                ended=ended.status,
+                failure_reason=ended.failure_reason,
+            )
+            raise DecisionRefused(reason or f"the order has already ended ({ended.status.value})")
         return ReturnOpening(view=view, created=True)
 
     async def return_view(self, rma_id: str) -> ReturnView:

@@ -205,3 +205,18 @@ async def test_the_cli_opens_and_shows_rmas_and_reports_refusals(api_hub: ApiHub
     invalid = failed(await hub(api_hub, "returns", "open", "A-1", str(write(tmp_path, rma(lines=[])))), 2)
     assert "lines" in invalid
     assert "resend" in succeeded(await hub(api_hub, "returns", "--help")).stdout
+
+
+async def test_a_return_on_an_order_declined_at_payment_is_refused_because_nothing_was_delivered(
+    http: httpx.AsyncClient,
+) -> None:
+    """Issue 14, scenario 31: the refusal named a return window that never opened instead of the real reason."""
+    order = {**BASE, "order_id": unique_id("API"), "payment_method": "pm_card_chargeDeclined"}
+    assert (await http.post("/orders", json=order)).status_code == 201
+    order_path = f"/orders/{order['order_id']}"
+    await until(http, order_path, lambda o: o["finished"] and o["status"] == "canceled")
+
+    refused = await http.post(f"{order_path}/returns", json=rma())
+    assert (refused.status_code, refused.headers["content-type"]) == (409, PROBLEM), refused.text
+    assert refused.json()["title"] == "Return refused"
+    assert refused.json()["detail"] == "nothing in this order was delivered: it was canceled (payment_declined)"

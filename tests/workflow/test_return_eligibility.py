@@ -5,8 +5,10 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 
-from domain.contract import VIEW, ReturnUpdate
+from domain.contract import VIEW, OrderUpdate, ReturnUpdate, return_workflow_id
 from domain.returns import (
     AfterSalesKind,
     ClaimReason,
@@ -138,3 +140,59 @@ async def test_a_replacement_sent_by_an_exchange_can_be_claimed_damaged(fake_hub
     opened = await orders.open_return(order.order_id, claim)
 
     assert opened.view.status is ReturnStatus.REQUESTED
+
+
+async def test_a_return_on_an_order_declined_at_payment_names_the_decline_not_a_closed_window(
+    fake_hub: FakeHub,
+) -> None:
+    """Issue 14, scenario 31: the order's workflow has ended without delivering anything; the refusal said
+    "return window closed" for a window that never opened."""
+    fake_hub.effects.reject["authorize"] = "card_declined"
+    order = make_order()
+    ended = await (await fake_hub.orders.place(order)).handle.result()
+    assert ended.status is OrderStatus.CANCELED and ended.delivered_at is None
+
+    with pytest.raises(DecisionRefused) as refused:
+        await fake_hub.orders.open_return(order.order_id, _request(unique_id("RMA"), PEN_01=1))
+    assert str(refused.value) == "nothing in this order was delivered: it was canceled (payment_declined)"
+
+
+async def test_an_rma_id_already_used_by_another_order_is_refused_even_once_that_rma_has_closed(
+    fake_hub: FakeHub,
+) -> None:
+    """Issue 14, scenario 28: two orders racing on one RMA id (both past the client's look-up) must not make a
+    second RMA of that id, even after the first one's workflow has closed: one RMA id, one workflow, ever."""
+    orders = OrderClient(
+        fake_hub.env.client,
+        task_queue=fake_hub.orders.task_queue,
+        policy=policy(tracking_poll_interval=timedelta(milliseconds=100), returns={"window": timedelta(hours=1)}),
+    )
+    first, second = make_order(), make_order()
+    placed = [await orders.place(first), await orders.place(second)]
+    try:
+        await _delivered(orders, first.order_id)
+        await _delivered(orders, second.order_id)
+        rma_id = unique_id("RMA")
+        await orders.open_return(first.order_id, _request(rma_id, PEN_01=1))
+
+        async def second_order_opens_it() -> None:
+            # Asked directly, as when both requests passed the client's look-up at once.
+            with pytest.raises(WorkflowUpdateFailedError) as refused:
+                await orders.handle(second.order_id).execute_update(
+                    OrderUpdate.OPEN_RETURN, _request(rma_id, INK_07=1), result_type=ReturnView
+                )
+            assert isinstance(refused.value.cause, ApplicationError)
+            assert refused.value.cause.message == f"RMA {rma_id} is already in use"
+
+        await second_order_opens_it()  # while the first order's RMA runs
+        cancelled = await orders.cancel_return(rma_id)
+        assert cancelled.status is ReturnStatus.CANCELED
+        await orders.return_handle(rma_id).result()
+        await second_order_opens_it()  # and once it has closed
+        runs = [run async for run in fake_hub.env.client.list_workflows(f"WorkflowId = '{return_workflow_id(rma_id)}'")]
+        assert len(runs) == 1
+        assert (await orders.return_view(rma_id)).order_id == first.order_id
+        assert (await orders.view(second.order_id)).returns == []
+    finally:
+        for handle in placed:
+            await handle.handle.terminate("test over")

@@ -12,6 +12,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 with workflow.unsafe.imports_passed_through():
     from domain.contract import Refusal
     from domain.order import OrderLine
+    from domain.return_eligibility import why_no_return
     from domain.returns import ReturnOutcome, ReturnRequest, ReturnStatus, ReturnView, ReturnWorkflowInput
     from workflows.kit.lifecycle import changed
     from workflows.order import rules
@@ -98,11 +99,9 @@ class AfterSales:
         ctx, s = self.ctx, self.ctx.state
         if request.rma_id in s.rmas:
             raise _refused(f"RMA {request.rma_id} already exists on this order")
-        if s.delivered_at is None:
-            raise _refused("nothing in this order has been delivered yet")
-        closes = s.delivered_at + ctx.policy.returns.window
-        if workflow.now() >= closes:
-            raise _refused(f"the return window closed on {closes.date().isoformat()}")
+        closes = s.delivered_at + ctx.policy.returns.window if s.delivered_at else None
+        if reason := why_no_return(delivered_at=s.delivered_at, window_ends=closes, now=workflow.now()):
+            raise _refused(reason)
         available = rules.returnable(s.delivered(), s.rmas.values())
         for line in request.lines:
             if line.quantity > available[line.sku]:
