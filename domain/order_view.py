@@ -75,6 +75,10 @@ class OrderPolicy(BaseModel):
     """What happens to a parcel lost by the carrier or returned to sender; the customer is told either way."""
     publish_status_events: bool = False
     """Deliver every status change to the retailer's subscribers (signed webhooks), in order."""
+    status_events_overdue_after: timedelta = timedelta(days=3)
+    """How long a batch of status events may keep failing before the order flags it as overdue (on its timeline,
+    as its current details and in the ``hub_status_events_overdue`` metric). Nothing is dropped: the batch stays
+    queued, in order, and is tried again (at most this long apart) until the subscribers accept it."""
     history_event_limit: int | None = None
     """Continue as new past this many history events; ``None``: when Temporal suggests it (about 10k events)."""
     backorder_decision_timeout: timedelta = timedelta(hours=48)

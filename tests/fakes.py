@@ -5,7 +5,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from connectors.errors import BusinessRejection, TransientError
+from connectors.errors import BusinessRejection, ConfigurationError, TransientError
 from domain.inventory import Hold, HoldLine, HoldStatus, ReturnedStock, ReturnReceiptRecord, StockRequest
 from domain.notification import Delivery, OutboundMessage
 from domain.order_view import OrderStatusChanged
@@ -215,6 +215,12 @@ class FakeNotifier:
 class FakePublisher:
     def __init__(self) -> None:
         self.events: list[OrderStatusChanged] = []
+        self.down = False
+        """While set, every batch is refused as a misconfigured subscriber refuses it (not worth retrying)."""
+        self.refused = 0
 
     async def publish(self, events: list[OrderStatusChanged]) -> None:
+        if self.down:
+            self.refused += 1
+            raise ConfigurationError("subscriber answered 410", upstream="status_events")
         self.events.extend(events)

@@ -7,7 +7,9 @@ not executions of code. Values appear on the worker's Prometheus endpoint with t
 
 - ``hub_orders_finished{outcome}``: orders whose workflow ended, by final status (``completed``, ``canceled``,
   ``requires_action``);
-- ``hub_compensations{step}``: compensations applied, by step (``payment_voided``, ``stock_released`` …).
+- ``hub_compensations{step}``: compensations applied, by step (``payment_voided``, ``stock_released`` …);
+- ``hub_status_events_overdue``: orders whose status events the subscribers have not accepted for the policy's
+  ``status_events_overdue_after`` (kept and retried: an alert, not a loss).
 """
 
 from temporalio import workflow
@@ -25,3 +27,10 @@ def count_compensation(step: str) -> None:
     workflow.metric_meter().create_counter("hub_compensations", "Compensations applied, by step").add(
         1, {"step": str(step).replace(" ", "_")}
     )
+
+
+def count_status_events_overdue() -> None:
+    """Count one order whose queued status events became overdue (once per stretch of failures)."""
+    workflow.metric_meter().create_counter(
+        "hub_status_events_overdue", "Orders whose status events the subscribers have not accepted for too long"
+    ).add(1)

@@ -232,6 +232,7 @@ class OrderSettings(BaseModel):
     backorder_recheck_interval: timedelta = timedelta(hours=12)
     backorder_max_wait: timedelta = timedelta(days=120)
     authorization_validity: timedelta = timedelta(days=6)
+    status_events_overdue_after: timedelta = timedelta(days=3)
     returns: ReturnPolicy = ReturnPolicy()
     """Return window, reminders, expiry, damaged-item refunds and the claim approval limit
     (``HUB_ORDERS__RETURNS__WINDOW=P14D``)."""

@@ -277,3 +277,45 @@ async def test_a_delivery_scan_that_beats_the_label_purchase_answer_is_kept_for_
     assert view.status is OrderStatus.COMPLETED
     assert [x.status for x in view.shipments] == [FulfillmentStatus.DELIVERED]
     assert not any(e.step == "tracking" and e.outcome == "skipped" for e in view.timeline)
+
+
+async def test_status_events_a_subscriber_refuses_for_days_are_kept_and_delivered_in_order_once_it_is_back(
+    fake_hub: FakeHub,
+) -> None:
+    """Issue 14, scenario 29: a batch that failed (for three days, or at once when refused outright) was dropped,
+    leaving the subscriber with a gap in ``seq``. It stays queued and goes out, in order, once accepted."""
+    orders = OrderClient(
+        fake_hub.env.client,
+        task_queue=fake_hub.orders.task_queue,
+        policy=policy(
+            tracking_poll_interval=timedelta(milliseconds=200),
+            publish_status_events=True,
+            status_events_overdue_after=timedelta(seconds=1),
+        ),
+    )
+    fake_hub.publisher.down = True
+    order = make_order()
+    placed = await orders.place(order)
+    waiting = await view_when(
+        orders,
+        order.order_id,
+        lambda v: (
+            v.status is OrderStatus.COMPLETED
+            and (v.finished or any(e.step == "status_events_overdue" for e in v.timeline))
+        ),
+        what="delivered while its status events are refused, and flagged as overdue",
+    )
+
+    fake_hub.publisher.down = False
+    view = await placed.handle.result()
+    events = [e for e in fake_hub.publisher.events if e.order_id == order.order_id]
+    assert events, "every status event of the order was dropped"
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    states = [(e.status, e.payment_status, e.fulfillment_status) for e in events]
+    assert states[0] == (OrderStatus.PENDING, PaymentStatus.NOT_PAID, FulfillmentStatus.OPEN)
+    assert states[-1] == (view.status, view.payment_status, view.fulfillment_status)
+    assert [e.step for e in view.timeline if e.step.startswith("status_events")] == [
+        "status_events_overdue",
+        "status_events_delivered",
+    ]
+    assert not waiting.finished  # the order stayed open while its events waited for the subscriber

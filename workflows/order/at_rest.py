@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.kit.lifecycle import handlers_finished, history_is_long, safe_point
     from workflows.metrics import count_order_outcome
     from workflows.order.context import OrderContext
+    from workflows.order.outbox import STATUS_EVENTS_KEPT, StatusEventRetries
     from workflows.search_attributes import (
         ACTION_REASON,
         BACKORDERED_SKUS,
@@ -40,6 +41,12 @@ class AtRest:
     """Set when the order comes to rest: the events queued since go out in one batch."""
     _closing: bool = field(default=False, init=False)
     _publisher: asyncio.Task[None] | None = field(default=None, init=False)
+    _carrying_over: bool = field(default=False, init=False)
+    """Closing for continue-as-new: status events that fail now go to the next run with the state."""
+    _retries: StatusEventRetries = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._retries = StatusEventRetries(self.ctx)
 
     def start(self) -> None:
         """The first status event of a new order, and the publisher that delivers them for the whole run."""
@@ -91,7 +98,12 @@ class AtRest:
         count_order_outcome(self.ctx.state.status.value)
 
     async def _publish_status_events(self) -> None:
-        """Drain the outbox in order, one activity per rest of the order (the changes since the last one)."""
+        """Drain the outbox in order, one activity per rest of the order (the changes since the last one).
+
+        A batch the subscribers do not accept stays queued (the README promises events "without gaps"): it is
+        tried again, the pauses doubling up to the policy's ``status_events_overdue_after``, and flagged once it
+        has failed that long. When the run continues as new the queue goes with the state; when the order ends
+        its workflow waits until the queue is delivered."""
         ctx = self.ctx
         outbox = ctx.state.outbox
         while True:
@@ -99,16 +111,24 @@ class AtRest:
             if not outbox:
                 return
             self._release_status_events = False
-            batch = list(outbox)
+            batch, tried_at = list(outbox), workflow.now()
             try:
                 await workflow.execute_activity_method(
                     StatusEventActivities.publish,
                     PublishStatusEvents(order_id=ctx.order.order_id, events=batch),
                     summary=f"Publishing {len(batch)} status event(s) to the retailer",
-                    **policies.PUBLISH,
+                    **{**policies.PUBLISH, "schedule_to_close_timeout": ctx.policy.status_events_overdue_after},
                 )
             except ActivityError as error:
+                if workflow.patched(STATUS_EVENTS_KEPT):
+                    await self._retries.wait_after_failure(tried_at, error, stop=lambda: self._carrying_over)
+                    if self._carrying_over:
+                        return  # the queue goes to the next run with the state
+                    self._release_status_events = True
+                    continue
                 ctx.journal.record("publish_status_events", "failed", error_text(error))
+            else:
+                self._retries.delivered(len(batch))
             del outbox[: len(batch)]
 
     async def continue_as_new_if_long(self) -> None:
@@ -119,6 +139,7 @@ class AtRest:
         if not history_is_long(ctx.policy.history_event_limit):
             return
         await safe_point()
+        self._carrying_over = True
         await self.close()
         s = ctx.state
         length = workflow.info().get_current_history_length()

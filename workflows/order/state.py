@@ -144,6 +144,12 @@ class OrderState(BaseModel):
     applied as soon as the label is known."""
     status_seq: int = 0
     outbox: list[OrderStatusChanged] = Field(default_factory=list)
+    outbox_failing_since: datetime | None = None
+    """When the oldest batch still queued first failed to go out (``None`` while deliveries succeed)."""
+    outbox_failures: int = 0
+    """Deliveries failed in a row: the pause before the next doubles with each."""
+    outbox_overdue: bool = False
+    """The queue has failed for the policy's ``status_events_overdue_after`` and was flagged."""
     delivery_deadline: datetime | None = None
     delivered_at: datetime | None = None
     """When the last parcel so far was delivered: the return window runs from here."""
