@@ -1,6 +1,10 @@
 """``python worker.py``: a worker for the order and return workflows, against whatever Temporal address
 ``HUB_TEMPORAL__ADDRESS`` names, until SIGTERM or SIGINT.
 
+Stopping is graceful: the worker stops taking tasks, lets the activities it is running finish (for up to
+``HUB_WORKER__GRACEFUL_SHUTDOWN_TIMEOUT``, then cancels them) and exits 0, so a deploy does not cut a payment or a
+label purchase in half.
+
 The composition (settings → Temporal client → connectors → activities → worker) is ``hub.runtime.bootstrap``.
 """
 
@@ -30,7 +34,9 @@ async def main() -> None:
             tracing=settings.tracing.exporter,
         )
         await stop.wait()
-        log.info("worker_stopping")  # leaving the context drains in-flight activities
+        # Leaving the context drains: running activities finish (up to the timeout) before the connectors close.
+        log.info("worker_stopping", drain_s=settings.worker.graceful_shutdown_timeout.total_seconds())
+    log.info("worker_stopped")
 
 
 if __name__ == "__main__":

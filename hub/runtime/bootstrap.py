@@ -11,6 +11,7 @@ passes its application factory to :func:`api_app`.
 
 import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio.client import Client
@@ -25,7 +26,7 @@ from activities.status_events import StatusEventActivities
 from connectors.ports import Carrier, Inventory, Notifier, PaymentGateway, StatusPublisher
 from hub.runtime.logging import configure_logging
 from hub.runtime.sandbox import workflow_runner
-from hub.runtime.settings import Settings
+from hub.runtime.settings import Settings, WorkerSettings
 from hub.runtime.telemetry import prometheus_runtime, tracing_interceptors
 from hub.runtime.temporal import connect_temporal
 from hub.runtime.upstreams import Upstreams, open_upstreams
@@ -36,6 +37,9 @@ App = TypeVar("App")
 
 WORKFLOWS: Sequence[type] = (OrderWorkflow, ReturnWorkflow)
 """Every workflow a hub worker runs."""
+
+GRACEFUL_SHUTDOWN_TIMEOUT = WorkerSettings().graceful_shutdown_timeout
+"""Production's: how long a stopping worker lets its running activities finish."""
 
 
 def load_settings() -> Settings:
@@ -102,8 +106,10 @@ def worker(
     *,
     workflows: Sequence[type] = WORKFLOWS,
     runner: WorkflowRunner | None = None,
+    graceful_shutdown_timeout: timedelta = GRACEFUL_SHUTDOWN_TIMEOUT,
 ) -> Worker:
-    """A worker (not yet started) for ``workflows`` on ``task_queue``, its activities bound to ``upstreams``."""
+    """A worker (not yet started) for ``workflows`` on ``task_queue``, its activities bound to ``upstreams``.
+    Shut down, it lets running activities finish for ``graceful_shutdown_timeout`` before cancelling them."""
     return Worker(
         client,
         task_queue=task_queue,
@@ -117,6 +123,7 @@ def worker(
         ),
         interceptors=[ConnectorBoundaryInterceptor()],
         workflow_runner=runner or workflow_runner(client.data_converter),
+        graceful_shutdown_timeout=graceful_shutdown_timeout,
     )
 
 
@@ -134,10 +141,16 @@ async def running_worker(
     client: Client, settings: Settings, task_queue: str | None = None, *, upstreams: Upstreams | None = None
 ) -> AsyncIterator[Worker]:
     """A started worker on ``task_queue`` (default: the settings'), over ``upstreams`` or the production
-    connectors ``settings`` configure, open until the context exits (which drains in-flight activities)."""
+    connectors ``settings`` configure, open until the context exits. Leaving it drains: the running activities
+    have ``settings.worker.graceful_shutdown_timeout`` to finish, and the connectors stay open until they have."""
     async with (
         _upstreams(settings, upstreams) as opened,
-        worker(client, task_queue or settings.temporal.task_queue, opened) as started,
+        worker(
+            client,
+            task_queue or settings.temporal.task_queue,
+            opened,
+            graceful_shutdown_timeout=settings.worker.graceful_shutdown_timeout,
+        ) as started,
     ):
         yield started
 

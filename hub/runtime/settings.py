@@ -241,6 +241,16 @@ class OrderSettings(BaseModel):
         return OrderPolicy(**self.model_dump(), publish_status_events=bool(events.subscribers))
 
 
+class WorkerSettings(BaseModel):
+    """How ``python worker.py`` runs (``HUB_WORKER__…``)."""
+
+    graceful_shutdown_timeout: timedelta = timedelta(seconds=25)
+    """On SIGTERM (a deploy, a scale-down) the worker stops taking tasks and lets the activities it is running
+    finish for up to this long before cancelling them (a cancelled call is retried elsewhere, but a payment or a
+    label half-done costs a reconciliation). Keep it below the orchestrator's kill delay: Kubernetes'
+    ``terminationGracePeriodSeconds`` (30 s by default), the compose file's ``stop_grace_period``."""
+
+
 class MetricsSettings(BaseModel):
     """Prometheus metrics (``HUB_METRICS__…``), off unless a bind address is set.
 
@@ -276,6 +286,7 @@ class Settings(BaseSettings):
     events: EventSettings = EventSettings()
     notifications: NotificationSettings = NotificationSettings()
     api: ApiSettings = ApiSettings()
+    worker: WorkerSettings = WorkerSettings()
     metrics: MetricsSettings = MetricsSettings()
     tracing: TracingSettings = TracingSettings()
     log_format: Literal["auto", "json", "console"] = "auto"
