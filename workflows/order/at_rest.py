@@ -94,6 +94,8 @@ class AtRest:
         """The run ends for good, on every path: every handler has answered, the final statuses are indexed, the
         queued events delivered and the outcome counted."""
         await handlers_finished()
+        if self.ctx.telling:
+            await workflow.wait_condition(lambda: not self.ctx.telling)
         await self.close()
         count_order_outcome(self.ctx.state.status.value)
 
@@ -139,6 +141,8 @@ class AtRest:
         if not history_is_long(ctx.policy.history_event_limit):
             return
         await safe_point()
+        if ctx.telling:
+            await workflow.wait_condition(lambda: not ctx.telling)
         self._carrying_over = True
         await self.close()
         s = ctx.state

@@ -2,6 +2,7 @@
 statuses, the steps and the messages. Each part (payments, stock, shipping …) is a plain class built from this
 context; none of them keeps a flag another part writes."""
 
+import asyncio
 from collections import Counter
 from urllib.parse import quote
 
@@ -72,6 +73,9 @@ class OrderContext:
         self.step = Steps(self.journal, _REJECTION_REASON, OrderAborted).run
         """One forward step; a failure that survived its retries aborts what has not shipped, with a reason."""
         self._last_status = (self.state.status, self.state.payment_status, self.state.fulfillment_status)
+        self.telling: set[asyncio.Task[None]] = set()
+        """Messages a signal handler started (it cannot wait for them): the run ends or continues only once each is
+        out, so none is lost."""
 
     # -- quantities and values -------------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ asks for a person with its reason. Refunds the hub made itself are counted where
 RMAs), never twice. Each refund is counted once by its provider id, however often it is reported."""
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from temporalio import workflow
 
@@ -26,7 +26,6 @@ replay that way."""
 @dataclass
 class ProviderReports:
     ctx: OrderContext
-    _telling: set[asyncio.Task[None]] = field(default_factory=set, init=False)
 
     def receive(self, event: UpstreamEvent) -> None:
         """A refund or dispute event (already deduplicated by its event id)."""
@@ -79,9 +78,10 @@ class ProviderReports:
         why = event.reason or "no reason given"
         ctx.journal.record("refund", "failed", f"{ctx.journal.money(amount)} not refunded after all ({why})")
         ctx.needs_person(ActionRequired.REFUND_FAILED, "refund the customer by hand at the payment provider")
+        # A signal handler cannot wait for the message: the run ends or continues as new only once it is out.
         task = asyncio.create_task(ctx.notify(NoticeKind.REFUND_DELAYED, refunded=0, delayed=amount))
-        self._telling.add(task)
-        task.add_done_callback(self._telling.discard)
+        ctx.telling.add(task)
+        task.add_done_callback(ctx.telling.discard)
 
     def _made_by_the_hub(self, event: UpstreamEvent) -> bool:
         """The refund carries one of this order's keys: the hub made it and counted it where it did."""
