@@ -42,6 +42,21 @@ class RefundPayment(BaseModel):
     idempotency_key: str
 
 
+class ChargePayment(BaseModel):
+    """Take ``amount`` anew from the customer's payment method (authorized and captured at once), under keys the
+    caller derives from the business event (``{order}:rma.{rma}.unreturned-charge:1``): a charge outside the order's
+    own authorizations, such as an exchange whose item never came back."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order_id: str
+    amount: int
+    currency: str
+    payment_method: str
+    authorize_key: str
+    capture_key: str
+
+
 class ReversePayment(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -84,6 +99,18 @@ class PaymentActivities:
     @activity.defn(name="refund_payment")
     async def refund(self, request: RefundPayment) -> Payment:
         return await self._gateway.refund(request.payment, request.amount, idempotency_key=request.idempotency_key)
+
+    @activity.defn(name="charge_payment")
+    async def charge(self, request: ChargePayment) -> Payment:
+        """Authorize, then capture: asked again, each step finds what it did by its key."""
+        payment = await self._gateway.authorize(
+            order_id=request.order_id,
+            amount=request.amount,
+            currency=request.currency,
+            payment_method=request.payment_method,
+            idempotency_key=request.authorize_key,
+        )
+        return await self._gateway.capture(payment, request.amount, idempotency_key=request.capture_key)
 
     @activity.defn(name="reverse_payment")
     async def reverse(self, request: ReversePayment) -> PaymentReversal:

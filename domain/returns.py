@@ -170,6 +170,19 @@ class ApprovalTimeout(StrEnum):
     """Declined as if an operator had; the customer is told."""
 
 
+class UnreturnedExchange(StrEnum):
+    """What happens when an exchange's replacement has shipped and the item it replaces never comes back
+    (``ReturnPolicy.expires_after``)."""
+
+    CHARGE = "charge"
+    """Charge the replacement's value to the customer's payment method (key ``{order}:rma.{rma}.unreturned-charge``)
+    and tell them (``exchange-charged``); if the charge is refused, as ``flag``."""
+    FLAG = "flag"
+    """``requires_action`` ("exchanged item not returned"): a person contacts the customer and decides."""
+    ABSORB = "absorb"
+    """The retailer absorbs it: the exchange expires with a note on its timeline."""
+
+
 class ReturnPolicy(BaseModel):
     """Per-retailer after-sales rules; carried in the input so the workflow stays deterministic."""
 
@@ -185,6 +198,9 @@ class ReturnPolicy(BaseModel):
     """Share of a line's price refunded when inspection finds it damaged by the customer."""
     claim_approval_limit: Annotated[int, Field(ge=0)] = 10_000
     """Claims worth more than this (minor units) wait for an operator's approval."""
+    unreturned_exchange: UnreturnedExchange = UnreturnedExchange.FLAG
+    """An exchange whose replacement shipped and whose item never came back: ``charge``, ``flag`` (default: a
+    person decides, nothing is taken from the customer unasked) or ``absorb``."""
     return_transit_limit: timedelta = timedelta(days=21)
     """A return parcel the carrier has scanned is waited for this long after its latest scan; then it is taken as
     lost: ``requires_action`` ("return parcel lost") and the customer told once. One scanned back to sender (to the
@@ -217,6 +233,8 @@ class ReturnWorkflowInput(BaseModel):
     """The requested lines with the quantities requested and the unit price the customer paid."""
     payments: list[Payment]
     """The order's captured payments, oldest first: refunds are taken from them in that order."""
+    payment_method: str | None = None
+    """The order's payment method, for a charge the policy allows (``unreturned_exchange=charge``)."""
     policy: ReturnPolicy = ReturnPolicy()
     requested_at: datetime
     carried_over: dict[str, Any] | None = None
@@ -248,6 +266,8 @@ class ReturnOutcome(BaseModel):
     refunded: int = 0
     """Minor units refunded to the original payment."""
     replacement_shipped: bool = False
+    charged: int = 0
+    """Minor units charged anew (an exchange whose item never came back, ``unreturned_exchange=charge``)."""
     awaiting_a_person: bool = False
     """Not the RMA's end: it requires action from a person who may take long (a claim no operator decided in time),
     so the order stops waiting for it; its end is told later, if the order is still there to hear it."""
@@ -265,6 +285,8 @@ class ReturnView(BaseModel):
     claim_reason: ClaimReason | None = None
     returned: list[ReturnedLine] = Field(default_factory=list)
     refunded: int = 0
+    charged: int = 0
+    """Minor units charged anew: the replacement of an exchange whose item never came back."""
     currency: str
     return_shipment: ShipmentView | None = None
     replacement_shipment: ShipmentView | None = None

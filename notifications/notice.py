@@ -50,6 +50,8 @@ class NoticeKind(StrEnum):
     RETURN_NOT_ARRIVED = "return-not-arrived"
     """The return parcel will not reach us as it stands (lost in transit, or sent back to the customer): we are on
     it, keep the proof of postage."""
+    EXCHANGE_CHARGED = "exchange-charged"
+    """The item an exchange replaced never came back: the replacement's value was charged (``amount_charged``)."""
     REFUND_DELAYED = "refund-delayed"
     """A refund the payment provider refused: what was refunded (if any), what is delayed, that a person is on it.
     Never "refunded" for money that did not go back."""
@@ -116,6 +118,8 @@ class CustomerNotice(BaseModel):
     """Minor units voided or refunded back to the customer."""
     amount_delayed: int = 0
     """Minor units owed back whose refund the provider refused (``refund-delayed``)."""
+    amount_charged: int = 0
+    """Minor units charged anew (``exchange-charged``)."""
     backorder: Backorder | None = None
     canceled_skus: list[str] = []
     """Items dropped from the order, for ``items-canceled`` and ``backorder-decided``."""

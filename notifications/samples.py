@@ -103,6 +103,7 @@ _FIELDS: dict[NoticeKind, dict[str, Any]] = {
     NoticeKind.CLAIM_APPROVED: {"after_sales_kind": AfterSalesKind.CLAIM, "amount_returned": 4200},
     NoticeKind.CLAIM_DECLINED: {"after_sales_kind": AfterSalesKind.CLAIM},
     NoticeKind.RETURN_NOT_ARRIVED: {"after_sales_kind": AfterSalesKind.RETURN, "parcel_fate": ParcelFate.LOST},
+    NoticeKind.EXCHANGE_CHARGED: {"after_sales_kind": AfterSalesKind.EXCHANGE, "amount_charged": 4200},
     NoticeKind.REFUND_DELAYED: {
         "after_sales_kind": AfterSalesKind.RETURN,
         "amount_returned": 1000,

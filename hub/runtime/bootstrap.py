@@ -87,6 +87,7 @@ def activity_functions(
         payments.capture,
         payments.reverse,
         payments.refund,
+        payments.charge,
         stock.reserve,
         stock.release,
         stock.commit,

@@ -8,6 +8,7 @@ from temporalio.client import WorkflowExecutionStatus
 
 from domain.contract import ReturnUpdate
 from domain.events import EventKind
+from domain.keys import after_sales_key
 from domain.returns import (
     AfterSalesKind,
     ClaimReason,
@@ -17,6 +18,8 @@ from domain.returns import (
     ReturnReceipt,
     ReturnStatus,
     ReturnView,
+    ReturnWorkflowInput,
+    UnreturnedExchange,
 )
 from domain.status import FulfillmentStatus
 from tests.workflow.conftest import FakeHub
@@ -182,3 +185,51 @@ async def test_a_return_parcel_scanned_back_to_sender_needs_a_person_at_once(fak
     assert "vous le rapporte" in fake_hub.notifier.sent[_sent(input, "return-not-arrived")].text
     assert (await handle.describe()).typed_search_attributes.get(ACTION_REASON) == "return parcel sent back"
     assert fake_hub.effects.counts["void_label"] == 0  # the label was used: nothing to void
+
+
+def _unreturned_exchange(fake_hub: FakeHub, choice: UnreturnedExchange) -> ReturnWorkflowInput:
+    policy = ReturnPolicy(
+        reminder_after=timedelta(hours=1), expires_after=timedelta(seconds=2), unreturned_exchange=choice
+    )
+    input = _input(fake_hub, kind=AfterSalesKind.EXCHANGE, lines=[PEN], policy=policy, locale="en")
+    return input.model_copy(update={"payment_method": "pm_card_visa"})
+
+
+async def test_an_exchange_whose_item_never_comes_back_is_flagged_by_default(fake_hub: FakeHub) -> None:
+    """Issue 14, scenario 22: the replacement shipped, the wrong item never came back: a person decides."""
+    assert ReturnPolicy().unreturned_exchange is UnreturnedExchange.FLAG
+    input = _unreturned_exchange(fake_hub, UnreturnedExchange.FLAG)
+    handle = await _start(fake_hub, input)
+
+    view = await handle.result()
+
+    assert (view.status, view.charged) == (ReturnStatus.REQUIRES_ACTION, 0)
+    assert (await handle.describe()).typed_search_attributes.get(ACTION_REASON) == "exchanged item not returned"
+    assert view.messages_sent == [_sent(input, "exchange-confirmed"), _sent(input, "return-expired")]
+
+
+async def test_an_exchange_whose_item_never_comes_back_is_charged_when_the_retailer_says_so(
+    fake_hub: FakeHub,
+) -> None:
+    """Issue 14, scenario 22: ``unreturned_exchange=charge``: the replacement's value, once, under the RMA's key."""
+    input = _unreturned_exchange(fake_hub, UnreturnedExchange.CHARGE)
+    handle = await _start(fake_hub, input)
+
+    view = await handle.result()
+
+    assert (view.status, view.charged, view.refunded) == (ReturnStatus.EXPIRED, 12900, 0)
+    charge = fake_hub.payments.by_key[after_sales_key(input.order_id, input.request.rma_id, "unreturned-charge")]
+    assert charge.captured == 12900
+    assert (fake_hub.effects.counts["authorize"], fake_hub.effects.counts["capture"]) == (1, 1)
+    assert view.messages_sent == [_sent(input, "exchange-confirmed"), _sent(input, "exchange-charged")]
+    assert "€129.00" in fake_hub.notifier.sent[_sent(input, "exchange-charged")].text
+
+
+async def test_an_exchange_whose_item_never_comes_back_is_absorbed_with_a_note(fake_hub: FakeHub) -> None:
+    """Issue 14, scenario 22: ``unreturned_exchange=absorb``: the retailer writes it off, on the timeline."""
+    input = _unreturned_exchange(fake_hub, UnreturnedExchange.ABSORB)
+    view = await (await _start(fake_hub, input)).result()
+
+    assert (view.status, view.charged) == (ReturnStatus.EXPIRED, 0)
+    assert "unreturned_exchange" in [e.step for e in view.timeline]
+    assert fake_hub.effects.counts["authorize"] == 0

@@ -73,6 +73,7 @@ class AfterSales:
             address=s.address,
             lines=priced,
             payments=payments,
+            payment_method=ctx.order.payment_method,
             policy=ctx.policy.returns,
             requested_at=workflow.now(),
         )

@@ -63,6 +63,7 @@ class AtRest:
             returned=s.returned,
             refunded=s.refunded,
             replacement_shipped=s.replacement_shipped,
+            charged=s.charged,
             awaiting_a_person=awaiting_a_person,
         )
         order = workflow.get_external_workflow_handle(ctx.input.order_workflow_id)

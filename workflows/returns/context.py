@@ -46,6 +46,10 @@ RETURNED_NOT_INSPECTED = "returned items not inspected"
 """``ActionReason``: the carrier delivered the return parcel to the warehouse ``return_transit_limit`` ago and no
 receipt was recorded. Have it inspected and recorded (``POST /returns/{rma}/received``)."""
 
+EXCHANGE_NOT_RETURNED = "exchanged item not returned"
+"""``ActionReason`` of an exchange whose replacement shipped and whose item never came back
+(``unreturned_exchange=flag``, or a charge refused): contact the customer; charge or write it off."""
+
 
 class RmaAborted(Exception):
     """A step failed for a business reason (or the customer withdrew): undo, then end ``canceled``."""
@@ -111,7 +115,12 @@ class ReturnContext:
         self.update(status)
 
     async def notify(
-        self, kind: NoticeKind, reason: FailureReason | None = None, delayed: int = 0, fate: ParcelFate | None = None
+        self,
+        kind: NoticeKind,
+        reason: FailureReason | None = None,
+        delayed: int = 0,
+        fate: ParcelFate | None = None,
+        charged: int = 0,
     ) -> bool:
         """Tell the customer; True once delivered (and listed in ``messages_sent``)."""
         input, s = self.input, self.state
@@ -137,6 +146,7 @@ class ReturnContext:
             undone=s.undone,
             amount_returned=s.refunded,
             amount_delayed=delayed,
+            amount_charged=charged,
             parcel_fate=fate,
             rma_id=rma_id,
             after_sales_kind=self.request.kind,

@@ -7,7 +7,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.payment import PaymentActivities, RefundPayment
+    from activities.payment import ChargePayment, PaymentActivities, RefundPayment
     from domain.order_view import FailureReason
     from domain.returns import AfterSalesKind, Disposition, ReturnStatus
     from notifications.notice import NoticeKind
@@ -61,6 +61,35 @@ class Refunds:
             ctx.journal.record(
                 "refund", "failed", f"{ctx.journal.money(remaining)} could not be refunded: needs a person"
             )
+
+    async def charge(self, amount: int) -> bool:
+        """Charge ``amount`` anew to the order's payment method (an exchange whose item never came back), under the
+        RMA's business keys; True once captured, a refusal on the timeline."""
+        ctx, s = self.ctx, self.ctx.state
+        method = ctx.input.payment_method
+        if method is None:
+            ctx.journal.record("charge", "failed", "the RMA has no payment method to charge")
+            return False
+        try:
+            payment = await workflow.execute_activity_method(
+                PaymentActivities.charge,
+                ChargePayment(
+                    order_id=ctx.input.order_id,
+                    amount=amount,
+                    currency=ctx.input.currency,
+                    payment_method=method,
+                    authorize_key=ctx.key("unreturned-charge"),
+                    capture_key=ctx.key("unreturned-capture"),
+                ),
+                summary=f"Charging {ctx.journal.money(amount)} for the replacement sent by {ctx.request.rma_id}",
+                **policies.STEP,
+            )
+        except ActivityError as error:
+            ctx.journal.record("charge", "failed", error_text(error))
+            return False
+        s.charged = payment.captured
+        ctx.journal.record("charge", "succeeded", ctx.journal.money(payment.captured))
+        return True
 
     async def settle(self, kind: NoticeKind, due: int, reason: FailureReason | None = None) -> None:
         """End the RMA by what its refund became, and tell the customer; a refund short of ``due`` (the provider

@@ -25,6 +25,8 @@ class ReturnState(BaseModel):
     payments: list[Payment] = Field(default_factory=list)
     """The order's captured payments as the refunds left them, oldest first (within this RMA's budget)."""
     refunded: int = 0
+    charged: int = 0
+    """Charged anew for an exchange whose item never came back (``unreturned_exchange=charge``)."""
     returned: list[ReturnedLine] = Field(default_factory=list)
     return_shipment: ShipmentView | None = None
     replacement_shipment: ShipmentView | None = None

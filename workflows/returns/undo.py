@@ -15,16 +15,21 @@ with workflow.unsafe.imports_passed_through():
     from workflows import policies
     from workflows.failures import error_text
     from workflows.returns.context import ReturnContext, RmaAborted, RmaEnded
+    from workflows.returns.not_returned import NotReturned
     from workflows.returns.state import Compensation
     from workflows.saga import Compensations
 
 RECEIPT_BEATS_EXPIRY_PATCH = "rma-receipt-beats-expiry"
 """A receipt recorded while the expiry voided the label used to be ignored: histories from then replay that way."""
+UNRETURNED_EXCHANGE_PATCH = "rma-unreturned-exchange"
+"""An exchange whose item never came back used to expire with nothing charged or flagged: histories from then replay
+that way."""
 
 
 class Undo:
-    def __init__(self, ctx: ReturnContext) -> None:
+    def __init__(self, ctx: ReturnContext, not_returned: NotReturned) -> None:
         self._ctx = ctx
+        self._not_returned = not_returned
         self._compensations = {
             "return_label": self._void_return_label,
             "replacement_stock": self._release_replacement,
@@ -73,6 +78,8 @@ class Undo:
             s.expiring = False
             self._ctx.journal.record("receipt", "info", "recorded while the label was being voided: settled")
             return
+        if self._not_returned.applies() and workflow.patched(UNRETURNED_EXCHANGE_PATCH):
+            await self._not_returned.settle()  # the customer holds both items: charge, flag or absorb
         self._ctx.update(ReturnStatus.EXPIRED)
         await self._ctx.notify(NoticeKind.RETURN_EXPIRED)
         raise RmaEnded

@@ -11,6 +11,7 @@ SHOWN = (
     "status",
     "returned",
     "refunded",
+    "charged",
     "return_shipment",
     "replacement_shipment",
     "timeline",

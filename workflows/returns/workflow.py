@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.returns.context import ReturnContext, RmaAborted, RmaEnded
     from workflows.returns.decisions import Decisions
     from workflows.returns.flows import Flows
+    from workflows.returns.not_returned import NotReturned
     from workflows.returns.refunds import Refunds
     from workflows.returns.replacement import Replacement
     from workflows.returns.scans import Scans
@@ -48,12 +49,13 @@ class ReturnWorkflow:
     @workflow.init
     def __init__(self, input: ReturnWorkflowInput) -> None:
         ctx = ReturnContext(input)
-        rest, undo, scans = AtRest(ctx), Undo(ctx), Scans(ctx)
+        refunds = Refunds(ctx)
+        rest, undo, scans = AtRest(ctx), Undo(ctx, NotReturned(ctx, refunds)), Scans(ctx)
         waiting = Waiting(ctx, scans, undo, rest)
         # What the handlers below delegate to; the rest is composed into the flows.
         self._ctx, self._at_rest, self._undo, self._scans = ctx, rest, undo, scans
         self._decisions = Decisions(ctx, rest)
-        self._flows = Flows(ctx, undo, Replacement(ctx, undo), Refunds(ctx), waiting)
+        self._flows = Flows(ctx, undo, Replacement(ctx, undo), refunds, waiting)
 
     @workflow.run
     async def run(self, input: ReturnWorkflowInput) -> ReturnView:
