@@ -123,7 +123,11 @@ class Stock:
         assert backorder is not None  # the validator guarantees it
         s.backorder = backorder.model_copy(update={"choice": decision.choice, "decided_by": "customer"})
         ctx.journal.record("backorder", "info", f"{decision.choice.value} chosen via {decision.requested_via}")
-        await workflow.wait_condition(lambda: self._choice_applied or ctx.checkpoint.unwound)
+        # The status leaving requires_action is when it used to answer (histories replay the same); a refused undo
+        # step keeps that status, so the choice applied or the undo finished answers too.
+        await workflow.wait_condition(
+            lambda: s.status is not OrderStatus.REQUIRES_ACTION or self._choice_applied or ctx.checkpoint.unwound
+        )
 
     def check_decision(self, decision: BackorderDecision) -> None:
         s = self.ctx.state
