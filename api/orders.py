@@ -101,8 +101,9 @@ def orders_router(orders: OrderClient, auth: Authenticator) -> APIRouter:
     @router.post("/{order_id}/retry", dependencies=can_write, responses=documented(401, 403, 503, 404, 409, 422))
     async def retry_actions(order_id: OrderId, request: RetryRequest | None = None) -> OrderView:
         """An operator, once they have looked at why the order is in ``requires_action`` (``action_required``: a
-        refund the provider refused, a receipt the ERP did not take): the order tries those steps again, under the
-        same idempotency keys. 409 when nothing waits for a person."""
+        refund the provider refused, a receipt the ERP did not take, an undo step refused: a label void, a payment
+        void or refund, a hold release): the order tries those steps again, under the same idempotency keys. 409
+        when nothing waits for a person."""
         return await decided("Retry refused", orders.retry_actions(order_id, request))
 
     return router
