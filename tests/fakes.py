@@ -217,10 +217,14 @@ class FakePublisher:
         self.events: list[OrderStatusChanged] = []
         self.down = False
         """While set, every batch is refused as a misconfigured subscriber refuses it (not worth retrying)."""
+        self.unreachable = False
+        """With ``down``: the subscriber does not answer (worth retrying) instead."""
         self.refused = 0
 
     async def publish(self, events: list[OrderStatusChanged]) -> None:
         if self.down:
             self.refused += 1
+            if self.unreachable:
+                raise TransientError("subscriber unreachable", upstream="status_events")
             raise ConfigurationError("subscriber answered 410", upstream="status_events")
         self.events.extend(events)

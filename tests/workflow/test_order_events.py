@@ -279,11 +279,13 @@ async def test_a_delivery_scan_that_beats_the_label_purchase_answer_is_kept_for_
     assert not any(e.step == "tracking" and e.outcome == "skipped" for e in view.timeline)
 
 
+@pytest.mark.parametrize("unreachable", [False, True], ids=["refused", "unreachable"])
 async def test_status_events_a_subscriber_refuses_for_days_are_kept_and_delivered_in_order_once_it_is_back(
-    fake_hub: FakeHub,
+    fake_hub: FakeHub, unreachable: bool
 ) -> None:
-    """Issue 14, scenario 29: a batch that failed (for three days, or at once when refused outright) was dropped,
-    leaving the subscriber with a gap in ``seq``. It stays queued and goes out, in order, once accepted."""
+    """Issue 14, scenario 29: a batch that failed (retried until the deadline, three days by default, or at once
+    when refused outright) was dropped, leaving the subscriber with a gap in ``seq``. It stays queued and goes
+    out, in order, once accepted."""
     orders = OrderClient(
         fake_hub.env.client,
         task_queue=fake_hub.orders.task_queue,
@@ -293,7 +295,7 @@ async def test_status_events_a_subscriber_refuses_for_days_are_kept_and_delivere
             status_events_overdue_after=timedelta(seconds=1),
         ),
     )
-    fake_hub.publisher.down = True
+    fake_hub.publisher.down, fake_hub.publisher.unreachable = True, unreachable
     order = make_order()
     placed = await orders.place(order)
     waiting = await view_when(
