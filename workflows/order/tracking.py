@@ -70,7 +70,7 @@ class Tracking:
                 return
             try:
                 await self.rest.rest_until(
-                    changed(lambda: ([x.status for x in self._moving()], self.shipping.relabeling)),
+                    self._news_or(changed(lambda: ([x.status for x in self._moving()], self.shipping.relabeling))),
                     give_up_after=min(ctx.policy.tracking_poll_interval, remaining, self._until_promised_date()),
                 )
             except TimeoutError:
@@ -126,7 +126,7 @@ class Tracking:
                 continue
             try:
                 await workflow.wait_condition(
-                    changed(lambda: ([x.status for x in self._moving()], waiting())),
+                    self._news_or(changed(lambda: ([x.status for x in self._moving()], waiting())), following=True),
                     timeout=min(ctx.policy.tracking_poll_interval, remaining, self._until_promised_date()),
                 )
             except TimeoutError:
@@ -143,6 +143,28 @@ class Tracking:
                 s.delivered_told.append(shipment.reference)
                 s.delivered_at = workflow.now()
                 await ctx.notify(NoticeKind.ORDER_DELIVERED, tracking_of=[shipment.reference])
+
+    def _news_or(self, moved: Callable[[], bool], *, following: bool = False) -> Callable[[], bool]:
+        """Wake on ``moved``, or at once for news a scan brought while the last one was being acted on (measured from
+        the state, not from when the wait began, so a scan applied during a message is not missed); ``following``
+        while the order waits for stock, deliveries and undelivered parcels too."""
+        s = self.ctx.state
+
+        def news() -> bool:
+            untold_delay = any(
+                x.status is FulfillmentStatus.EXCEPTION and x.reference not in s.delays_told for x in self._moving()
+            )
+            untold = following and any(
+                x.captured
+                and (
+                    (x.status is FulfillmentStatus.DELIVERED and x.reference not in s.delivered_told)
+                    or (x.status in rules.UNDELIVERED and x.reference not in s.undelivered)
+                )
+                for x in s.shipments
+            )
+            return untold_delay or untold or moved()
+
+        return news
 
     def _next_deadline(self) -> datetime:
         """The soonest deadline of a parcel still moving."""
