@@ -21,11 +21,15 @@ __all__ = ["Outcome", "ShipmentView", "TimelineEntry"]  # re-exported: part of t
 
 class UndeliveredParcel(StrEnum):
     """What the retailer does about a parcel that left but never reached the customer: lost (no delivery scan by
-    ``OrderPolicy.delivery_deadline``) or returned to sender by the carrier."""
+    ``OrderPolicy.delivery_deadline``) or returned to sender by the carrier. Either way goods that come back are
+    reported to the ERP and the customer is told once."""
 
     REFUND = "refund"
-    """Refund the parcel's captured value to the payment that paid for it; goods that come back are reported to
-    the ERP. The conservative choice: the customer is never left paying for goods they did not get."""
+    """Refund the parcel's captured value to the payment that paid for it. The conservative choice: the customer is
+    never left paying for goods they did not get."""
+    RESHIP = "reship"
+    """Send the same goods again at no new charge, as a new parcel followed like the first; when the stock is not
+    there or no label can be bought, refund instead."""
 
 
 class ActionRequired(StrEnum):

@@ -139,6 +139,8 @@ class CustomerNotice(BaseModel):
     """Why an ``order-delayed`` notice is sent."""
     promised_by: date | None = None
     """The delivery date promised at checkout, when there was one."""
+    sent_again: bool = False
+    """A ``parcel-undelivered`` notice: the goods are on their way again (``tracking`` is the new parcel's)."""
     parcel_fate: ParcelFate | None = None
     """What became of the parcel a ``parcel-undelivered`` notice is about (``total`` is its value,
     ``amount_returned`` what was refunded for it)."""

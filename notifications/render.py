@@ -114,6 +114,7 @@ def _values(notice: CustomerNotice, language: str, locale: Locale) -> dict[str, 
         "delay": notice.delay.value if notice.delay else None,
         "promised_by": _date(notice.promised_by, locale) if notice.promised_by else None,
         "parcel_fate": notice.parcel_fate.value if notice.parcel_fate else None,
+        "sent_again": notice.sent_again,
         "refunded_in_full": notice.amount_returned >= notice.total > 0,
     }
 

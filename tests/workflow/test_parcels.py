@@ -9,8 +9,9 @@ from temporalio.client import WorkflowHandle
 
 from domain.backorder import BackorderChoice, BackorderDecision
 from domain.events import EventKind, UpstreamEvent
+from domain.inventory import HoldStatus
 from domain.keys import shipment_reference
-from domain.order_view import ActionRequired, OrderView
+from domain.order_view import ActionRequired, OrderView, UndeliveredParcel
 from domain.returns import Disposition, ReturnRequest
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
 from hub.client import OrderClient
@@ -232,3 +233,51 @@ async def test_a_split_order_waiting_for_stock_keeps_following_the_parcel_that_l
     )
     assert opened.created and [(x.sku, x.quantity) for x in opened.view.lines] == [("PEN-01", 1)]
     assert (await orders.view(order.order_id)).returns == [f"R-{order.order_id}"]
+
+
+async def test_with_the_reship_policy_a_parcel_returned_to_sender_is_sent_again_at_no_charge(fake_hub: FakeHub) -> None:
+    """Issue 14, scenario 2, for a retailer whose policy is ``reship``: the goods back are reported to the ERP, the
+    same goods leave again as a new parcel (held, labelled, committed; nothing charged or refunded), the customer
+    gets the new tracking, and its delivery completes the order."""
+    orders = _orders(fake_hub, undelivered_parcel=UndeliveredParcel.RESHIP)
+    order = make_order()
+    placed = await orders.place(order)
+    await _shipped(orders, order.order_id)
+
+    await placed.handle.signal(
+        OrderWorkflow.record_event, _scan(order.order_id, "rts", EventKind.SHIPMENT_RETURNED_TO_SENDER)
+    )
+    again = await view_when(orders, order.order_id, lambda v: len(v.shipments) == 2, what="sent again")
+
+    assert [(s.status, s.captured) for s in again.shipments] == [
+        (FulfillmentStatus.CANCELED, True),
+        (FulfillmentStatus.LABEL_CREATED, True),
+    ]
+    assert f"{order.order_id}:parcel.returned:1" in fake_hub.inventory.receipts
+    assert fake_hub.inventory.holds[f"{order.order_id}:inventory.hold:2"].status is HoldStatus.COMMITTED
+    told = fake_hub.notifier.sent[f"{order.order_id}.parcel-undelivered.1"].text
+    assert "Nous vous renvoyons les mêmes articles" in told and (again.shipments[1].tracking_code or "?") in told
+    await placed.handle.signal(OrderWorkflow.record_event, _scan(order.order_id, "d2", EventKind.SHIPMENT_DELIVERED, 2))
+    view = await placed.handle.result()
+
+    assert (view.status, view.fulfillment_status) == (OrderStatus.COMPLETED, FulfillmentStatus.DELIVERED)
+    assert (view.captured, view.refunded) == (TOTAL, 0) and fake_hub.effects.counts["capture"] == 1
+    assert _kinds(view)[-2:] == ["parcel-undelivered.1", "order-delivered.1"]
+
+
+async def test_with_the_reship_policy_a_lost_parcel_without_stock_to_send_again_is_refunded(fake_hub: FakeHub) -> None:
+    """Issue 14, scenario 1, policy ``reship`` but the goods are no longer in stock: the hold is given back and the
+    parcel refunded instead, so the customer is never left with neither."""
+    fake_hub.carrier.deliver_after_polls = 10_000
+    orders = _orders(fake_hub, undelivered_parcel=UndeliveredParcel.RESHIP, delivery_deadline=timedelta(seconds=2))
+    order = make_order()
+    placed = await orders.place(order)
+    await _shipped(orders, order.order_id)
+    fake_hub.inventory.short = {"PEN-01": 1}
+
+    view = await placed.handle.result()
+
+    assert (view.status, view.fulfillment_status) == (OrderStatus.COMPLETED, FulfillmentStatus.LOST)
+    assert view.refunded == view.captured == TOTAL
+    assert fake_hub.inventory.holds[f"{order.order_id}:inventory.hold:2"].status is HoldStatus.RELEASED
+    assert "vous ont été remboursés" in fake_hub.notifier.sent[f"{order.order_id}.parcel-undelivered.1"].text

@@ -181,6 +181,7 @@ class OrderContext:
         tracking_of: list[str] | None = None,
         delay: DelayCause | None = None,
         parcel_fate: ParcelFate | None = None,
+        sent_again: bool = False,
         refunded: int | None = None,
         delayed: int = 0,
     ) -> None:
@@ -208,6 +209,7 @@ class OrderContext:
             canceled_skus=canceled_skus or [line.sku for line in s.canceled_lines],
             delay=delay,
             parcel_fate=parcel_fate,
+            sent_again=sent_again,
             promised_by=order.promised_delivery_date,
             decision_url=self._decision_url() if kind is NoticeKind.ORDER_BACKORDERED else None,
         )

@@ -73,16 +73,23 @@ class Parcel(BaseModel):
     otherwise the order's ``delivery_deadline``."""
 
 
-class UndeliveredParcel(BaseModel):
+class UndeliveredSettlement(BaseModel):
     """A parcel that left and will not reach the customer, and how far setting it right got."""
 
     fate: ParcelFate
+    sent_again_as: str | None = None
+    """The reference of the parcel that carries its goods again (policy ``reship``)."""
     refunded: int | None = None
     """What was refunded for it; ``None`` while the provider has not accepted the refund."""
     reported: bool = False
     """Its goods are reported back to the ERP (a parcel returned to sender; a lost one has nothing to report)."""
     settled: bool = False
     """Every step was tried once and the customer told; what was refused now waits for the operator's retry."""
+
+    @property
+    def refund_owed(self) -> bool:
+        """Neither sent again nor refunded (the provider refused): the customer has paid for goods they lack."""
+        return self.refunded is None and self.sent_again_as is None
 
 
 class RefusedUndo(BaseModel):
@@ -155,7 +162,7 @@ class OrderState(BaseModel):
     """When the last parcel so far was delivered: the return window runs from here."""
     delivered_told: list[str] = Field(default_factory=list)
     """Parcels delivered while more of the order was still to ship, each told on its own."""
-    undelivered: dict[str, UndeliveredParcel] = Field(default_factory=dict)
+    undelivered: dict[str, UndeliveredSettlement] = Field(default_factory=dict)
     """Shipment reference → how far the settlement of a parcel lost or returned to sender got."""
     action_required: list[ActionRequired] = Field(default_factory=list)
     """Steps refused that a person must look at; the first indexed as ``ActionReason``, retried by ``retry_actions``."""

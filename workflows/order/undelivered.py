@@ -1,7 +1,8 @@
 """Parcels that left but will not reach the customer: lost (no delivery scan by the deadline) or returned to sender
-by the carrier. As the retailer's policy says (``OrderPolicy.undelivered_parcel``, ``refund`` by default): goods
-that came back are reported to the ERP, the parcel's value is refunded to the payment that captured it, and the
-customer is told once what happened and what we did. A step refused (the provider will not refund, the ERP will
+by the carrier. Goods that came back are reported to the ERP; as the retailer's policy says
+(``OrderPolicy.undelivered_parcel``) the parcel's value is refunded to the payment that captured it (``refund``, the
+default) or its goods are sent again (``reship``, refunded when they cannot be); and the customer is told once what
+happened and what we did. A step refused (the provider will not refund, the ERP will
 not take the receipt) hands the order to a person: ``requires_action``, the reason in the ``ActionReason`` search
 attribute, and the order waits, open, until an operator asks it to try again (``retry_actions``)."""
 
@@ -15,7 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.contract import Refusal
     from domain.inventory import ReturnedStock
     from domain.keys import idempotency_key
-    from domain.order_view import ActionRequired, RetryRequest
+    from domain.order_view import ActionRequired, RetryRequest, UndeliveredParcel
     from domain.returns import Disposition
     from domain.shipments import ShipmentView
     from domain.status import FulfillmentStatus, OrderStatus
@@ -26,7 +27,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order.at_rest import AtRest
     from workflows.order.context import OrderContext
     from workflows.order.payments import Payments
-    from workflows.order.state import UndeliveredParcel
+    from workflows.order.reship import Reship
+    from workflows.order.state import UndeliveredSettlement
 
 _FATE = {FulfillmentStatus.LOST: ParcelFate.LOST, FulfillmentStatus.RETURNED_TO_SENDER: ParcelFate.RETURNED_TO_SENDER}
 _MINE = (ActionRequired.PARCEL_REFUND_REFUSED, ActionRequired.RETURNED_GOODS_UNREPORTED)
@@ -38,6 +40,7 @@ class Undelivered:
     ctx: OrderContext
     payments: Payments
     rest: AtRest
+    reship: Reship
 
     async def settle(self) -> None:
         """Set right every parcel that has just reached an undelivered end, once each."""
@@ -48,7 +51,7 @@ class Undelivered:
             if fate is None or not shipment.captured or (known is not None and known.settled):
                 continue
             if known is None:
-                s.undelivered[shipment.reference] = UndeliveredParcel(fate=fate)
+                s.undelivered[shipment.reference] = UndeliveredSettlement(fate=fate)
                 ctx.journal.record(
                     "undelivered_parcel",
                     "failed",
@@ -72,7 +75,7 @@ class Undelivered:
         ctx, s = self.ctx, self.ctx.state
         ctx.journal.record("retry_actions", "info", request.note or "asked by an operator")
         for reference, parcel in s.undelivered.items():
-            if parcel.refunded is None or (parcel.fate is ParcelFate.RETURNED_TO_SENDER and not parcel.reported):
+            if parcel.refund_owed or (parcel.fate is ParcelFate.RETURNED_TO_SENDER and not parcel.reported):
                 shipment = next(x for x in s.shipments if x.reference == reference)
                 await self._set_right(shipment, first=False)
         self._index()
@@ -92,13 +95,24 @@ class Undelivered:
         return any(action in _MINE for action in self.ctx.state.action_required)
 
     async def _set_right(self, shipment: ShipmentView, *, first: bool) -> None:
-        """Report what came back, refund what was paid for it, tell the customer (``first``: they have not been
-        told yet): each step skipped once done."""
+        """Report what came back, send the goods again or refund what was paid for them, tell the customer
+        (``first``: they have not been told yet): each step skipped once done."""
         ctx, s = self.ctx, self.ctx.state
         parcel = s.undelivered[shipment.reference]
         if parcel.fate is ParcelFate.RETURNED_TO_SENDER and not parcel.reported:
             parcel.reported = await self._report_returned(shipment)
-        if parcel.refunded is None:
+        if first and parcel.sent_again_as is None and ctx.policy.undelivered_parcel is UndeliveredParcel.RESHIP:
+            again = await self.reship.send_again(shipment)
+            if again is not None:
+                parcel.sent_again_as = again.reference
+                await ctx.notify(
+                    NoticeKind.PARCEL_UNDELIVERED,
+                    tracking_of=[again.reference],
+                    parcel_fate=parcel.fate,
+                    sent_again=True,
+                )
+                return
+        if parcel.refund_owed:
             parcel.refunded = await self.payments.refund_parcel(shipment)
             if first or parcel.refunded is not None:  # told when it happens, again when a late refund went through
                 await ctx.notify(
@@ -136,7 +150,7 @@ class Undelivered:
         s = self.ctx.state
         parcels = s.undelivered.values()
         mine = []
-        if any(p.refunded is None for p in parcels):
+        if any(p.refund_owed for p in parcels):
             mine.append(ActionRequired.PARCEL_REFUND_REFUSED)
         if any(p.fate is ParcelFate.RETURNED_TO_SENDER and not p.reported for p in parcels):
             mine.append(ActionRequired.RETURNED_GOODS_UNREPORTED)

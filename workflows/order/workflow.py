@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order.fulfilment import Fulfilment
     from workflows.order.payments import Payments
     from workflows.order.provider_reports import ProviderReports
+    from workflows.order.reship import Reship
     from workflows.order.scans import Scans
     from workflows.order.shipping import Shipping
     from workflows.order.stock import Stock
@@ -49,7 +50,7 @@ class OrderWorkflow:
         self._stock = Stock(ctx, self._payments, self._at_rest)
         self._scans = Scans(ctx, ProviderReports(ctx))
         self._shipping = Shipping(ctx, self._payments, self._stock, self._scans)
-        self._undelivered = Undelivered(ctx, self._payments, self._at_rest)
+        self._undelivered = Undelivered(ctx, self._payments, self._at_rest, Reship(ctx, self._scans))
         self._tracking = Tracking(ctx, self._scans, self._shipping, self._at_rest, self._undelivered)
         self._fulfilment = Fulfilment(ctx, self._payments, self._stock, self._shipping, self._tracking)
         self._after_sales = AfterSales(ctx, self._payments, self._at_rest)
