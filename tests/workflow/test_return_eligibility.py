@@ -196,3 +196,34 @@ async def test_an_rma_id_already_used_by_another_order_is_refused_even_once_that
     finally:
         for handle in placed:
             await handle.handle.terminate("test over")
+
+
+async def test_an_exchange_charged_for_an_item_never_returned_counts_in_the_orders_captured(fake_hub: FakeHub) -> None:
+    """Issue 14, scenario 22 (the order's side): what the exchange charged is captured money in the order's view, as
+    in the provider's ledger."""
+    returns = {
+        "window": timedelta(minutes=5),
+        "reminder_after": timedelta(hours=1),
+        "expires_after": timedelta(seconds=2),
+        "unreturned_exchange": "charge",
+    }
+    orders = OrderClient(
+        fake_hub.env.client,
+        task_queue=fake_hub.orders.task_queue,
+        policy=policy(tracking_poll_interval=timedelta(milliseconds=100), returns=returns),
+    )
+    order = make_order()
+    await orders.place(order)
+    await _delivered(orders, order.order_id)
+    exchange = unique_id("RMA")
+    await orders.open_return(
+        order.order_id,
+        ReturnRequest(rma_id=exchange, kind=AfterSalesKind.EXCHANGE, lines=[{"sku": "PEN-01", "quantity": 1}]),
+    )
+
+    rma = await orders.return_handle(exchange).result()
+    await _closed(orders, order.order_id, exchange)
+
+    assert (rma.status, rma.charged) == (ReturnStatus.EXPIRED, 12900)
+    view = await orders.view(order.order_id)
+    assert (view.captured, view.refunded) == (order.total + 12900, 0)

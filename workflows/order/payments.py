@@ -236,8 +236,10 @@ class Payments:
         return [p for p in payments if p.refundable > 0]
 
     def settle(self, outcome: ReturnOutcome) -> None:
-        """An RMA ended: what it refunded is taken from its budget, oldest authorization first."""
+        """An RMA ended: what it refunded is taken from its budget, oldest authorization first; what it charged anew
+        counts as captured."""
         s = self.ctx.state
+        s.charged_after_sales += outcome.charged
         rma = s.rmas[outcome.rma_id]
         left = outcome.refunded
         for authorization in s.authorizations:

@@ -169,6 +169,8 @@ class OrderState(BaseModel):
     refused_undo: list[RefusedUndo] = Field(default_factory=list)
     """Undo steps refused (their reasons in ``action_required``): the order waits for an operator's retry."""
     rmas: dict[str, RmaAllocation] = Field(default_factory=dict)
+    charged_after_sales: int = 0
+    """Charged anew by RMAs (an exchange whose item never came back): captured outside the order's authorizations."""
     refunds_elsewhere: dict[str, int] = Field(default_factory=dict)
     """Refunds the provider reported that the hub did not make (its dashboard): refund id → minor units counted."""
     failed_refunds: list[str] = Field(default_factory=list)

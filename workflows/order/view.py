@@ -32,7 +32,7 @@ def order_view(ctx: OrderContext) -> OrderView:
         initial_view(ctx.order),
         s,
         SHOWN,
-        captured=sum(p.captured for p in payments),
+        captured=sum(p.captured for p in payments) + s.charged_after_sales,
         refunded=sum(p.refunded for p in payments),
         returns=list(s.rmas),
         return_window_ends=s.delivered_at + ctx.policy.returns.window if s.delivered_at else None,
