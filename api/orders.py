@@ -1,10 +1,11 @@
 """``/orders``: place, read, list and steer orders. Every decision goes through a workflow Update, so it is
-either applied (200) or refused with the workflow's reason (409) — never half-done."""
+either applied (200) or refused with the workflow's reason (409) — never half-done. A decision's
+``Idempotency-Key`` header is its Update id: sent again after a lost reply, it gets the first answer."""
 
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel
 
 from api.auth import Authenticator
@@ -15,6 +16,16 @@ from domain.order_view import AddressChange, CancelRequest, OrderView, RetryRequ
 from domain.status import OrderStatus
 from hub.client import OrderClient, OrderConflict, OrderNotFound
 from hub.runtime.api_keys import READ, WRITE
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="Your key for this decision: sent again with the same key (say, after a lost reply), the "
+        "decision is applied once and the first answer (applied or refused) is given again.",
+    ),
+]
 
 
 class OrderListItem(BaseModel):
@@ -77,26 +88,35 @@ def orders_router(orders: OrderClient, auth: Authenticator) -> APIRouter:
         return OrderList(items=[OrderListItem(**vars(summary)) for summary in found])
 
     @router.post("/{order_id}/cancel", dependencies=can_write, responses=documented(401, 403, 503, 404, 409, 422))
-    async def cancel_order(order_id: OrderId, request: CancelRequest | None = None) -> OrderView:
+    async def cancel_order(
+        order_id: OrderId, request: CancelRequest | None = None, idempotency_key: IdempotencyKey = None
+    ) -> OrderView:
         """Cancel before shipping: what was done is undone and the customer told once. 409 once shipped."""
-        return await decided("Cancellation refused", orders.cancel(order_id, request))
+        return await decided("Cancellation refused", orders.cancel(order_id, request, idempotency_key=idempotency_key))
 
     @router.post(
         "/{order_id}/shipping-address", dependencies=can_write, responses=documented(401, 403, 503, 404, 409, 422)
     )
-    async def change_shipping_address(order_id: OrderId, change: AddressChange) -> OrderView:
-        """Change where the parcel goes until the carrier first scans it; after the label is printed, the unused label
-        is voided and a new one bought. 409 once scanned, or when the carrier will not void the label."""
-        return await decided("Address change refused", orders.change_shipping_address(order_id, change))
+    async def change_shipping_address(
+        order_id: OrderId, change: AddressChange, idempotency_key: IdempotencyKey = None
+    ) -> OrderView:
+        """Change where the parcel goes until the carrier first scans it; after the label is printed, a label for the
+        new address is bought, then the unused one voided. 409 once scanned, or when the carrier refuses the new
+        label or will not void the old one (the parcel keeps its old label)."""
+        changing = orders.change_shipping_address(order_id, change, idempotency_key=idempotency_key)
+        return await decided("Address change refused", changing)
 
     @router.post(
         "/{order_id}/backorder-decision", dependencies=can_write, responses=documented(401, 403, 503, 404, 409, 422)
     )
-    async def decide_backorder(order_id: OrderId, decision: BackorderDecision) -> OrderView:
+    async def decide_backorder(
+        order_id: OrderId, decision: BackorderDecision, idempotency_key: IdempotencyKey = None
+    ) -> OrderView:
         """The customer's answer to a shortage (story 4): ``ship_available`` (what is in stock now, the rest when it
         arrives), ``wait_for_all`` (one parcel, later) or ``cancel_missing`` (drop what is missing, pay only for
         the rest). 409 when nothing waits for stock, or the deadline passed and the default already applied."""
-        return await decided("Decision refused", orders.decide_backorder(order_id, decision))
+        deciding = orders.decide_backorder(order_id, decision, idempotency_key=idempotency_key)
+        return await decided("Decision refused", deciding)
 
     @router.post("/{order_id}/retry", dependencies=can_write, responses=documented(401, 403, 503, 404, 409, 422))
     async def retry_actions(order_id: OrderId, request: RetryRequest | None = None) -> OrderView:

@@ -2,7 +2,7 @@
 
     hub order place order.json            POST /orders
     hub order show A-1 [--json]           GET /orders/A-1
-    hub order cancel A-1 [--reason TEXT]  POST /orders/A-1/cancel
+    hub order cancel A-1 [--reason TEXT] [--idempotency-key KEY]  POST /orders/A-1/cancel
     hub order list --customer C-42 [--status S] [--limit N] [--json]
     hub returns open A-1 rma.json         POST /orders/A-1/returns (a return, an exchange or a claim)
     hub returns show R-7 [--json]         GET /returns/R-7
@@ -349,11 +349,20 @@ def cancel_order(
     reason: Annotated[
         str | None, typer.Option(help="Why (kept in the timeline); the hub's default otherwise.", show_default=False)
     ] = None,
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option(
+            help="Your key for this cancellation: run again with the same key, it gets the first answer.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Cancel an order before it ships; the hub refuses (exit 1) once it has."""
     with _reporting():
         body = None if reason is None else {"reason": reason}
-        order = _check(_hub(ctx).request("POST", _path(order_id) + "/cancel", json_body=body)).json()
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        sent = _hub(ctx).request("POST", _path(order_id) + "/cancel", json_body=body, headers=headers)
+        order = _check(sent).json()
         typer.echo(
             f"{order['order_id']}: status {order['status']}, payment {order['payment_status']}, "
             f"fulfillment {order['fulfillment_status']}"

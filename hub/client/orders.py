@@ -230,15 +230,24 @@ class OrderClient:
                 items += return_items(rma, execution.start_time)
         return CustomerTimeline(customer_id=customer_id, orders=orders, returns=returns, items=newest_first(items))
 
-    async def cancel(self, order_id: str, request: CancelRequest | None = None) -> OrderView:
-        return await self._decide(order_id, OrderUpdate.CANCEL, request or CancelRequest())
+    # A decision sent again with the same ``idempotency_key`` (its reply was lost) gets the first answer: the key is
+    # the Temporal Update id, which the server dedupes, so it is applied once. Without a key each call is new.
 
-    async def change_shipping_address(self, order_id: str, change: AddressChange) -> OrderView:
-        return await self._decide(order_id, OrderUpdate.CHANGE_SHIPPING_ADDRESS, change)
+    async def cancel(
+        self, order_id: str, request: CancelRequest | None = None, *, idempotency_key: str | None = None
+    ) -> OrderView:
+        return await self._decide(order_id, OrderUpdate.CANCEL, request or CancelRequest(), idempotency_key)
 
-    async def decide_backorder(self, order_id: str, decision: BackorderDecision) -> OrderView:
+    async def change_shipping_address(
+        self, order_id: str, change: AddressChange, *, idempotency_key: str | None = None
+    ) -> OrderView:
+        return await self._decide(order_id, OrderUpdate.CHANGE_SHIPPING_ADDRESS, change, idempotency_key)
+
+    async def decide_backorder(
+        self, order_id: str, decision: BackorderDecision, *, idempotency_key: str | None = None
+    ) -> OrderView:
         """The customer's answer to a shortage; refused when nothing waits or it was already decided."""
-        return await self._decide(order_id, OrderUpdate.DECIDE_BACKORDER, decision)
+        return await self._decide(order_id, OrderUpdate.DECIDE_BACKORDER, decision, idempotency_key)
 
     async def retry_actions(self, order_id: str, request: RetryRequest | None = None) -> OrderView:
         """An operator: the order tries again the steps that put it in ``requires_action``; refused when nothing
@@ -249,8 +258,11 @@ class OrderClient:
         """Hand a verified upstream event to its order. False when the order has ended or does not exist."""
         return await self._signal(self.handle(event.order_id).signal(OrderSignal.RECORD_EVENT, event))
 
-    async def _decide(self, order_id: str, update: OrderUpdate, request: Any) -> OrderView:
-        view: OrderView | None = await _execute_update(self.handle(order_id), update, request, OrderView)
+    async def _decide(
+        self, order_id: str, update: OrderUpdate, request: Any, idempotency_key: str | None = None
+    ) -> OrderView:
+        update_id = decision_update_id(update, idempotency_key)
+        view: OrderView | None = await _execute_update(self.handle(order_id), update, request, OrderView, update_id)
         if view is not None:
             return view
         ended = await self._ended_order(order_id)
@@ -377,13 +389,39 @@ async def _current_view(handle: WorkflowHandle[Any, Any], view_type: type[V]) ->
     return view
 
 
+def decision_update_id(update: str, idempotency_key: str | None) -> str | None:
+    """The Temporal Update id a decision's idempotency key stands for, named by the decision so one key reused for
+    another decision is not taken for it."""
+    return f"{update}:{idempotency_key}" if idempotency_key else None
+
+
 async def _execute_update(
-    handle: WorkflowHandle[Any, Any], update: str, request: Any, result_type: type[V]
+    handle: WorkflowHandle[Any, Any], update: str, request: Any, result_type: type[V], update_id: str | None = None
 ) -> V | None:
     """Run a decision as an Update: its answer, :class:`DecisionRefused` with the workflow's reason, or ``None``
-    when the server cannot reach the workflow (none by that id, or it has ended: the caller says which)."""
+    when the server cannot reach the workflow (none by that id, or it has ended: the caller says which). With an
+    ``update_id`` the server answers a repeat with the first outcome, also once the workflow has ended."""
     try:
-        answer: V = await handle.execute_update(update, request, result_type=result_type)
+        answer: V = await handle.execute_update(update, request, id=update_id, result_type=result_type)
+        return answer
+    except WorkflowUpdateFailedError as error:
+        cause = error.cause
+        if isinstance(cause, ApplicationError) and cause.type in _REFUSALS:
+            raise DecisionRefused(cause.message) from None
+        raise
+    except RPCError as error:
+        if error.status is not RPCStatusCode.NOT_FOUND:
+            raise
+    if update_id is not None:  # the workflow has ended: the first answer may be in its history
+        return await _first_outcome(handle, update_id, result_type)
+    return None
+
+
+async def _first_outcome(handle: WorkflowHandle[Any, Any], update_id: str, result_type: type[V]) -> V | None:
+    """The outcome of the Update ``update_id`` that the ended workflow already answered, or ``None`` (no such
+    Update: a new decision for an ended order)."""
+    try:
+        answer: V = await handle.get_update_handle(update_id, result_type=result_type).result()
         return answer
     except WorkflowUpdateFailedError as error:
         cause = error.cause

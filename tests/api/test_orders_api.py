@@ -123,6 +123,26 @@ async def test_an_operator_retry_is_refused_when_nothing_waits_for_a_person(http
     assert (await http.post("/orders/NOPE-1/retry")).status_code == 404
 
 
+async def test_a_decision_sent_again_with_its_idempotency_key_gets_the_first_answer(http: httpx.AsyncClient) -> None:
+    """Issue 14, scenario 11: the reply to an address change is lost and the backend sends it again with the same
+    ``Idempotency-Key``: the same 200 answer, one relabel, not a 409 "another address change is being applied"."""
+    body = order_json()
+    await http.post("/orders", json=body)
+    await until(http, f"/orders/{body['order_id']}", lambda o: o["payment_status"] == "captured")
+    change = {"shipping_address": {**body["shipping_address"], "line1": "10 avenue Foch"}}
+    path, key = f"/orders/{body['order_id']}/shipping-address", {"Idempotency-Key": f"addr-{unique_id()}"}
+
+    first = await http.post(path, json=change, headers=key)
+    again = await http.post(path, json=change, headers=key)
+
+    assert (first.status_code, again.status_code) == (200, 200), again.text
+    assert again.json()["shipments"] == first.json()["shipments"]
+    assert [s["status"] for s in again.json()["shipments"]] == ["canceled", "label_created"]
+    other = await http.post(path, json=change, headers={"Idempotency-Key": f"addr-{unique_id()}"})
+    assert other.status_code == 200  # another key is another decision: relabelled again
+    assert [s["status"] for s in other.json()["shipments"]] == ["canceled", "canceled", "label_created"]
+
+
 async def test_health_and_readiness(http: httpx.AsyncClient) -> None:
     assert (await http.get("/healthz")).json() == {"status": "ok"}
     assert (await http.get("/readyz")).json() == {"status": "ready"}

@@ -78,6 +78,16 @@ class AtRest:
             workflow.upsert_search_attributes(changes)
         self._release_status_events = True
 
+    def _stop_pending(self) -> bool:
+        """A cancellation (or an abort) handed in is carried out in this run: its Update waits for the undo."""
+        return self.ctx.state.cancel is not None or self.ctx.checkpoint.abort_pending is not None
+
+    def _reopen(self) -> None:
+        """The publisher back at work after a ``close`` that did not end the run."""
+        self._closing = self._carrying_over = False
+        if self.ctx.policy.publish_status_events:
+            self._publisher = asyncio.create_task(self._publish_status_events())
+
     async def rest_until(self, condition: Callable[[], bool], give_up_after: timedelta | None = None) -> None:
         """Wait for ``condition`` (``TimeoutError`` after ``give_up_after``), having come to rest first."""
         self.come_to_rest()
@@ -137,15 +147,19 @@ class AtRest:
         """Weeks of waiting for stock, following a parcel or keeping the return window open grow the history:
         past the limit, carry the state into a fresh run. Only at a safe point: nothing in flight, handlers
         finished, queued status events delivered first, so the next run starts exactly where this one stopped."""
-        ctx = self.ctx
+        ctx, s = self.ctx, self.ctx.state
         if not history_is_long(ctx.policy.history_event_limit):
             return
-        await safe_point()
-        if ctx.telling:
-            await workflow.wait_condition(lambda: not ctx.telling)
-        self._carrying_over = True
-        await self.close()
-        s = ctx.state
+        while True:
+            if not await safe_point(self._stop_pending):
+                return
+            if ctx.telling:
+                await workflow.wait_condition(lambda: not ctx.telling)
+            self._carrying_over = True
+            await self.close()
+            if workflow.all_handlers_finished():  # nothing came in while the events went out: no await from here on
+                break
+            self._reopen()  # an Update accepted while the events went out finishes in this run, then we go on
         length = workflow.info().get_current_history_length()
         ctx.journal.record("continue_as_new", "info", f"run {s.runs + 2}, history {length}")
         carried = s.model_copy(update={"runs": s.runs + 1})

@@ -195,10 +195,10 @@ def budgeted(payment: Payment, budget: int) -> Payment:
     return payment.model_copy(update={"refunded": payment.captured - budget})
 
 
-def labels_settled(shipments: list[ShipmentView], label_attempts: list[str]) -> bool:
-    """Every label we set out to buy is bought (none is in flight)."""
-    bought = {x.reference for x in shipments}
-    return all(reference in bought for reference in label_attempts)
+def labels_settled(shipments: list[ShipmentView], label_attempts: list[str], discarded: Iterable[str] = ()) -> bool:
+    """Every label we set out to buy is bought or given up (none is in flight)."""
+    settled = {x.reference for x in shipments} | set(discarded)
+    return all(reference in settled for reference in label_attempts)
 
 
 def address_applies(shipments: list[ShipmentView], unshipped: Counter[str]) -> bool:

@@ -61,7 +61,7 @@ class Scans:
         if reference is None:
             return
         shipment = next((x for x in s.shipments if x.reference == reference), None)
-        if shipment is None and reference in s.label_attempts:
+        if shipment is None and reference in self._live_attempts():
             # The label is being bought: its parcel exists once the answer is in.
             s.early_scans.append(event.model_copy(update={"shipment_reference": reference}))
             return
@@ -80,12 +80,17 @@ class Scans:
         """Which parcel a scan naming none is about, never a guess between parcels (``None``: skipped, said so)."""
         s = self.ctx.state
         newest = s.label_attempts[-1] if s.label_attempts else None
-        matched = rules.parcel_of_scan(s.shipments, s.label_attempts, event.tracking_code)
+        matched = rules.parcel_of_scan(s.shipments, self._live_attempts(), event.tracking_code)
         if matched != newest and newest is not None and not workflow.patched(SCAN_MATCHED_TO_ITS_PARCEL):
             return newest
         if matched is None:
             self.ctx.journal.record("tracking", "skipped", f"{status.value} names none of this order's parcels")
         return matched
+
+    def _live_attempts(self) -> list[str]:
+        """The labels bought or being bought for parcels: a label given up by an address change never carried one."""
+        s = self.ctx.state
+        return [reference for reference in s.label_attempts if reference not in s.labels_discarded]
 
     def advance(self, reference: str, status: FulfillmentStatus, detail: str) -> None:
         """Move the parcel ``reference`` to ``status`` unless that is not further along than what we know."""

@@ -28,6 +28,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order.stock import Stock
 
 
+# A relabel buys the new label before voiding the old one, so a refused label leaves the parcel on its live one
+# (issue 14, scenarios 6-8). Histories from before void first.
+RELABEL_BUY_FIRST = "relabel-buy-first"
+
+
 @dataclass
 class Shipping:
     ctx: OrderContext
@@ -70,6 +75,11 @@ class Shipping:
         await self.payments.authorize_what_waits()
 
     async def _buy_label(self, lines: list[OrderLine], value: int, *, captured: bool = False) -> None:
+        label = await self._buy(value)
+        self._labelled(label, lines, value, captured=captured)
+
+    async def _buy(self, value: int) -> Label:
+        """Buy the order's next label for the current address (recorded as an attempt before the call)."""
         ctx, s = self.ctx, self.ctx.state
         number = len(s.label_attempts) + 1
         reference = shipment_reference(ctx.order.order_id, number)
@@ -81,6 +91,12 @@ class Shipping:
             describe_label,
             summary=f"Buying the label for shipment {number} ({ctx.journal.money(value)} of goods)",
         )
+        return label
+
+    def _labelled(self, label: Label, lines: list[OrderLine], value: int, *, captured: bool) -> None:
+        """The parcel a bought label stands for joins the order's shipments, and its scans are followed."""
+        ctx, s = self.ctx, self.ctx.state
+        number = s.label_attempts.index(label.reference) + 1
         s.shipments.append(shipment_from_label(label, number, lines, value=value, captured=captured))
         ctx.update()
         self.scans.labelled(label.reference)
@@ -98,7 +114,10 @@ class Shipping:
         self._relabeling = True
         try:
             await workflow.wait_condition(
-                lambda: rules.labels_settled(s.shipments, s.label_attempts) or s.failure_reason is not None
+                lambda: (
+                    rules.labels_settled(s.shipments, s.label_attempts, s.labels_discarded)
+                    or s.failure_reason is not None
+                )
             )
             if s.failure_reason is not None:
                 raise _address_refused("the order is being cancelled")
@@ -106,16 +125,79 @@ class Shipping:
                 s.address = previous
                 raise _address_refused("the parcel is already with the carrier")
             unused = [x for x in s.shipments if x.status is FulfillmentStatus.LABEL_CREATED]
-            relabelled = await self._relabel(unused, previous)
+            if workflow.patched(RELABEL_BUY_FIRST):
+                relabelled = await self._replace_labels(unused, previous)
+            else:
+                relabelled = await self._relabel(unused, previous)
         finally:
             self._relabeling = False
         sent = [x.reference for x in relabelled if x.captured]
         if sent:  # the tracking the customer has is void: send the new one
             await ctx.notify(NoticeKind.ORDER_SHIPPED, tracking_of=sent)
 
+    async def _replace_labels(self, unused: list[ShipmentView], previous: Address) -> list[ShipmentView]:
+        """Buy a label for the new address for every unused one first, then void the old ones: a parcel is never
+        without a live label. A refused purchase changes nothing (the labels just bought are voided, the old ones
+        stay live); a refused void keeps that parcel, and those after it, on their old labels."""
+        ctx, s = self.ctx, self.ctx.state
+        bought: list[Label] = []
+        for old in unused:
+            try:
+                bought.append(await self._buy(old.value))
+            except OrderAborted:
+                # No label for the new address: nothing changes, the parcels keep their live labels.
+                s.address = previous
+                await self._discard([s.label_attempts[-1], *(label.reference for label in bought)])
+                raise _address_refused("no label could be bought for the new address") from None
+        relabelled: list[ShipmentView] = []
+        for index, (old, label) in enumerate(zip(unused, bought, strict=True)):
+            try:
+                await workflow.execute_activity_method(
+                    ShippingActivities.void_label,
+                    ShipmentRef(reference=old.reference),
+                    summary=f"Voiding label {old.reference}: the address changed",
+                    **policies.STEP,
+                )
+            except ActivityError as error:
+                ctx.journal.record("void_label", "failed", error_text(error))
+                await self._discard([later.reference for later in bought[index:]])
+                if not relabelled:
+                    s.address = previous
+                    raise _address_refused("the carrier would not cancel the label already printed") from None
+                kept = ", ".join(str(x.shipment_no) for x in unused[index:])
+                raise _address_refused(
+                    f"the carrier would not cancel the label already printed for shipment(s) {kept}; the others "
+                    "go to the new address"
+                ) from None
+            ctx.mark_shipment(old.reference, FulfillmentStatus.CANCELED)
+            ctx.journal.record("label_voided", "compensated", f"shipment {old.shipment_no}: address changed")
+            self._labelled(label, old.lines, old.value, captured=old.captured)
+            for authorization in s.authorizations:
+                if authorization.parcel == old.reference:
+                    authorization.parcel = label.reference
+            relabelled.append(next(x for x in s.shipments if x.reference == label.reference))
+        return relabelled
+
+    async def _discard(self, references: list[str]) -> None:
+        """Void labels bought (or perhaps bought) for an address change that did not happen; they never carried a
+        parcel. A void that fails is on the timeline; the undo of the order voids them again."""
+        ctx, s = self.ctx, self.ctx.state
+        for reference in references:
+            try:
+                await workflow.execute_activity_method(
+                    ShippingActivities.void_label,
+                    ShipmentRef(reference=reference),
+                    summary=f"Voiding label {reference}: the address did not change",
+                    **policies.COMPENSATION,
+                )
+            except ActivityError as error:
+                ctx.journal.record("void_label", "failed", error_text(error))
+            s.labels_discarded.append(reference)
+
     async def _relabel(self, unused: list[ShipmentView], previous: Address) -> list[ShipmentView]:
-        """Void every unused label, then buy one per parcel for the current address. When the carrier refuses a
-        void, the address goes back and the parcels already voided are labelled again for it."""
+        """Before ``RELABEL_BUY_FIRST``: void every unused label, then buy one per parcel for the current address.
+        When the carrier refuses a void, the address goes back and the parcels already voided are labelled again
+        for it."""
         ctx, s = self.ctx, self.ctx.state
         voided: list[ShipmentView] = []
         refusal: str | None = None

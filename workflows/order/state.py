@@ -123,6 +123,8 @@ class OrderState(BaseModel):
     shipments: list[ShipmentView] = Field(default_factory=list)
     label_attempts: list[str] = Field(default_factory=list)
     """References of every label we tried to buy: the ones whose outcome is unknown are voided on abort."""
+    labels_discarded: list[str] = Field(default_factory=list)
+    """Label attempts of an address change that did not happen (refused, or voided unused): never a parcel."""
     parcels: dict[str, Parcel] = Field(default_factory=dict)
     """Shipment reference → tracking progress."""
     canceled_lines: list[CanceledLine] = Field(default_factory=list)

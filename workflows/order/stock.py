@@ -32,6 +32,11 @@ with workflow.unsafe.imports_passed_through():
 UNRELEASED_PARTIAL_HOLD_KEPT = "unreleased-partial-hold-kept"
 
 
+# A cancellation that arrived while the stock was being held stops the order before the customer is asked to choose
+# what to do about missing items (issue 14, scenario 9). Histories from before sent the choice first.
+CANCEL_BEFORE_CHOICE = "cancel-before-backorder-choice"
+
+
 @dataclass
 class Stock:
     ctx: OrderContext
@@ -71,6 +76,8 @@ class Stock:
         """Tell the customer what is short and their choices; act on their answer or, by the deadline, the
         default (and say which applied)."""
         ctx, s = self.ctx, self.ctx.state
+        if s.cancel is not None and workflow.patched(CANCEL_BEFORE_CHOICE):
+            ctx.checkpoint.stop_if_asked()  # cancelled while the stock was being held: never ask them to choose
         missing = ctx.missing()
         restock = {sku: day for hold in s.holds for sku, day in hold.restock_dates.items()}
         s.backorder = Backorder(
