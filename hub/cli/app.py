@@ -305,6 +305,8 @@ def _print_order(order: dict[str, Any]) -> None:
         summary.add_row("Failure", _cell(order["failure_reason"]))
     if order.get("compensations"):
         summary.add_row("Undone", _cell(", ".join(order["compensations"])))
+    if order.get("action_required"):
+        summary.add_row("Needs a person", _cell(", ".join(order["action_required"])))
     console.print(summary)
 
     lines = Table(title="Lines", title_justify="left")
@@ -366,6 +368,23 @@ def cancel_order(
         typer.echo(
             f"{order['order_id']}: status {order['status']}, payment {order['payment_status']}, "
             f"fulfillment {order['fulfillment_status']}"
+        )
+
+
+@orders_app.command("retry")
+def retry_actions(
+    ctx: typer.Context,
+    order_id: Annotated[str, typer.Argument(help="The order id.", show_default=False)],
+    note: Annotated[str, typer.Option(help="What you did first (kept in the timeline; no customer data).")] = "",
+) -> None:
+    """An operator: the order tries again the steps that put it in requires_action (its "Needs a person"), under the
+    same keys; the hub refuses (exit 1) when nothing waits for a person."""
+    with _reporting():
+        order = _check(_hub(ctx).request("POST", _path(order_id) + "/retry", json_body={"note": note})).json()
+        waiting = ", ".join(order.get("action_required") or []) or "nothing"
+        typer.echo(
+            f"{order['order_id']}: status {order['status']}, payment {order['payment_status']}, "
+            f"still waiting for a person: {waiting}"
         )
 
 

@@ -171,6 +171,17 @@ async def test_cancelling_a_shipped_order_is_refused_with_the_hubs_reason(api_hu
     assert "404" in unknown and "Order not found" in unknown
 
 
+async def test_an_operator_retry_of_an_order_nothing_waits_on_is_refused_with_the_hubs_reason(
+    api_hub: ApiHub, tmp_path: Path
+) -> None:
+    """``hub order retry`` is the documented action for an order in ``requires_action`` (issue 14)."""
+    order = order_json()
+    succeeded(await hub(api_hub, "order", "place", str(write(tmp_path, order))))
+    await shown(api_hub, order["order_id"], captured)
+    refused = one_line(failed(await hub(api_hub, "order", "retry", order["order_id"], "--note", "checked"), 1))
+    assert "409" in refused and "nothing in this order is waiting for a person" in refused
+
+
 async def test_cancelling_an_order_that_already_ended_is_refused(api_hub: ApiHub, tmp_path: Path) -> None:
     order = order_json(payment_method="pm_card_chargeDeclined")  # ends by itself; a cancel then finds it ended
     succeeded(await hub(api_hub, "order", "place", str(write(tmp_path, order))))
