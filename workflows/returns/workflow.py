@@ -10,7 +10,10 @@ order told at the end.
 A carrier *delivered* scan of the return parcel only says that it reached the warehouse: the RMA keeps waiting
 for the receipt (the ERP's ``return.received`` event or ``POST /returns/{rma}/received``), because only the
 inspection says what is refunded. Final statuses: ``refunded`` (money went back), ``exchanged`` (a replacement
-shipped at no charge), ``closed`` (received, nothing to refund), ``declined``, ``canceled``, ``expired``.
+shipped at no charge, and for a claim delivered), ``closed`` (received, nothing to refund), ``declined``,
+``canceled``, ``expired``. ``requires_action`` (the reason in the ``ActionReason`` search attribute) is where an RMA
+rests for a person (a label that could not be sent, a return parcel lost or sent back) or ends for one (a refused
+refund, a replacement not delivered, an exchanged item not returned).
 """
 
 import contextlib
