@@ -287,6 +287,8 @@ class ReturnView(BaseModel):
     refunded: int = 0
     charged: int = 0
     """Minor units charged anew: the replacement of an exchange whose item never came back."""
+    action_reason: str | None = None
+    """Why the RMA is ``requires_action`` (as in the ``ActionReason`` search attribute), while it is."""
     currency: str
     return_shipment: ShipmentView | None = None
     replacement_shipment: ShipmentView | None = None

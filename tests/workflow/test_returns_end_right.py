@@ -38,13 +38,13 @@ async def test_a_return_label_that_cannot_be_sent_waits_in_requires_action_until
     handle = await _start(fake_hub, input)
 
     stuck = await _rma_when(handle, lambda v: v.status is ReturnStatus.REQUIRES_ACTION, "requires action")
-    assert stuck.messages_sent == []
+    assert stuck.messages_sent == [] and stuck.action_reason == "label could not be sent"
     assert (await handle.describe()).typed_search_attributes.get(ACTION_REASON) == "label could not be sent"
 
     del fake_hub.effects.reject["send"]  # the customer's contact details fixed
     view = await handle.execute_update(ReturnUpdate.RESEND_LABEL, ResendLabel(), result_type=ReturnView)
 
-    assert view.status is ReturnStatus.LABEL_ISSUED
+    assert view.status is ReturnStatus.LABEL_ISSUED and view.action_reason is None
     assert view.messages_sent == [_sent(input, "return-label")]
     assert (await handle.describe()).typed_search_attributes.get(ACTION_REASON) is None
     done = await handle.execute_update(ReturnUpdate.RECORD_RECEIPT, ReturnReceipt(), result_type=ReturnView)

@@ -12,6 +12,7 @@ SHOWN = (
     "returned",
     "refunded",
     "charged",
+    "action_reason",
     "return_shipment",
     "replacement_shipment",
     "timeline",
