@@ -51,6 +51,26 @@ async def test_a_return_label_that_cannot_be_sent_waits_in_requires_action_until
     assert (done.status, done.refunded) == (ReturnStatus.REFUNDED, 13800)
 
 
+async def test_an_exchange_whose_first_message_failed_tells_the_whole_story_when_the_label_is_resent(
+    fake_hub: FakeHub,
+) -> None:
+    """Issue 14, scenario 18, for an exchange: the label went in the exchange's one message, which never went out;
+    the resend sends that message (the replacement's tracking with the label), not the label alone."""
+    fake_hub.effects.reject["send"] = "invalid_recipient"
+    input = _input(fake_hub, kind=AfterSalesKind.EXCHANGE, lines=[PEN], locale="en")
+    handle = await _start(fake_hub, input)
+    await _rma_when(handle, lambda v: v.status is ReturnStatus.REQUIRES_ACTION, "requires action")
+
+    del fake_hub.effects.reject["send"]
+    view = await handle.execute_update(ReturnUpdate.RESEND_LABEL, ResendLabel(), result_type=ReturnView)
+
+    assert view.status is ReturnStatus.LABEL_ISSUED
+    assert view.messages_sent == [_sent(input, "exchange-confirmed")]
+    text = fake_hub.notifier.sent[_sent(input, "exchange-confirmed")].text
+    assert view.replacement_shipment is not None and view.replacement_shipment.tracking_code
+    assert view.replacement_shipment.tracking_code in text and "http://label" in text
+
+
 async def test_a_refund_the_provider_refuses_is_told_as_delayed_and_left_for_a_person(fake_hub: FakeHub) -> None:
     """Issue 14, scenario 19 (first half): nothing could be refunded; the RMA must not close quietly."""
     input = _input(fake_hub, lines=[PEN], received_in_store=True)

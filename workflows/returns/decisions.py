@@ -103,15 +103,19 @@ class Decisions:
 
     async def resend_label(self, request: ResendLabel) -> ReturnView:
         """The label again, at once: answers with the RMA as it is once the message is out."""
-        self.ctx.journal.record("resend_label", "info", f"requested via {request.requested_via}")
-        if not await self.ctx.notify(NoticeKind.RETURN_LABEL):
+        ctx, s = self.ctx, self.ctx.state
+        ctx.journal.record("resend_label", "info", f"requested via {request.requested_via}")
+        # An exchange whose first message never went out: the label comes with what the customer was never told
+        # (the replacement on its way, its tracking), in the one message that says it all.
+        confirmed = any(f".{NoticeKind.EXCHANGE_CONFIRMED.value}." in sent for sent in s.messages_sent)
+        untold = ctx.request.wants_replacement and s.action_reason == LABEL_NOT_SENT and not confirmed
+        if not await ctx.notify(NoticeKind.EXCHANGE_CONFIRMED if untold else NoticeKind.RETURN_LABEL):
             raise _refused("the label could not be delivered just now; try again later")
-        s = self.ctx.state
         if s.action_reason == LABEL_NOT_SENT:
             # The documented action for a label that never went out: the wait for the parcel starts now.
             s.waiting_since = workflow.now()
-            self.ctx.action_resolved(ReturnStatus.LABEL_ISSUED)
-        return return_view(self.ctx)
+            ctx.action_resolved(ReturnStatus.LABEL_ISSUED)
+        return return_view(ctx)
 
     def check_resend(self, request: ResendLabel) -> None:
         ctx, s = self.ctx, self.ctx.state
