@@ -114,7 +114,9 @@ def orders_router(orders: OrderClient, auth: Authenticator) -> APIRouter:
     ) -> OrderView:
         """The customer's answer to a shortage (story 4): ``ship_available`` (what is in stock now, the rest when it
         arrives), ``wait_for_all`` (one parcel, later) or ``cancel_missing`` (drop what is missing, pay only for
-        the rest). 409 when nothing waits for stock, or the deadline passed and the default already applied."""
+        the rest). The choice (or the deadline's default) can be changed while the order waits for stock and nothing
+        of it was acted on; once a parcel has left, what still waits can be dropped (``cancel_missing``: its
+        authorization voided). 409 when nothing waits for stock, or for a change no longer possible."""
         deciding = orders.decide_backorder(order_id, decision, idempotency_key=idempotency_key)
         return await decided("Decision refused", deciding)
 

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from domain.backorder import BackorderChoice
 from domain.order import Address, OrderLine
 from domain.order_view import ActionRequired, CanceledLine, FailureReason
 from domain.payment import Payment, ProviderPaymentState
@@ -205,3 +206,23 @@ def test_a_message_speaks_of_the_parcels_shipped_or_of_what_is_still_owed() -> N
 def test_a_promised_date_ends_at_midnight_utc() -> None:
     assert rules.end_of_day(date(2026, 12, 10)) == datetime(2026, 12, 11, tzinfo=UTC)
     assert rules.end_of_day(None) is None
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "still_missing", "parcel_started", "refused"),
+    [
+        (BackorderChoice.WAIT_FOR_ALL, BackorderChoice.SHIP_AVAILABLE, True, False, None),
+        (BackorderChoice.WAIT_FOR_ALL, BackorderChoice.CANCEL_MISSING, True, False, None),
+        (BackorderChoice.SHIP_AVAILABLE, BackorderChoice.CANCEL_MISSING, True, True, None),
+        (BackorderChoice.SHIP_AVAILABLE, BackorderChoice.WAIT_FOR_ALL, True, True, "a parcel has left"),
+        (BackorderChoice.SHIP_AVAILABLE, BackorderChoice.SHIP_AVAILABLE, True, False, "already decided"),
+        (BackorderChoice.CANCEL_MISSING, BackorderChoice.WAIT_FOR_ALL, False, False, "already decided"),
+        (BackorderChoice.WAIT_FOR_ALL, BackorderChoice.SHIP_AVAILABLE, False, False, "nothing is waiting"),
+    ],
+)
+def test_a_backorder_choice_changes_while_nothing_of_it_was_acted_on(
+    current: BackorderChoice, new: BackorderChoice, still_missing: bool, parcel_started: bool, refused: str | None
+) -> None:
+    """Issue 14, scenario 10: dropped items stay dropped; after a parcel left only what waits can be dropped."""
+    refusal = rules.backorder_change_refused(current, new, still_missing=still_missing, parcel_started=parcel_started)
+    assert (refusal is None) if refused is None else (refusal is not None and refused in refusal)

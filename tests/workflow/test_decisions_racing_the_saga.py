@@ -13,11 +13,12 @@ from domain.contract import OrderUpdate
 from domain.events import EventKind, StockEvent, UpstreamEvent
 from domain.order_view import AddressChange, OrderStatusChanged, OrderView
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
-from hub.client import OrderClient, Placement
+from hub.client import DecisionRefused, OrderClient, Placement
 from tests.eventually import eventually
 from tests.orders import BASE, make_order, policy, view_when
 from tests.workflow.conftest import FakeHub
 from workflows.order import OrderWorkflow
+from workflows.search_attributes import BACKORDERED_SKUS
 
 PEN, INK = 12900, 450  # unit prices of tests.orders.BASE: PEN-01 x1, INK-07 x2
 
@@ -285,3 +286,64 @@ async def test_a_retried_decision_with_the_same_key_gets_the_first_answer(fake_h
     assert sum(e.step == "cancel_requested" for e in view.timeline) == 1
     assert sum(e.step == "shipping_address" for e in view.timeline) == 1
     assert sum(e.step == "backorder" and "chosen" in (e.detail or "") for e in view.timeline) == 1
+
+
+# -- scenario 10: the backorder choice changes until it is acted on; what waits can be dropped --------------------
+
+
+async def test_the_backorder_choice_can_be_changed_until_a_parcel_leaves(fake_hub: FakeHub) -> None:
+    """Issue 14, scenario 10: the customer chose to wait for everything, then changes their mind and asks for what
+    is there now: it ships, and the rest follows after the restock. Once a parcel has left, waiting for everything
+    can no longer be chosen."""
+    fake_hub.inventory.short = {"INK-07": 2}
+    orders = _orders(fake_hub)
+    order = make_order()
+    placed = await orders.place(order)
+    await view_when(orders, order.order_id, lambda v: v.status is OrderStatus.REQUIRES_ACTION, what="backorder")
+    await orders.decide_backorder(order.order_id, BackorderDecision(choice=BackorderChoice.WAIT_FOR_ALL))
+    await view_when(orders, order.order_id, lambda v: v.status is OrderStatus.CONFIRMED, what="waiting for all")
+
+    changed = await orders.decide_backorder(order.order_id, BackorderDecision(choice=BackorderChoice.SHIP_AVAILABLE))
+
+    assert changed.backorder is not None and changed.backorder.choice is BackorderChoice.SHIP_AVAILABLE
+    first = await view_when(
+        orders, order.order_id, lambda v: f"{order.order_id}.order-shipped.1" in v.messages_sent, what="parcel 1"
+    )
+    assert [{x.sku: x.quantity for x in s.lines} for s in first.shipments if s.captured] == [{"PEN-01": 1}]
+    assert f"{order.order_id}.backorder-decided.2" in first.messages_sent  # the new choice, told
+    with pytest.raises(DecisionRefused, match="a parcel has left"):
+        await orders.decide_backorder(order.order_id, BackorderDecision(choice=BackorderChoice.WAIT_FOR_ALL))
+    await _restock(fake_hub, placed, "INK-07", "restock-10")
+    both = await view_when(
+        orders, order.order_id, lambda v: f"{order.order_id}.order-shipped.2" in v.messages_sent, what="parcel 2"
+    )
+    view = await _deliver_live(placed.handle, both)
+    assert view.status is OrderStatus.COMPLETED and view.captured == order.total
+
+
+async def test_items_still_waiting_can_be_dropped_after_a_first_parcel_shipped(fake_hub: FakeHub) -> None:
+    """Issue 14, scenario 10: what was in stock shipped, the rest waits; the customer drops what waits. The
+    authorization that covered it is voided, the items are cancelled and the customer told once; the parcel that
+    left is delivered and the order completes charged for it only."""
+    fake_hub.inventory.short = {"INK-07": 2}
+    orders = _orders(fake_hub)
+    order = make_order()
+    placed = await orders.place(order)
+    await view_when(orders, order.order_id, lambda v: v.status is OrderStatus.REQUIRES_ACTION, what="backorder")
+    await orders.decide_backorder(order.order_id, BackorderDecision(choice=BackorderChoice.SHIP_AVAILABLE))
+    await view_when(
+        orders,
+        order.order_id,
+        lambda v: sum(e.step == "authorize_payment" for e in v.timeline) == 2,
+        what="first parcel shipped, the rest authorized",
+    )
+
+    dropped = await orders.decide_backorder(order.order_id, BackorderDecision(choice=BackorderChoice.CANCEL_MISSING))
+
+    assert [(x.sku, x.quantity) for x in dropped.canceled_lines] == [("INK-07", 2)]
+    assert fake_hub.effects.counts["void"] == 1  # the authorization of what waited
+    assert f"{order.order_id}.items-canceled.1" in dropped.messages_sent
+    view = await _deliver_live(placed.handle, dropped)
+    assert view.status is OrderStatus.COMPLETED and view.captured == PEN
+    assert fake_hub.effects.counts["capture"] == 1 and fake_hub.effects.counts["refund"] == 0
+    assert not (await placed.handle.describe()).typed_search_attributes.get(BACKORDERED_SKUS)

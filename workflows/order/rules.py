@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 
+from domain.backorder import BackorderChoice
 from domain.order import OrderLine
 from domain.order_view import ActionRequired, CanceledLine
 from domain.payment import Payment
@@ -193,6 +194,23 @@ def refund_budget(value: int, authorizations: list[Authorization], rmas: Iterabl
 def budgeted(payment: Payment, budget: int) -> Payment:
     """The payment as an RMA sees it: refundable up to its budget."""
     return payment.model_copy(update={"refunded": payment.captured - budget})
+
+
+def backorder_change_refused(
+    current: BackorderChoice, new: BackorderChoice, *, still_missing: bool, parcel_started: bool
+) -> str | None:
+    """Why a backorder choice already made may not become ``new`` (``None``: it may). A choice can change while
+    nothing of it was acted on: dropped items stay dropped, and once a parcel has started to leave only what still
+    waits can be dropped."""
+    if new is current or current is BackorderChoice.CANCEL_MISSING:
+        return f"already decided ({current.value})"
+    if not still_missing:
+        return "nothing is waiting for stock any more"
+    if new is BackorderChoice.CANCEL_MISSING:
+        return None
+    if parcel_started:
+        return "a parcel has left; what still waits can only be dropped (cancel_missing)"
+    return None
 
 
 def labels_settled(shipments: list[ShipmentView], label_attempts: list[str], discarded: Iterable[str] = ()) -> bool:

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from notifications.notice import NoticeKind, Undone
     from workflows import policies
     from workflows.failures import error_text
+    from workflows.order import rules
     from workflows.order.at_rest import AtRest
     from workflows.order.context import OrderAborted, OrderContext
     from workflows.order.payments import Payments
@@ -44,6 +45,12 @@ class Stock:
     rest: AtRest
     _choice_applied: bool = field(default=False, init=False)
     """The order acted on the backorder choice (or the deadline's default): the customer's Update answers."""
+    _waiting: bool = field(default=False, init=False)
+    """The order rests until stock arrives: a changed backorder choice can be taken now."""
+    _deciding: bool = field(default=False, init=False)
+    """A backorder decision is being applied: another waits for its answer."""
+    _rethink: bool = field(default=False, init=False)
+    """The choice changed while the order waited: look again at what may ship."""
 
     async def reserve(self, lines: list[OrderLine]) -> Hold:
         """Hold ``lines`` in the ERP as the order's next hold (recorded before the call, like authorizations)."""
@@ -128,23 +135,59 @@ class Stock:
         ctx, s = self.ctx, self.ctx.state
         backorder = s.backorder
         assert backorder is not None  # the validator guarantees it
+        changed = backorder.choice is not None
         s.backorder = backorder.model_copy(update={"choice": decision.choice, "decided_by": "customer"})
         ctx.journal.record("backorder", "info", f"{decision.choice.value} chosen via {decision.requested_via}")
+        if changed:  # the order was waiting for stock on the choice made before
+            self._deciding = True
+            try:
+                await self._change(decision.choice)
+            finally:
+                self._deciding = False
+            return
         # The status leaving requires_action is when it used to answer (histories replay the same); a refused undo
         # step keeps that status, so the choice applied or the undo finished answers too.
         await workflow.wait_condition(
             lambda: s.status is not OrderStatus.REQUIRES_ACTION or self._choice_applied or ctx.checkpoint.unwound
         )
 
+    async def _change(self, choice: BackorderChoice) -> None:
+        """A new choice while the order waits for stock. Dropping what waits after a parcel left is the undo of what
+        has not shipped (its authorization voided, the customer told); before, it is the choice made anew."""
+        ctx = self.ctx
+        if choice is BackorderChoice.CANCEL_MISSING and ctx.state.shipped_any:
+            ctx.checkpoint.abort_at_next_step(OrderAborted(FailureReason.CANCELED_MISSING_ITEMS))
+            await workflow.wait_condition(lambda: ctx.checkpoint.unwound)
+            return
+        if choice is BackorderChoice.CANCEL_MISSING:
+            missing = ctx.missing()
+            ctx.cancel_lines(missing, FailureReason.CANCELED_MISSING_ITEMS)
+            ctx.set_backordered_skus()
+            if not ctx.unshipped():  # nothing was in stock: the order is cancelled
+                ctx.checkpoint.abort_at_next_step(OrderAborted(FailureReason.OUT_OF_STOCK, sorted(missing)))
+                await workflow.wait_condition(lambda: ctx.checkpoint.unwound)
+                return
+        await ctx.notify(NoticeKind.BACKORDER_DECIDED)
+        self._rethink = True
+
     def check_decision(self, decision: BackorderDecision) -> None:
-        s = self.ctx.state
+        """The first answer, or a change of it while nothing of it was acted on (``rules.backorder_change_refused``)
+        and the order rests waiting for stock."""
+        ctx, s = self.ctx, self.ctx.state
         if s.backorder is None:
             raise ApplicationError("nothing in this order is waiting for stock", type=Refusal.DECISION)
-        if s.backorder.choice is not None:
-            by = s.backorder.decided_by
-            raise ApplicationError(f"already decided ({s.backorder.choice.value}, by {by})", type=Refusal.DECISION)
         if s.status.is_terminal or s.cancel is not None:
             raise ApplicationError(f"order is {s.status.value}", type=Refusal.DECISION)
+        current = s.backorder.choice
+        if current is None:
+            return
+        refusal = rules.backorder_change_refused(
+            current, decision.choice, still_missing=bool(ctx.missing()), parcel_started=bool(s.label_attempts)
+        )
+        if refusal is not None:
+            raise ApplicationError(f"{refusal}, by {s.backorder.decided_by}", type=Refusal.DECISION)
+        if self._deciding or not self._waiting or ctx.checkpoint.abort_pending is not None:
+            raise ApplicationError("the order is acting on a decision or shipping: ask again", type=Refusal.DECISION)
 
     # -- waiting for the missing items -----------------------------------------------------------------------
 
@@ -162,14 +205,24 @@ class Stock:
         wake_at = min(give_up_at, renew_at, now + ctx.policy.backorder_recheck_interval)
         missing = ", ".join(f"{n} x {sku}" for sku, n in sorted(ctx.missing().items()))
         ctx.journal.doing(f"Waiting for stock of {missing}; authorization renews at {renew_at:%Y-%m-%d %H:%M} UTC")
-        with contextlib.suppress(TimeoutError):
-            await self.rest.rest_until(
-                lambda: s.restock_seen or s.cancel is not None or ctx.checkpoint.abort_pending is not None,
-                give_up_after=max(wake_at - now, timedelta(seconds=1)),
-            )
+        self._waiting = True
+        try:
+            with contextlib.suppress(TimeoutError):
+                await self.rest.rest_until(
+                    lambda: (
+                        s.restock_seen
+                        or s.cancel is not None
+                        or ctx.checkpoint.abort_pending is not None
+                        or self._rethink
+                    ),
+                    give_up_after=max(wake_at - now, timedelta(seconds=1)),
+                )
+        finally:
+            self._waiting = False
         now = workflow.now()
-        if s.cancel is not None or ctx.checkpoint.abort_pending is not None:
-            return  # the saga stops at its next checkpoint
+        if s.cancel is not None or ctx.checkpoint.abort_pending is not None or self._rethink:
+            self._rethink = False
+            return  # the saga stops at its next checkpoint, or looks again at what may ship
         if now >= give_up_at:
             ctx.journal.record("backorder", "failed", "still missing after the longest wait")
             raise OrderAborted(FailureReason.RESTOCK_TOO_LATE)
