@@ -8,7 +8,7 @@ UV     := uv==0.13.9
 LOCK   := $(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
           --custom-compile-command 'make lock' --quiet
 
-.PHONY: run demo test test-all lint lock worker sandbox record-histories clean bench bench-quick chaos
+.PHONY: run demo test test-all lint lock worker sandbox record-histories clean bench bench-quick chaos fuzz
 
 $(STAMP): pyproject.toml requirements/dev.lock
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,9 @@ bench-quick: $(STAMP)  ## the same in about two minutes (figures in .data/bench/
 
 chaos: $(STAMP)        ## 200 orders under worker kills, upstream faults and a server restart; exit 1 on a violation
 	$(PY) -m hub.verify.chaos
+
+fuzz: $(STAMP)         ## generated scenarios over the in-memory upstreams, checked (COUNT=5000; SEED=n: one again; KINDS=all|short|a,b)
+	$(PY) -m tests.fuzz --count $(or $(COUNT),5000) $(if $(SEED),--seed $(SEED)) $(if $(KINDS),--kinds $(KINDS))
 
 lock: $(STAMP)          ## re-resolve requirements/*.lock from pyproject.toml (keeps pins that still fit; UPGRADE=1: newest)
 	$(PY) -m pip install --quiet $(UV)

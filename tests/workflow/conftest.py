@@ -11,8 +11,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.order_view import OrderPolicy
 from hub.client import OrderClient
+from hub.dev.invariants import Violation
 from hub.runtime import bootstrap
 from hub.runtime.upstreams import Upstreams
+from tests.books import order_violations
 from tests.fakes import Effects, FakeCarrier, FakeInventory, FakeNotifier, FakePayments, FakePublisher
 from tests.orders import policy
 
@@ -29,6 +31,11 @@ class FakeHub:
     carrier: FakeCarrier
     notifier: FakeNotifier
     publisher: FakePublisher
+
+    async def check(self, order_id: str) -> list[Violation]:
+        """The invariants (``hub.dev.invariants``) the order and its RMAs break, against the fakes' books: call it
+        once the order has come to rest."""
+        return await order_violations(self.orders, self.effects, self.notifier, self.publisher, order_id)
 
 
 @asynccontextmanager

@@ -1,7 +1,7 @@
 """After the chaos: each order's story against the upstreams' own records (sandbox ledger, SMTP sink).
 
-The invariants every order must keep live in :mod:`hub.dev.invariants`; this module adds what only the workload
-knows: which endings and messages each kind of order may reach, and what the customer kept after a return.
+The invariants every order must keep are :mod:`hub.dev.invariants`'s one checker; this module adds what only the
+workload knows: which endings and messages each kind of order may reach, and what the customer kept after a return.
 """
 
 from collections import Counter
@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain.status import OrderStatus
-from hub.dev.invariants import message_kind, message_violations, return_violations, violations
+from hub.dev.invariants import Books, message_kind
+from hub.dev.invariants import check as invariants
 from hub.verify.chaos.workload import EXPECTED, RETURNING, Story
 
 
@@ -31,9 +32,9 @@ def check(story: Story, records: Records) -> list[str]:
         return [f"{story.order.order_id}: {problem}" for problem in problems]
     if not view.finished:
         problems.append(f"workflow still open ({view.status.value}) at the deadline")
-    problems += violations(story.order, view, records.ledger)
-    problems += message_violations(view, records.mail, story.returns)
-    problems += return_violations(view, story.returns, records.ledger)
+    problems += [
+        str(found) for found in invariants(view, Books.from_ledger(records.ledger, records.mail), story.returns)
+    ]
     allowed = EXPECTED[story.kind]
     ending = (view.status, view.failure_reason)
     if ending not in allowed:
