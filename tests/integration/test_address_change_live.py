@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from temporalio.client import Client
 
-from domain.order_view import AddressChange
+from domain.order_view import ActionRequired, AddressChange
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
 from hub.client import DecisionRefused, OrderClient
 from tests.integration.conftest import LiveHub
@@ -70,6 +70,24 @@ async def test_the_address_stays_when_the_carrier_refuses_to_void_the_label(
 
     with pytest.raises(DecisionRefused, match="the carrier would not cancel the label"):
         await orders.change_shipping_address(order.order_id, NEW_ADDRESS)
+    # The parcel ships on its old label. The label bought for the new address (bought first, so the parcel is never
+    # without one) cannot be voided either: the retailer would pay for it, so a person is asked, and stays asked
+    # once the parcel is delivered.
+    waiting = await view_when(
+        orders,
+        order.order_id,
+        lambda view: view.fulfillment_status is FulfillmentStatus.DELIVERED,
+        what="delivered on the old label",
+    )
+    assert (waiting.status, waiting.action_required) == (
+        OrderStatus.REQUIRES_ACTION,
+        [ActionRequired.LABEL_VOID_REFUSED],
+    )
+    assert (await live_hub.control.ledger(order.order_id))["labels"] == {"bought": 2, "voided": 0}
+
+    await live_hub.control.clear_faults()  # the carrier agrees; the operator retries
+    await orders.retry_actions(order.order_id)
     view, ledger, _ = await live_hub.settle(order)
     assert view.status is OrderStatus.COMPLETED
-    assert ledger["labels"] == {"bought": 1, "voided": 0}
+    assert ledger["labels"] == {"bought": 2, "voided": 1}
+    await live_hub.assert_books_balance(order, view)

@@ -11,7 +11,7 @@ from domain.contract import OrderUpdate
 from domain.events import EventKind, UpstreamEvent
 from domain.keys import shipment_reference
 from domain.notification import OutboundMessage
-from domain.order_view import AddressChange, OrderView
+from domain.order_view import ActionRequired, AddressChange, OrderView
 from domain.shipping import Label, LabelRequest
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
 from hub.client import OrderClient
@@ -187,10 +187,20 @@ async def test_address_change_is_refused_when_the_carrier_will_not_void_the_labe
     assert "the carrier would not cancel the label" in str(refused.value.cause)
     view = await orders.view(order.order_id)
     assert [(s.shipment_no, s.status) for s in view.shipments] == [(1, FulfillmentStatus.LABEL_CREATED)]
-    # The new address's label is bought before the old one is voided, and given up when that void is refused.
+    # The new address's label is bought before the old one is voided, and given up when that void is refused; the
+    # carrier refuses that void too, so the unused label waits for a person rather than being paid for unnoticed.
     assert fake_hub.effects.counts["buy_label"] == 2 and fake_hub.carrier.voided == set()
+    assert (view.status, view.action_required) == (OrderStatus.REQUIRES_ACTION, [ActionRequired.LABEL_VOID_REFUSED])
     await placed.handle.signal(OrderWorkflow.record_event, _scan(order.order_id, "z", EventKind.SHIPMENT_DELIVERED, 1))
+    delivered = await view_when(
+        orders, order.order_id, lambda v: v.fulfillment_status is FulfillmentStatus.DELIVERED, what="delivered"
+    )
+    assert delivered.status is OrderStatus.REQUIRES_ACTION  # sticky: the delivery does not paper over the label
+
+    del fake_hub.effects.reject["void_label"]  # the operator settles it with the carrier, then retries
+    await orders.retry_actions(order.order_id)
     assert (await placed.handle.result()).status is OrderStatus.COMPLETED
+    assert len(fake_hub.carrier.voided) == 1
 
 
 async def test_a_carrier_exception_is_shown_and_a_later_scan_moves_the_parcel_on(fake_hub: FakeHub) -> None:

@@ -12,7 +12,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.contract import Refusal
     from domain.keys import shipment_reference
     from domain.order import Address, OrderLine
-    from domain.order_view import AddressChange
+    from domain.order_view import ActionRequired, AddressChange
     from domain.shipments import ShipmentView
     from domain.shipping import Label
     from domain.status import FulfillmentStatus, PaymentStatus
@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order.context import OrderAborted, OrderContext
     from workflows.order.payments import Payments
     from workflows.order.scans import Scans
-    from workflows.order.state import Authorization
+    from workflows.order.state import Authorization, RefusedUndo
     from workflows.order.stock import Stock
 
 
@@ -180,7 +180,8 @@ class Shipping:
 
     async def _discard(self, references: list[str]) -> None:
         """Void labels bought (or perhaps bought) for an address change that did not happen; they never carried a
-        parcel. A void that fails is on the timeline; the undo of the order voids them again."""
+        parcel. A void the carrier refuses leaves a label the retailer pays for: a person is asked
+        (``label void refused``) and the operator's retry voids it again, as for any refused undo step."""
         ctx, s = self.ctx, self.ctx.state
         for reference in references:
             try:
@@ -192,6 +193,10 @@ class Shipping:
                 )
             except ActivityError as error:
                 ctx.journal.record("void_label", "failed", error_text(error))
+                refused = RefusedUndo(step="label", target=reference)
+                if refused not in s.refused_undo:
+                    s.refused_undo.append(refused)
+                ctx.needs_person(ActionRequired.LABEL_VOID_REFUSED, f"label {reference} of an address not taken")
             s.labels_discarded.append(reference)
 
     async def _relabel(self, unused: list[ShipmentView], previous: Address) -> list[ShipmentView]:
