@@ -290,8 +290,10 @@ def _messages(view: OrderView, books: Books, rmas: Sequence[ReturnView], found: 
         if contradicted := sorted(_CONTRADICTED_BY_CANCELLATION.intersection(kinds)):
             found(Family.MESSAGES, f"cancelled, yet told {contradicted}")
     elif view.status is OrderStatus.COMPLETED:
-        delivered = any(x.status is FulfillmentStatus.DELIVERED for x in _gone(view))
-        if kinds.count("order-delivered") != int(delivered):
+        # Told "delivered" once when every parcel arrived; at most once when some did not (they are told apart).
+        gone = _gone(view)
+        every = bool(gone) and all(x.status is FulfillmentStatus.DELIVERED for x in gone)
+        if kinds.count("order-delivered") > 1 or (every and kinds.count("order-delivered") != 1):
             found(Family.MESSAGES, f"completed with {kinds.count('order-delivered')} delivery messages: {kinds}")
     # Told when something went wrong: a parcel lost or sent back (once, and again if its late refund went through).
     undelivered = [x for x in _gone(view) if x.status in _UNDELIVERED]

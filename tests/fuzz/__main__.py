@@ -44,7 +44,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--kinds", type=_kinds, default=KINDS, help="all (default), short, or kinds a,b,c")
     parser.add_argument("--concurrency", type=int, default=64, help="scenarios under way at once")
     parser.add_argument("--restart-every", type=float, default=20.0, help="replace the worker this often (s); 0: never")
-    parser.add_argument("--shrink", type=int, default=5, help="shrink at most this many failures")
+    parser.add_argument("--shrink", type=int, default=3, help="shrink at most this many failures")
     return parser.parse_args()
 
 
@@ -81,7 +81,14 @@ async def _main(args: argparse.Namespace) -> int:
     elapsed = time.monotonic() - started
     print(f"\n{len(results)} scenarios in {elapsed:.0f} s ({kinds_flag} kinds): {len(failed)} with violations")
     for family, n in sorted(by_family.items()):
-        print(f"  {family}: {n} violations")
+        scenarios_hit = sum(any(v.family.value == family for v in result.violations) for result in failed)
+        print(f"  {family}: {n} violations in {scenarios_hit} scenarios")
+    # Which kinds of event the broken scenarios had, against how often each was drawn: where to look first.
+    drawn = Counter(kind for result in results for kind in {event.kind for event in result.scenario.events})
+    broke = Counter(kind for result in failed for kind in {event.kind for event in result.scenario.events})
+    worst = sorted(broke, key=lambda kind: broke[kind] / drawn[kind], reverse=True)[:15]
+    if worst:
+        print("  kinds in broken scenarios (broken/drawn): " + ", ".join(f"{k} {broke[k]}/{drawn[k]}" for k in worst))
     if failed:
         print(f"  seeds: {' '.join(str(result.scenario.seed) for result in failed[:50])}")
     return 1 if failed else 0
