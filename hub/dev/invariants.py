@@ -290,10 +290,13 @@ def _messages(view: OrderView, books: Books, rmas: Sequence[ReturnView], found: 
         if contradicted := sorted(_CONTRADICTED_BY_CANCELLATION.intersection(kinds)):
             found(Family.MESSAGES, f"cancelled, yet told {contradicted}")
     elif view.status is OrderStatus.COMPLETED:
-        # Told "delivered" once when every parcel arrived; at most once when some did not (they are told apart).
+        # Told "delivered" at least once when every parcel arrived, and never more often than parcels arrived: a
+        # parcel that arrives while the rest of a split order still waits for stock is told on its own.
         gone = _gone(view)
-        every = bool(gone) and all(x.status is FulfillmentStatus.DELIVERED for x in gone)
-        if kinds.count("order-delivered") > 1 or (every and kinds.count("order-delivered") != 1):
+        delivered = sum(1 for x in gone if x.status is FulfillmentStatus.DELIVERED)
+        every = bool(gone) and delivered == len(gone)
+        times = kinds.count("order-delivered")
+        if times > delivered or (every and times < 1):
             found(Family.MESSAGES, f"completed with {kinds.count('order-delivered')} delivery messages: {kinds}")
     # Told when something went wrong: a parcel lost or sent back (once, and again if its late refund went through).
     undelivered = [x for x in _gone(view) if x.status in _UNDELIVERED]

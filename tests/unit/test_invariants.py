@@ -245,3 +245,22 @@ def test_a_lost_parcel_refunded_passes_only_when_the_customer_was_told() -> None
     assert check(view, books(ledger, told)) == []
     silent = view.model_copy(update={"messages_sent": SENT[:2]})
     assert Family.MESSAGES in families(silent, books(ledger, SENT[:2]))
+
+
+def test_each_parcel_of_a_split_order_may_be_told_delivered_but_not_more_often_than_parcels_arrived() -> None:
+    """A parcel that arrives while the rest of a split order still waits for stock is told on its own (issue 14,
+    scenario 4): two parcels, two delivery messages, is right; a third, or a second for one parcel, is not."""
+    first = delivered_view().shipments[0].model_copy(update={"lines": [PEN], "value": 12900})
+    second = first.model_copy(
+        update={"shipment_no": 2, "reference": f"{ORDER}:shipment:2", "tracking_code": "TRK2", "lines": [INK]}
+    )
+    twice = [*SENT, f"{ORDER}.order-delivered.2"]
+
+    def messages(shipments: list[ShipmentView], sent: list[str]) -> set[Family]:
+        view = delivered_view(shipments=shipments, messages_sent=sent)
+        return {v.family for v in check(view, books(delivered_ledger(), sent)) if v.family is Family.MESSAGES}
+
+    assert messages([first, second], twice) == set()
+    assert messages([first, second], [*twice, f"{ORDER}.order-delivered.3"]) == {Family.MESSAGES}
+    lost = second.model_copy(update={"status": FulfillmentStatus.LOST})
+    assert messages([first, lost], twice) == {Family.MESSAGES}
