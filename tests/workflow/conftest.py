@@ -74,3 +74,15 @@ async def fake_hub(temporal_env: WorkflowEnvironment) -> AsyncIterator[FakeHub]:
     fast = policy(tracking_poll_interval=timedelta(milliseconds=200), publish_status_events=True)
     async with running_fake_hub(temporal_env, f"orders-{uuid.uuid4().hex}", fast) as hub:
         yield hub
+
+
+def orders_moved_by_scans(hub: FakeHub, **changes: object) -> OrderClient:
+    """A client of ``hub``'s worker whose orders move only by what the test sends (scans, restocks, decisions):
+    tracking is polled, and backorders are re-checked or timed out, only once an hour."""
+    settings = {
+        "tracking_poll_interval": timedelta(hours=1),
+        "backorder_decision_timeout": timedelta(hours=1),
+        "backorder_recheck_interval": timedelta(hours=1),
+        **changes,
+    }
+    return OrderClient(hub.env.client, task_queue=hub.orders.task_queue, policy=policy(**settings))

@@ -12,22 +12,12 @@ from domain.events import EventKind, StockEvent, UpstreamEvent
 from domain.order_view import AddressChange, FailureReason, OrderView
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
 from hub.client import DecisionRefused, OrderClient, Placement
-from tests.orders import BASE, make_order, policy, view_when
-from tests.workflow.conftest import FakeHub
+from tests.orders import BASE, make_order, view_when
+from tests.workflow.conftest import FakeHub, orders_moved_by_scans
 from workflows.order import OrderWorkflow
 from workflows.search_attributes import BACKORDERED_SKUS
 
 PEN, INK = 12900, 450  # unit prices of tests.orders.BASE: PEN-01 x1, INK-07 x2
-
-
-def _orders(hub: FakeHub, **changes: object) -> OrderClient:
-    settings = {
-        "tracking_poll_interval": timedelta(hours=1),  # parcels move by the scans the tests send
-        "backorder_decision_timeout": timedelta(hours=1),
-        "backorder_recheck_interval": timedelta(hours=1),
-        **changes,
-    }
-    return OrderClient(hub.env.client, task_queue=hub.orders.task_queue, policy=policy(**settings))
 
 
 async def _backordered(orders: OrderClient, order_id: str) -> OrderView:
@@ -71,7 +61,7 @@ def _parcels(view: OrderView) -> list[tuple[dict[str, int], int]]:
 async def test_ship_available_now_and_the_rest_when_the_erp_restocks(fake_hub: FakeHub) -> None:
     fake_hub.inventory.short = {"INK-07": 2}
     fake_hub.inventory.restock = {"INK-07": date(2026, 12, 10)}
-    orders = _orders(fake_hub, backorder_decision_url="https://shop.example/orders/{order_id}/backorder")
+    orders = orders_moved_by_scans(fake_hub, backorder_decision_url="https://shop.example/orders/{order_id}/backorder")
     order = make_order()
     placed = await orders.place(order)
 
@@ -120,7 +110,7 @@ async def test_ship_available_now_and_the_rest_when_the_erp_restocks(fake_hub: F
 
 async def test_wait_for_everything_ships_one_parcel_after_the_restock(fake_hub: FakeHub) -> None:
     fake_hub.inventory.short = {"INK-07": 1}
-    orders = _orders(fake_hub)
+    orders = orders_moved_by_scans(fake_hub)
     order = make_order()
     placed = await orders.place(order)
     await _backordered(orders, order.order_id)
@@ -140,7 +130,7 @@ async def test_wait_for_everything_ships_one_parcel_after_the_restock(fake_hub: 
 
 async def test_cancel_the_missing_items_ships_the_rest_and_charges_only_for_it(fake_hub: FakeHub) -> None:
     fake_hub.inventory.short = {"INK-07": 2}
-    orders = _orders(fake_hub)
+    orders = orders_moved_by_scans(fake_hub)
     order = make_order()
     placed = await orders.place(order)
     await _backordered(orders, order.order_id)
@@ -160,7 +150,7 @@ async def test_cancel_the_missing_items_ships_the_rest_and_charges_only_for_it(f
 
 async def test_without_an_answer_the_default_applies_and_the_customer_is_told_which(fake_hub: FakeHub) -> None:
     fake_hub.inventory.short = {"INK-07": 2}
-    orders = _orders(
+    orders = orders_moved_by_scans(
         fake_hub,
         backorder_decision_timeout=timedelta(seconds=1),
         backorder_default=BackorderChoice.CANCEL_MISSING,
@@ -181,7 +171,7 @@ async def test_without_an_answer_the_default_applies_and_the_customer_is_told_wh
 
 async def test_an_order_with_nothing_in_stock_dropped_by_choice_is_cancelled_and_undone(fake_hub: FakeHub) -> None:
     fake_hub.inventory.short = {"PEN-01": 1, "INK-07": 2}
-    orders = _orders(fake_hub)
+    orders = orders_moved_by_scans(fake_hub)
     order = make_order()
     await orders.place(order)
     await _backordered(orders, order.order_id)
@@ -199,7 +189,7 @@ async def test_an_authorization_that_would_lapse_while_waiting_is_voided_and_ren
     """Issue 4's 10-day backorder, in seconds: the first parcel is captured at once, what waits is authorized
     again, and each authorization is voided and renewed before it lapses; the last one pays the second parcel."""
     fake_hub.inventory.short = {"INK-07": 2}
-    orders = _orders(fake_hub, authorization_validity=timedelta(seconds=1))
+    orders = orders_moved_by_scans(fake_hub, authorization_validity=timedelta(seconds=1))
     order = make_order()
     placed = await orders.place(order)
     await _backordered(orders, order.order_id)
@@ -225,7 +215,7 @@ async def test_an_authorization_that_would_lapse_while_waiting_is_voided_and_ren
 
 async def test_a_declined_renewal_drops_what_waits_and_says_so(fake_hub: FakeHub) -> None:
     fake_hub.inventory.short = {"INK-07": 2}
-    orders = _orders(fake_hub)
+    orders = orders_moved_by_scans(fake_hub)
     order = make_order()
     placed = await orders.place(order)
     await _backordered(orders, order.order_id)
@@ -244,7 +234,7 @@ async def test_a_declined_renewal_drops_what_waits_and_says_so(fake_hub: FakeHub
 
 async def test_a_customer_may_cancel_while_waiting_for_stock_and_everything_is_undone(fake_hub: FakeHub) -> None:
     fake_hub.inventory.short = {"INK-07": 1}
-    orders = _orders(fake_hub)
+    orders = orders_moved_by_scans(fake_hub)
     order = make_order()
     await orders.place(order)
     await _backordered(orders, order.order_id)
@@ -261,7 +251,7 @@ async def test_an_order_waiting_for_stock_continues_as_new_and_keeps_its_backord
     """Item 7: weeks of waiting (here: renewals every half second) grow the history; the order continues as new
     with its backorder, holds and authorizations, and the customer's restock still finds it."""
     fake_hub.inventory.short = {"INK-07": 2}
-    orders = _orders(fake_hub, authorization_validity=timedelta(milliseconds=500), history_event_limit=60)
+    orders = orders_moved_by_scans(fake_hub, authorization_validity=timedelta(milliseconds=500), history_event_limit=60)
     order = make_order()
     placed = await orders.place(order)
     await _backordered(orders, order.order_id)
@@ -287,7 +277,7 @@ async def test_items_held_in_two_warehouses_ship_as_two_parcels_each_captured_fo
     fake_hub: FakeHub,
 ) -> None:
     fake_hub.inventory.locations = {"PEN-01": "LYON", "INK-07": "PARIS"}
-    orders = _orders(fake_hub)
+    orders = orders_moved_by_scans(fake_hub)
     order = make_order()
     placed = await orders.place(order)
     # The parcels are marked captured a moment before the message goes out: wait for both.
@@ -307,7 +297,7 @@ async def test_items_held_in_two_warehouses_ship_as_two_parcels_each_captured_fo
 
 async def test_an_address_change_relabels_every_parcel_the_carrier_has_not_scanned(fake_hub: FakeHub) -> None:
     fake_hub.inventory.locations = {"PEN-01": "LYON", "INK-07": "PARIS"}
-    orders = _orders(fake_hub)
+    orders = orders_moved_by_scans(fake_hub)
     order = make_order()
     placed = await orders.place(order)
     await view_when(orders, order.order_id, lambda v: len(_parcels(v)) == 2, what="two parcels")
@@ -329,7 +319,7 @@ async def test_a_cancel_after_a_renewal_returns_the_live_authorization_once(fake
     """The renewed authorization was voided when it was renewed: cancelling voids the live one only, and the
     customer is told the order's total came back, not that total twice."""
     fake_hub.inventory.short = {"INK-07": 1}
-    orders = _orders(fake_hub, authorization_validity=timedelta(seconds=1))
+    orders = orders_moved_by_scans(fake_hub, authorization_validity=timedelta(seconds=1))
     order = make_order()
     await orders.place(order)
     await _backordered(orders, order.order_id)

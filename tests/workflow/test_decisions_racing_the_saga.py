@@ -3,7 +3,7 @@ label is refused, a cancellation racing a short reservation, a changed backorder
 continue-as-new while an Update is in flight. Each ends with the order, its money, stock, labels and messages right."""
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError, WorkflowUpdateStage
@@ -13,24 +13,14 @@ from domain.contract import OrderUpdate
 from domain.events import EventKind, StockEvent, UpstreamEvent
 from domain.order_view import AddressChange, OrderStatusChanged, OrderView
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
-from hub.client import DecisionRefused, OrderClient, Placement
+from hub.client import DecisionRefused, Placement
 from tests.eventually import eventually
-from tests.orders import BASE, make_order, policy, view_when
-from tests.workflow.conftest import FakeHub
+from tests.orders import BASE, make_order, view_when
+from tests.workflow.conftest import FakeHub, orders_moved_by_scans
 from workflows.order import OrderWorkflow
 from workflows.search_attributes import BACKORDERED_SKUS
 
 PEN, INK = 12900, 450  # unit prices of tests.orders.BASE: PEN-01 x1, INK-07 x2
-
-
-def _orders(hub: FakeHub, **changes: object) -> OrderClient:
-    settings = {
-        "tracking_poll_interval": timedelta(hours=1),  # parcels move by the scans the tests send
-        "backorder_decision_timeout": timedelta(hours=1),
-        "backorder_recheck_interval": timedelta(hours=1),
-        **changes,
-    }
-    return OrderClient(hub.env.client, task_queue=hub.orders.task_queue, policy=policy(**settings))
 
 
 def _address(line1: str) -> AddressChange:
@@ -87,7 +77,7 @@ async def test_a_refused_new_label_during_a_retried_capture_keeps_the_old_label_
     """Issue 14, scenario 6: the address changes while the capture is being retried and the carrier refuses the
     new label. The old label stays live, the change is refused truthfully, and the order ships and completes on the
     old label: charged once, the hold committed once, nothing voided, no "nothing was charged"."""
-    orders = _orders(fake_hub)
+    orders = orders_moved_by_scans(fake_hub)
     fake_hub.effects.flaky["capture"] = 3  # about 7 s of retries
     order = make_order()
     placed = await orders.place(order)
@@ -119,7 +109,7 @@ async def test_a_refused_new_label_on_the_second_parcel_of_a_split_order_answers
     label refused while its capture is retried. The Update answers, the second parcel keeps its label and the order
     completes, both parcels paid."""
     fake_hub.inventory.short = {"INK-07": 2}
-    orders = _orders(fake_hub, backorder_default=BackorderChoice.SHIP_AVAILABLE)
+    orders = orders_moved_by_scans(fake_hub, backorder_default=BackorderChoice.SHIP_AVAILABLE)
     order = make_order()
     placed = await orders.place(order)
     await view_when(orders, order.order_id, lambda v: v.status is OrderStatus.REQUIRES_ACTION, what="backorder")
@@ -156,7 +146,7 @@ async def test_a_refused_new_label_after_shipping_leaves_the_old_label_live_and_
 ) -> None:
     """Issue 14, scenario 8: paid and labelled, the new address's label is refused. The old label is not voided,
     the refusal says so truthfully, and the parcel is delivered on it: completed, not requires_action."""
-    orders = _orders(fake_hub)
+    orders = orders_moved_by_scans(fake_hub)
     order = make_order()
     placed = await orders.place(order)
     shipped = await view_when(
@@ -191,7 +181,7 @@ async def test_a_cancel_during_a_slow_short_reservation_is_not_followed_by_the_c
     The order is cancelled and the customer told so, and never asked to choose what to do about missing items."""
     fake_hub.inventory.short = {"INK-07": 2}
     fake_hub.effects.flaky["reserve"] = 2  # about 3 s of retries
-    orders = _orders(fake_hub)
+    orders = orders_moved_by_scans(fake_hub)
     order = make_order()
     placed = await orders.place(order)
     await eventually(
@@ -226,7 +216,7 @@ async def test_an_address_change_accepted_while_events_go_out_before_continue_as
         await publish(events)
 
     fake_hub.publisher.publish = slow_publish  # type: ignore[method-assign]
-    orders = _orders(fake_hub, publish_status_events=True, history_event_limit=30)
+    orders = orders_moved_by_scans(fake_hub, publish_status_events=True, history_event_limit=30)
     order = make_order()
     placed = await orders.place(order)
     await asyncio.wait_for(publishing.wait(), timeout=30)  # the first rest: continue-as-new is publishing
@@ -262,7 +252,7 @@ async def test_a_retried_decision_with_the_same_key_gets_the_first_answer(fake_h
     backorder choice, the address change and the cancellation each answer as the first time (not "already
     decided", "another change" or "already requested"), and each is applied once."""
     fake_hub.inventory.short = {"INK-07": 2}
-    orders = _orders(fake_hub)
+    orders = orders_moved_by_scans(fake_hub)
     order = make_order()
     placed = await orders.place(order)
     await view_when(orders, order.order_id, lambda v: v.status is OrderStatus.REQUIRES_ACTION, what="backorder")
@@ -296,7 +286,7 @@ async def test_the_backorder_choice_can_be_changed_until_a_parcel_leaves(fake_hu
     is there now: it ships, and the rest follows after the restock. Once a parcel has left, waiting for everything
     can no longer be chosen."""
     fake_hub.inventory.short = {"INK-07": 2}
-    orders = _orders(fake_hub)
+    orders = orders_moved_by_scans(fake_hub)
     order = make_order()
     placed = await orders.place(order)
     await view_when(orders, order.order_id, lambda v: v.status is OrderStatus.REQUIRES_ACTION, what="backorder")
@@ -326,7 +316,7 @@ async def test_items_still_waiting_can_be_dropped_after_a_first_parcel_shipped(f
     authorization that covered it is voided, the items are cancelled and the customer told once; the parcel that
     left is delivered and the order completes charged for it only."""
     fake_hub.inventory.short = {"INK-07": 2}
-    orders = _orders(fake_hub)
+    orders = orders_moved_by_scans(fake_hub)
     order = make_order()
     placed = await orders.place(order)
     await view_when(orders, order.order_id, lambda v: v.status is OrderStatus.REQUIRES_ACTION, what="backorder")

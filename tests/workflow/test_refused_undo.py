@@ -17,23 +17,13 @@ from domain.order_view import ActionRequired, FailureReason, OrderView
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
 from hub.client import OrderClient, Placement
 from tests.eventually import eventually
-from tests.orders import make_order, policy, view_when
-from tests.workflow.conftest import FakeHub
+from tests.orders import make_order, view_when
+from tests.workflow.conftest import FakeHub, orders_moved_by_scans
 from workflows.order import OrderWorkflow
 from workflows.search_attributes import ACTION_REASON, ORDER_STATUS
 
 PEN, INK = 12900, 450  # unit prices of tests.orders.BASE: PEN-01 x1, INK-07 x2
 ANSWER_BOUND_S = 20  # an Update that has not answered by then never will: a bound, not a timing assertion
-
-
-def _orders(hub: FakeHub, **changes: object) -> OrderClient:
-    settings = {
-        "tracking_poll_interval": timedelta(hours=1),  # parcels move by the scans the tests send
-        "backorder_decision_timeout": timedelta(hours=1),
-        "backorder_recheck_interval": timedelta(hours=1),
-        **changes,
-    }
-    return OrderClient(hub.env.client, task_queue=hub.orders.task_queue, policy=policy(**settings))
 
 
 async def _backordered(orders: OrderClient, order_id: str) -> OrderView:
@@ -81,7 +71,7 @@ async def test_a_refused_void_after_dropping_everything_missing_answers_the_choi
     reason indexed, and the operator's retry voids the authorization and ends it cancelled."""
     fake_hub.inventory.short = {"PEN-01": 1, "INK-07": 2}
     fake_hub.effects.reject["void"] = "payment_intent_unexpected_state"
-    orders = _orders(fake_hub)
+    orders = orders_moved_by_scans(fake_hub)
     order = make_order()
     placed = await orders.place(order)
     await _backordered(orders, order.order_id)
@@ -115,7 +105,7 @@ async def test_a_label_left_unvoided_by_the_undo_of_a_second_parcel_keeps_the_or
     the first parcel's delivery must not turn the order ``completed``: it stays ``requires_action`` until the
     operator's retry voids the label."""
     fake_hub.inventory.short = {"INK-07": 2}
-    orders = _orders(fake_hub)
+    orders = orders_moved_by_scans(fake_hub)
     order = make_order()
     placed = await orders.place(order)
     await _backordered(orders, order.order_id)
@@ -180,7 +170,7 @@ async def test_a_refused_second_commit_books_the_first_committed_hold_back_on_ha
     cannot release any more, is booked back on hand (a return receipt named after it) instead of staying
     committed for goods that never left."""
     fake_hub.inventory.short = {"INK-07": 1}
-    orders = _orders(fake_hub)
+    orders = orders_moved_by_scans(fake_hub)
     order = make_order()
     placed = await orders.place(order)
     await _backordered(orders, order.order_id)
@@ -210,7 +200,7 @@ async def test_a_refused_book_back_of_a_committed_hold_leaves_the_order_to_a_per
     retry books the stock back."""
     fake_hub.inventory.short = {"INK-07": 1}
     fake_hub.effects.reject["return.receive"] = "receipt_mismatch"
-    orders = _orders(fake_hub)
+    orders = orders_moved_by_scans(fake_hub)
     order = make_order()
     placed = await orders.place(order)
     await _backordered(orders, order.order_id)
@@ -238,7 +228,7 @@ async def test_a_partial_restock_the_erp_will_not_take_back_is_kept_and_ships_wi
     no longer fails the workflow (leaving every hold held and the authorization open): the order keeps that
     hold, waits for the rest only, then ships everything and is paid once."""
     fake_hub.inventory.short = {"INK-07": 2}
-    orders = _orders(fake_hub)
+    orders = orders_moved_by_scans(fake_hub)
     order = make_order()
     placed = await orders.place(order)
     await _backordered(orders, order.order_id)
@@ -270,7 +260,7 @@ async def test_a_void_refused_before_an_authorization_renewal_renews_and_leaves_
     no longer fails: it authorizes afresh, ships and is paid from the new authorization, and stays
     ``requires_action`` until the operator's retry voids the old one."""
     fake_hub.inventory.short = {"INK-07": 1}
-    orders = _orders(fake_hub, authorization_validity=timedelta(seconds=1))
+    orders = orders_moved_by_scans(fake_hub, authorization_validity=timedelta(seconds=1))
     order = make_order()
     placed = await orders.place(order)
     await _backordered(orders, order.order_id)
@@ -304,7 +294,7 @@ async def test_a_void_refused_before_an_authorization_renewal_renews_and_leaves_
 async def test_an_order_stopped_by_an_operator_after_shipping_says_why_it_needs_a_person(fake_hub: FakeHub) -> None:
     """Issue 14, the liveness invariant: ``requires_action`` always comes with its reason in ``ActionReason``. An
     operator cancelling the workflow after a parcel left used to leave the order ``requires_action`` with none."""
-    orders = _orders(fake_hub)
+    orders = orders_moved_by_scans(fake_hub)
     order = make_order()
     placed = await orders.place(order)
     await view_when(orders, order.order_id, lambda v: len(_parcels(v)) == 1, what="shipped")
