@@ -1,5 +1,6 @@
 """The Python client backends use to place and steer orders, without knowing workflow internals."""
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -401,9 +402,19 @@ async def _execute_update(
     """Run a decision as an Update: its answer, :class:`DecisionRefused` with the workflow's reason, or ``None``
     when the server cannot reach the workflow (none by that id, or it has ended: the caller says which). With an
     ``update_id`` the server answers a repeat with the first outcome, also once the workflow has ended."""
-    try:
-        answer: V = await handle.execute_update(update, request, id=update_id, result_type=result_type)
+    reached, answer = await _answered(handle.execute_update(update, request, id=update_id, result_type=result_type))
+    if reached or update_id is None:
         return answer
+    # The workflow has ended: the first answer to this Update may be in its history.
+    _, first = await _answered(handle.get_update_handle(update_id, result_type=result_type).result())
+    return first
+
+
+async def _answered(outcome: Awaitable[V]) -> tuple[bool, V | None]:
+    """Await an Update's outcome: ``(True, answer)``; :class:`DecisionRefused` with the workflow's reason; or
+    ``(False, None)`` when the server finds no such workflow or Update."""
+    try:
+        return True, await outcome
     except WorkflowUpdateFailedError as error:
         cause = error.cause
         if isinstance(cause, ApplicationError) and cause.type in _REFUSALS:
@@ -412,26 +423,7 @@ async def _execute_update(
     except RPCError as error:
         if error.status is not RPCStatusCode.NOT_FOUND:
             raise
-    if update_id is not None:  # the workflow has ended: the first answer may be in its history
-        return await _first_outcome(handle, update_id, result_type)
-    return None
-
-
-async def _first_outcome(handle: WorkflowHandle[Any, Any], update_id: str, result_type: type[V]) -> V | None:
-    """The outcome of the Update ``update_id`` that the ended workflow already answered, or ``None`` (no such
-    Update: a new decision for an ended order)."""
-    try:
-        answer: V = await handle.get_update_handle(update_id, result_type=result_type).result()
-        return answer
-    except WorkflowUpdateFailedError as error:
-        cause = error.cause
-        if isinstance(cause, ApplicationError) and cause.type in _REFUSALS:
-            raise DecisionRefused(cause.message) from None
-        raise
-    except RPCError as error:
-        if error.status is not RPCStatusCode.NOT_FOUND:
-            raise
-    return None
+    return False, None
 
 
 def _same_return(view: ReturnView, order_id: str, request: ReturnRequest) -> bool:
