@@ -41,7 +41,10 @@ ERP_EVENT = json.dumps({"type": "stock.changed", "sku": "PEN-01", "available": 4
 
 # EasyPost normalises the secret (NFKD) before keying the HMAC: a secret in full-width letters shows whether a side
 # does too.
-EASYPOST_SECRETS = [secrets.token_hex(16), "\uff53\uff45\uff43\uff52\uff45\uff54-" + secrets.token_hex(4)]
+EASYPOST_SECRETS = [
+    pytest.param(secrets.token_hex(16), id="ascii"),
+    pytest.param("\uff53\uff45\uff43\uff52\uff45\uff54-" + secrets.token_hex(4), id="full-width"),
+]
 
 
 def _now() -> datetime:
