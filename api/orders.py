@@ -64,9 +64,11 @@ def orders_router(orders: OrderClient, auth: Authenticator) -> APIRouter:
         except OrderConflict as conflict:
             raise Problem(409, "Order conflict", str(conflict)) from None
         response.headers["Location"] = f"/orders/{order.order_id}"
-        if placed.created:
+        if not placed.created:
+            response.status_code = 200
+        if not placed.acted:
+            # Nothing has happened to it yet: no need to ask a worker, which may not be there to answer.
             return initial_view(order)
-        response.status_code = 200
         return await orders.view(order.order_id)
 
     @router.get("/{order_id}", dependencies=can_read, responses=documented(401, 403, 503, 404, 422))

@@ -26,7 +26,13 @@ T = TypeVar("T")
 log = structlog.get_logger("hub.api")
 
 RETRY_AFTER_S = 2
-_NOT_ANSWERING = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
+# A query no worker answers in time comes back CANCELLED ("Timeout expired"), not DEADLINE_EXCEEDED.
+_NOT_ANSWERING = {
+    RPCStatusCode.UNAVAILABLE,
+    RPCStatusCode.DEADLINE_EXCEEDED,
+    RPCStatusCode.RESOURCE_EXHAUSTED,
+    RPCStatusCode.CANCELLED,
+}
 
 
 class FieldError(BaseModel):

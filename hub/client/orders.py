@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     Client,
     WorkflowExecutionDescription,
@@ -126,6 +127,10 @@ class Placement:
     handle: WorkflowHandle[Any, OrderView]
     created: bool
     """False when the same order had already been placed: nothing new was started."""
+    acted: bool = False
+    """Whether the run has acted on the order yet (a worker completed one of its tasks). Until it has, its view is
+    the order as placed, and a query would wait for a worker (workers down, or busy with a burst of new orders)
+    until Temporal gives up on it."""
 
 
 class OrderClient:
@@ -170,7 +175,7 @@ class OrderClient:
             existing = await (await handle.describe()).memo_value(FINGERPRINT_MEMO, default=None)
             if existing != order.fingerprint():
                 raise OrderConflict(f"order {order.order_id} exists with different content") from None
-            return Placement(handle=handle, created=False)
+            return Placement(handle=handle, created=False, acted=await _has_acted(handle))
 
     def handle(self, order_id: str) -> WorkflowHandle[Any, OrderView]:
         return self._client.get_workflow_handle(order_workflow_id(order_id), result_type=OrderView)
@@ -388,6 +393,19 @@ async def _current_view(handle: WorkflowHandle[Any, Any], view_type: type[V]) ->
         return result
     view: V = await handle.query(VIEW, result_type=view_type)
     return view
+
+
+async def _has_acted(handle: WorkflowHandle[Any, Any]) -> bool:
+    """Whether the workflow's current run has acted: a worker completed one of its tasks, or it continues an earlier
+    run (whose state it carries). Read from the start of its history, where the first completed task comes within a
+    few events."""
+    async for event in handle.fetch_history_events(page_size=16):
+        started = event.workflow_execution_started_event_attributes
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED and started.continued_execution_run_id:
+            return True
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            return True
+    return False
 
 
 def decision_update_id(update: str, idempotency_key: str | None) -> str | None:

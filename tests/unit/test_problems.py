@@ -15,6 +15,8 @@ RAISED: dict[str, Exception] = {
     "unavailable": RPCError("connection refused", RPCStatusCode.UNAVAILABLE, b""),
     "deadline": RPCError("deadline exceeded", RPCStatusCode.DEADLINE_EXCEEDED, b""),
     "rpc-timeout": RPCTimeoutOrCancelledError("timed out"),
+    # What Temporal answers when no worker answers a query in time (say, the run's first task is still queued).
+    "query-timeout": RPCError("Timeout expired", RPCStatusCode.CANCELLED, b""),
     "permission": RPCError("namespace denied: secret-namespace", RPCStatusCode.PERMISSION_DENIED, b""),
     "bug": KeyError("customer.email=ana@example.com"),
 }
@@ -34,7 +36,7 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-@pytest.mark.parametrize("name", ["unavailable", "deadline", "rpc-timeout"])
+@pytest.mark.parametrize("name", ["unavailable", "deadline", "rpc-timeout", "query-timeout"])
 async def test_temporal_not_answering_is_a_503_to_retry(http: httpx.AsyncClient, name: str) -> None:
     answer = await http.get(f"/raise/{name}")
     assert answer.status_code == 503 and answer.headers["retry-after"] == str(problems.RETRY_AFTER_S)
