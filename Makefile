@@ -23,8 +23,10 @@ run: $(STAMP)          ## the embedded stack + demo orders, until Ctrl-C
 demo: $(STAMP)         ## the same, non-interactive: exit 0 iff every demo order ends as expected
 	$(PY) -m hub.dev.stack demo
 
+# Two workers, whole files each (module fixtures set up once): most tests wait on a server, not on a core. Each worker
+# starts its own dev server and sandbox on free ports, in its own temporary directory.
 test: $(STAMP)         ## the suite CI runs (short forms of the slow runs)
-	$(PY) -m pytest -m 'not slow'
+	$(PY) -m pytest -m 'not slow' -n 2 --dist loadfile
 
 test-all: $(STAMP)     ## everything, including the slow soak runs
 	$(PY) -m pytest
