@@ -61,6 +61,10 @@ class ActionRequired(StrEnum):
     REFUND_FAILED = "refund failed at the provider"
     """The payment provider reported a refund failed after it went out (``refund.failed``): the customer was told
     it is delayed; refund them by hand (the order's view no longer counts it)."""
+    CUSTOMER_NOT_TOLD = "customer not told"
+    """The email provider refused a message the customer must get (the order's cancellation, items dropped, a
+    parcel lost or sent back, a refund delayed): check the address or the provider's suppression list, then retry;
+    the message goes out again under the same notification id."""
     PAYMENT_DISPUTED = "payment disputed"
     """The cardholder disputed the charge (the reason is on the timeline): answer the dispute at the provider."""
 

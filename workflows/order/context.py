@@ -20,6 +20,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order import rules
     from workflows.order.state import OrderState
 
+# A message the customer must get that the provider refused waits for the operator's retry (``customer not told``);
+# before, it was only on the timeline.
+UNTOLD_CUSTOMER_WAITS = "untold-customer-waits-for-retry"
+
 # Which business rejection means what, by the step that raised it.
 _REJECTION_REASON = {
     "authorize_payment": FailureReason.PAYMENT_DECLINED,
@@ -218,7 +222,10 @@ class OrderContext:
                 f"notify_{kind.value}", "skipped", "the order was cancelled meanwhile: this message would contradict it"
             )
             return
-        await send_notice(self.journal, s, notice)
+        told = await send_notice(self.journal, s, notice)
+        if not told and kind in rules.MUST_BE_TOLD and workflow.patched(UNTOLD_CUSTOMER_WAITS):
+            s.untold.append(notice)
+            self.needs_person(ActionRequired.CUSTOMER_NOT_TOLD, f"the email provider refused {notice.notification_id}")
 
     def _decision_url(self) -> str | None:
         template = self.policy.backorder_decision_url

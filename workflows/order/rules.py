@@ -59,6 +59,20 @@ SUPERSEDED_BY_CANCELLATION = frozenset(
 )
 """Messages that a cancellation makes untrue: never sent once the order is cancelled."""
 
+MUST_BE_TOLD = frozenset(
+    {
+        NoticeKind.ORDER_CANCELED,
+        NoticeKind.ITEMS_CANCELED,
+        NoticeKind.PARCEL_UNDELIVERED,
+        NoticeKind.REFUND_DELAYED,
+    }
+)
+"""Messages that tell the customer something went wrong with what they paid for (the order or items dropped, a parcel
+lost or sent back, a refund delayed): nothing else will tell them, so one the provider refuses waits for a person
+(``customer not told``) and the operator's retry sends it again. The others are on the timeline only: the parcel
+arrives whether or not "confirmed" or "shipped" went out, the tracking is on the order's page, and the next message
+(delivered, delayed) still goes out."""
+
 
 class Scan(Enum):
     """What a scan does to a parcel we know."""

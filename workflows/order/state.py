@@ -27,7 +27,7 @@ from domain.payment import Payment
 from domain.returns import ReturnOutcome
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
 from domain.timeline import MessageRecord
-from notifications.notice import ParcelFate, Undone
+from notifications.notice import CustomerNotice, ParcelFate, Undone
 
 
 class Authorization(BaseModel):
@@ -169,6 +169,9 @@ class OrderState(BaseModel):
     action_required: list[ActionRequired] = Field(default_factory=list)
     """Steps refused that a person must look at; the first indexed as ``ActionReason``, retried by ``retry_actions``."""
     refused_undo: list[RefusedUndo] = Field(default_factory=list)
+    untold: list[CustomerNotice] = Field(default_factory=list)
+    """Messages the customer must get (``rules.MUST_BE_TOLD``) that the provider refused, as they were built: each goes
+    out again, under the same notification id, on the operator's retry (``customer not told``)."""
     """Undo steps refused (their reasons in ``action_required``): the order waits for an operator's retry."""
     rmas: dict[str, RmaAllocation] = Field(default_factory=dict)
     charged_after_sales: int = 0

@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order.tracking import Tracking
     from workflows.order.undelivered import Undelivered
     from workflows.order.undo import Undo
+    from workflows.order.untold import Untold
     from workflows.order.view import order_view
     from workflows.saga import forward_or_undo
 
@@ -55,6 +56,7 @@ class OrderWorkflow:
         self._fulfilment = Fulfilment(ctx, self._payments, self._stock, self._shipping, self._tracking)
         self._after_sales = AfterSales(ctx, self._payments, self._at_rest)
         self._undo = Undo(ctx, self._payments, self._stock, self._shipping, self._at_rest)
+        self._untold = Untold(ctx, self._at_rest)
 
     @workflow.run
     async def run(self, input: OrderWorkflowInput) -> OrderView:
@@ -64,6 +66,7 @@ class OrderWorkflow:
             await self._after_sales.keep_window_open()
             await self._undelivered.until_resolved()
             await self._undo.until_resolved()
+            await self._untold.until_resolved()
 
         self._at_rest.start()
         await to_the_end(story(), stopped=self._undo.stopped_by_operator, end=self._at_rest.end)
@@ -122,12 +125,13 @@ class OrderWorkflow:
         """Try again the steps that were refused (``action_required``), once a person has looked at them."""
         await self._undo.retry(request)
         await self._undelivered.retry(request)
+        await self._untold.retry(request)
         return self.view()
 
     @retry_actions.validator
     def _retry_allowed(self, request: RetryRequest) -> None:
         """Refused when nothing in the order waits for a person."""
-        if not self._undo.has_refused_steps():  # an undo step refused is retried too
+        if not self._undo.has_refused_steps() and not self._untold.waiting():  # both are retried too
             self._undelivered.check_retry(request)
 
     # -- what upstreams and RMAs tell us ---------------------------------------------------------------------
