@@ -85,6 +85,22 @@ def test_a_clean_cancelled_order_passes() -> None:
     assert check(view, books(ledger, view.messages_sent)) == []
 
 
+def test_a_committed_hold_booked_back_on_hand_is_neither_left_nor_returned_and_an_unbooked_one_is_reported() -> None:
+    """A cancelled order whose hold the ERP committed (then could not release): the undo books it back on hand as
+    a return receipt named after the hold. That undoes the commit; without the receipt the stock is reported."""
+    ledger = Ledger()
+    ledger.record(ORDER, "payment", "authorize", amount=TOTAL, idempotency_key="k1")
+    ledger.record(ORDER, "payment", "void", amount=TOTAL, idempotency_key="k1")
+    ledger.record(ORDER, "erp", "reserve", units=3, idempotency_key=f"{ORDER}:inventory.hold:1")
+    ledger.record(ORDER, "erp", "commit", units=3, idempotency_key=f"{ORDER}:inventory.hold:1")
+    view = delivered_view(
+        status=OrderStatus.CANCELED, shipments=[], captured=0, messages_sent=[f"{ORDER}.order-canceled.1"]
+    )
+    assert families(view, books(ledger, view.messages_sent)) == {Family.STOCK}
+    ledger.record(ORDER, "erp", "return.receive", units=3, idempotency_key=f"{ORDER}:inventory.hold-back:1")
+    assert check(view, books(ledger, view.messages_sent)) == []
+
+
 Plant = Callable[[Ledger], None]
 
 

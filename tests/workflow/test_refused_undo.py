@@ -17,6 +17,7 @@ from domain.order_view import ActionRequired, FailureReason, OrderView
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
 from hub.client import OrderClient, Placement
 from tests.eventually import eventually
+from tests.fakes import Outcome
 from tests.orders import make_order, view_when
 from tests.workflow.conftest import FakeHub, orders_moved_by_scans
 from workflows.order import OrderWorkflow
@@ -306,3 +307,21 @@ async def test_an_order_stopped_by_an_operator_after_shipping_says_why_it_needs_
     attributes = (await placed.handle.describe()).typed_search_attributes
     assert attributes.get(ORDER_STATUS) == "requires_action"
     assert attributes.get(ACTION_REASON) == "stopped by an operator"
+
+
+async def test_a_commit_applied_then_refused_on_retry_books_the_hold_back_on_hand(fake_hub: FakeHub) -> None:
+    """Issue 14, generated scenario (seed 1605, stock): the ERP commits the hold but its answer is lost, and the
+    retry under the same key is refused. The parcel cannot leave, so the undo gives the hold back; the ERP now
+    has it committed, so its units are booked back on hand (a return receipt named after the hold) instead of
+    staying committed for goods that never left."""
+    order = make_order()
+    fake_hub.effects.script[(order.order_id, "commit")] = [Outcome.TIMEOUT_AFTER_APPLY, Outcome.REFUSE]
+    placed = await fake_hub.orders.place(order)
+    view = await asyncio.wait_for(placed.handle.result(), ANSWER_BOUND_S)
+
+    assert fake_hub.inventory.holds[hold_id(order.order_id, 1)].status is HoldStatus.COMMITTED
+    receipt = fake_hub.inventory.receipts.get(f"{order.order_id}:inventory.hold-back:1")
+    assert receipt is not None, "the hold committed behind the refusal was not booked back on hand"
+    assert sorted((x.sku, x.quantity) for x in receipt.lines) == [("INK-07", 2), ("PEN-01", 1)]
+    assert view.status is OrderStatus.CANCELED and view.action_required == []
+    assert "stock booked back" in view.compensations

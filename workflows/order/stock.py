@@ -15,7 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.backorder import Backorder, BackorderChoice, BackorderDecision, ShortLine
     from domain.contract import Refusal
     from domain.events import StockEvent
-    from domain.inventory import Hold, ReturnedStock, StockRequest
+    from domain.inventory import Hold, HoldStatus, ReturnedStock, StockRequest
     from domain.keys import hold_back_receipt_id, hold_id
     from domain.order import OrderLine
     from domain.order_view import FailureReason
@@ -32,6 +32,10 @@ with workflow.unsafe.imports_passed_through():
 # A partial restock's hold the ERP refuses to release is kept and used; before, the refusal failed the workflow.
 UNRELEASED_PARTIAL_HOLD_KEPT = "unreleased-partial-hold-kept"
 
+
+# A hold the undo finds committed (the commit applied, its answer lost, its retry refused) is booked back on hand;
+# before, it was marked released and stayed committed for goods that never left.
+COMMITTED_HOLD_BOOKED_BACK = "committed-hold-booked-back"
 
 # A cancellation that arrived while the stock was being held stops the order before the customer is asked to choose
 # what to do about missing items (issue 14, scenario 9). Histories from before sent the choice first.
@@ -295,12 +299,27 @@ class Stock:
     async def release(self, hold_id: str) -> None:
         """Undo: give a hold back (a no-op for a hold the ERP never made)."""
         ctx, s = self.ctx, self.ctx.state
-        hold = await workflow.execute_activity_method(
-            InventoryActivities.release,
-            HoldRef(hold_id=hold_id),
-            summary=f"Undo: releasing {hold_id}",
-            **policies.COMPENSATION,
-        )
+        try:
+            hold = await workflow.execute_activity_method(
+                InventoryActivities.release,
+                HoldRef(hold_id=hold_id),
+                summary=f"Undo: releasing {hold_id}",
+                **policies.COMPENSATION,
+            )
+        except ActivityError as error:
+            if not (_refused_as_committed(error) and workflow.patched(COMMITTED_HOLD_BOOKED_BACK)):
+                raise
+            hold = None
+            committed = True
+        else:
+            committed = hold is not None and hold.status is HoldStatus.COMMITTED
+            if committed and not workflow.patched(COMMITTED_HOLD_BOOKED_BACK):
+                committed = False
+        if committed:
+            # The ERP committed it after all: it cannot be released, only booked back on hand.
+            self._held_stock(hold_id).status = "committed"
+            await self.book_back(hold_id)
+            return
         self._held_stock(hold_id).status = "released"
         if hold is not None and hold.units_held:
             if Undone.STOCK_RELEASED not in s.undone:
@@ -332,3 +351,12 @@ class Stock:
 
     def _held_stock(self, hold_id: str) -> HeldStock:
         return next(hold for hold in self.ctx.state.holds if hold.hold_id == hold_id)
+
+
+def _refused_as_committed(error: ActivityError) -> bool:
+    """The ERP refused a release because the hold is committed (``409 hold_committed``)."""
+    cause = error.cause
+    if not isinstance(cause, ApplicationError) or not cause.details:
+        return False
+    details = cause.details[0]
+    return isinstance(details, dict) and details.get("code") == "hold_committed"
