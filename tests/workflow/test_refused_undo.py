@@ -325,3 +325,18 @@ async def test_a_commit_applied_then_refused_on_retry_books_the_hold_back_on_han
     assert sorted((x.sku, x.quantity) for x in receipt.lines) == [("INK-07", 2), ("PEN-01", 1)]
     assert view.status is OrderStatus.CANCELED and view.action_required == []
     assert "stock booked back" in view.compensations
+
+
+async def test_a_capture_applied_then_refused_on_retry_shows_as_captured_and_refunded(fake_hub: FakeHub) -> None:
+    """Issue 14, generated scenario (seeds 395 and 2100, money): the provider captures but its answer is lost, and
+    the retry under the same key is refused. The order is undone and the provider refunds the capture; the view
+    says captured and refunded alike, as the provider's books do, not 0 and 0."""
+    order = make_order()
+    fake_hub.effects.script[(order.order_id, "capture")] = [Outcome.TIMEOUT_AFTER_APPLY, Outcome.REFUSE]
+    placed = await fake_hub.orders.place(order)
+    view = await asyncio.wait_for(placed.handle.result(), ANSWER_BOUND_S)
+
+    provider = list(fake_hub.payments.by_key.values())
+    assert [(p.captured, p.refunded) for p in provider] == [(order.total, order.total)]
+    assert view.status is OrderStatus.CANCELED
+    assert (view.captured, view.refunded) == (order.total, order.total)

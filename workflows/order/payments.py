@@ -171,8 +171,11 @@ class Payments:
         if reversal.refunded:
             if authorization.payment is not None:  # the view's refunded is what the provider refunded
                 payment = authorization.payment
-                refunded = min(payment.captured, payment.refunded + reversal.refunded)
-                authorization.payment = payment.model_copy(update={"refunded": refunded})
+                refunded = payment.refunded + reversal.refunded
+                # A capture whose answer was lost and whose retry was refused took the money all the same: the
+                # provider refunds it now, so the view counts it as captured too (and never refunded > captured).
+                captured = max(payment.captured, refunded)
+                authorization.payment = payment.model_copy(update={"captured": captured, "refunded": refunded})
             ctx.update(payment=PaymentStatus.REFUNDED)
             s.undone.append(Undone.PAYMENT_REFUNDED)
             ctx.note_undone("payment refunded", ctx.journal.money(reversal.refunded))
