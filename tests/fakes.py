@@ -65,6 +65,17 @@ class Effects:
             raise IndeterminateError(f"{operation} timed out after applying", upstream=upstream)
 
 
+@dataclass(frozen=True)
+class FailedRefund:
+    """What the provider's ``refund.failed`` webhook carries: the amount, the payment, the refund's own id and the
+    hub's idempotency key it was made under (its metadata)."""
+
+    amount: int
+    payment_id: str
+    refund_id: str
+    hub_reference: str
+
+
 class FakePayments:
     def __init__(self, effects: Effects) -> None:
         self.effects = effects
@@ -143,9 +154,9 @@ class FakePayments:
         self.effects.answer(lost, "refund", "payment")
         return current
 
-    def fail_last_refund(self, order_id: str) -> int | None:
+    def fail_last_refund(self, order_id: str) -> "FailedRefund | None":
         """The provider's ``refund.failed``: the order's last refund is given back to the merchant (its books count
-        it no more); its amount, or ``None`` when nothing was refunded."""
+        it no more); what its webhook says of it, or ``None`` when nothing was refunded."""
         keys = [key for key in self.refunds if key.startswith(f"{order_id}:") and not key.endswith(".failed")]
         failed = [key for key in keys if f"{key}.failed" in self.refunds]
         last = next((key for key in reversed(keys) if key not in failed), None)
@@ -156,7 +167,7 @@ class FakePayments:
         payment = next(p for p in self.by_key.values() if p.order_id == order_id and p.refunded >= amount)
         self._update(payment, refunded=payment.refunded - amount)
         self._book(order_id, "refund", -amount, f"{last}.failed")
-        return amount
+        return FailedRefund(amount=amount, payment_id=payment.payment_id, refund_id=f"re_{last}", hub_reference=last)
 
     async def find_by_order(self, order_id: str, *, reference: str) -> Payment | None:
         return self.by_key.get(reference)

@@ -312,11 +312,21 @@ class _Run:
         elif kind in ("receipt", "resend", "return_scan.in_transit", "scan.replacement"):
             await self._after_rma(kind, target)
         elif kind == "refund_failed":
-            refunded = self.hub.fakes.payments.fail_last_refund(self.order_id)
-            if refunded is None:
+            failed = self.hub.fakes.payments.fail_last_refund(self.order_id)
+            if failed is None:
                 self.notes.append("refund_failed: nothing was refunded")
                 return
-            await self.signal(self._event(EventKind.REFUND_FAILED, "payment", amount=refunded, reason="expired_card"))
+            # As the provider's webhook reports it: the payment, the refund and the hub's key it was made under.
+            refund_failed = self._event(
+                EventKind.REFUND_FAILED,
+                "payment",
+                amount=failed.amount,
+                reason="expired_card",
+                payment_id=failed.payment_id,
+                refund_id=failed.refund_id,
+                hub_reference=failed.hub_reference,
+            )
+            await self.signal(refund_failed)
         elif kind == "dispute":
             view = await self.view()
             await self.signal(self._event(EventKind.DISPUTE_OPENED, "payment", amount=view.captured, reason="fraud"))
