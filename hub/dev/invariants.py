@@ -18,7 +18,7 @@ from typing import Any
 
 from domain.keys import rma_id_of
 from domain.order import Order
-from domain.order_view import OrderView
+from domain.order_view import ActionRequired, OrderView
 from domain.returns import ReturnStatus, ReturnView
 from domain.shipments import ShipmentView
 from domain.status import FulfillmentStatus, OrderStatus
@@ -269,7 +269,11 @@ def _stock(view: OrderView, books: Books, rmas: Sequence[ReturnView], found: _Fo
         found(Family.STOCK, f"{committed} units committed ({booked_back} booked back), but {left} left the warehouse")
     sent_back = _units([x for x in _gone(view) if x.status is FulfillmentStatus.RETURNED_TO_SENDER])
     came_back = sum(line.quantity for rma in rmas for line in rma.returned) + sent_back
-    if books.returns_received - booked_back != came_back:
+    reported = books.returns_received - booked_back
+    # The ERP refused a returned parcel's receipt: a person is in the loop for exactly that (the reason indexed, the
+    # operator's retry reports it), so until then those units may be missing from the books, never more.
+    unreported = ActionRequired.RETURNED_GOODS_UNREPORTED in view.action_required and not _for_good(view)
+    if not (came_back - sent_back <= reported <= came_back if unreported else reported == came_back):
         found(Family.STOCK, f"ERP booked {books.returns_received} returned units, {came_back} came back")
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from domain.order import OrderLine
-from domain.order_view import OrderView
+from domain.order_view import ActionRequired, OrderView
 from domain.returns import ReturnStatus, ReturnView
 from domain.shipments import ShipmentView
 from domain.status import FulfillmentStatus, OrderStatus, PaymentStatus
@@ -99,6 +99,21 @@ def test_a_committed_hold_booked_back_on_hand_is_neither_left_nor_returned_and_a
     assert families(view, books(ledger, view.messages_sent)) == {Family.STOCK}
     ledger.record(ORDER, "erp", "return.receive", units=3, idempotency_key=f"{ORDER}:inventory.hold-back:1")
     assert check(view, books(ledger, view.messages_sent)) == []
+
+
+def test_a_returned_parcel_unreported_is_reported_unless_a_person_is_asked_to_report_it() -> None:
+    """Goods sent back by the carrier must be booked by the ERP; while the order waits for a person because the
+    ERP refused that receipt (``returned parcel not reported``), the gap is what the reason says, not a defect."""
+    returned = delivered_view().shipments[0].model_copy(update={"status": FulfillmentStatus.RETURNED_TO_SENDER})
+    view = delivered_view(shipments=[returned], status=OrderStatus.REQUIRES_ACTION, finished=False)
+
+    def unbooked(view: OrderView) -> list[str]:
+        return [v.what for v in check(view, books(delivered_ledger())) if "returned units" in v.what]
+
+    assert unbooked(view) == ["ERP booked 0 returned units, 3 came back"]
+    assert unbooked(view.model_copy(update={"action_required": [ActionRequired.RETURNED_GOODS_UNREPORTED]})) == []
+    ended = view.model_copy(update={"action_required": [ActionRequired.RETURNED_GOODS_UNREPORTED], "finished": True})
+    assert unbooked(ended) == ["ERP booked 0 returned units, 3 came back"]
 
 
 Plant = Callable[[Ledger], None]

@@ -283,3 +283,39 @@ async def test_with_the_reship_policy_a_lost_parcel_without_stock_to_send_again_
     assert view.refunded == view.captured == TOTAL
     assert fake_hub.inventory.holds[f"{order.order_id}:inventory.hold:2"].status is HoldStatus.RELEASED
     assert "vous ont été remboursés" in fake_hub.notifier.sent[f"{order.order_id}.parcel-undelivered.1"].text
+
+
+async def test_a_returned_parcel_the_erp_refuses_to_take_back_waits_for_a_person_and_a_retry_reports_it(
+    fake_hub: FakeHub,
+) -> None:
+    """Issue 14, scenario 2, when the ERP refuses the receipt (generated seeds 695 and 4978): the parcel is still
+    refunded and the customer told, the order is ``requires_action`` with the reason in ``ActionReason``, and the
+    operator's retry reports the goods back on hand under the same receipt id; then the order completes."""
+    fake_hub.effects.reject["return.receive"] = "receipt_mismatch"
+    orders = _orders(fake_hub)
+    order = make_order()
+    placed = await orders.place(order)
+    await _shipped(orders, order.order_id)
+    await placed.handle.signal(
+        OrderWorkflow.record_event, _scan(order.order_id, "rts-refused", EventKind.SHIPMENT_RETURNED_TO_SENDER)
+    )
+
+    waiting = await view_when(
+        orders, order.order_id, lambda v: v.status is OrderStatus.REQUIRES_ACTION, what="waiting for a person"
+    )
+    assert waiting.action_required == [ActionRequired.RETURNED_GOODS_UNREPORTED]
+    assert f"{order.order_id}:parcel.returned:1" not in fake_hub.inventory.receipts
+    await eventually(
+        lambda: placed.handle.describe(),
+        lambda d: d.typed_search_attributes.get(ACTION_REASON) == "returned parcel not reported",
+        what="ActionReason indexed",
+    )
+
+    del fake_hub.effects.reject["return.receive"]
+    retried = await orders.retry_actions(order.order_id)
+    assert retried.action_required == []
+    view = await placed.handle.result()
+
+    assert f"{order.order_id}:parcel.returned:1" in fake_hub.inventory.receipts
+    assert (view.status, view.refunded) == (OrderStatus.COMPLETED, TOTAL)
+    assert _kinds(view) == ["order-confirmed.1", "order-shipped.1", "parcel-undelivered.1"]
