@@ -220,6 +220,8 @@ class _Run:
     order: Order
     rmas: list[str] = field(default_factory=list)
     """RMA ids this scenario opened, in the order of its after-sales events."""
+    rma_ids_drawn: int = 0
+    """RMA ids handed out so far: each request its own id, even when two are under way at once."""
     pending: dict[str, str] = field(default_factory=dict)
     """Updates sent and not answered yet: task name → what."""
     notes: list[str] = field(default_factory=list)
@@ -334,9 +336,12 @@ class _Run:
             raise ValueError(f"no way to drive {kind}")
 
     async def _open_rma(self, kind: str, target: int) -> None:
+        # Drawn before any await: two after-sales events under way at once used to get the same id (the first not
+        # opened yet), and the second request was refused as a conflict, reported as an Update never answered.
+        self.rma_ids_drawn += 1
+        rma_id = f"{self.order_id}-R{self.rma_ids_drawn}"
         view = await self.view()
         line = view.lines[target % len(view.lines)]
-        rma_id = f"{self.order_id}-R{len(self.rmas) + 1}"
         after_sales = {
             "return": AfterSalesKind.RETURN,
             "return.store": AfterSalesKind.RETURN,
